@@ -18,8 +18,10 @@ Conventions:
 - When both leading jets have the same mass, the leading jet counts as the lighter one.
 - ``tau21 = tau2 / tau1`` for ``tau1 > 0``. A jet with ``tau1 == 0`` (all its energy along
   one axis, e.g. a single constituent) has no two-prong substructure: ``tau2`` is then 0 too
-  and tau21 is defined as **0**, so the ratio is always finite and in ``[0, 1]`` for physical
-  inputs. Negative ``tau1`` (corrupt input) also gives 0.
+  and tau21 is defined as **0**, so the ratio is always finite and >= 0. Negative ``tau1``
+  (corrupt input) also gives 0. With exclusive-kT axes (not minimised ones) tau2 can exceed
+  tau1: on the LHCO-style QCD sample about 7% of leading jets have tau21 > 1 (max ~1.6), so
+  tau21 has a hard edge at 0 only.
 - Events with fewer than two jets get no features; callers count them in a cutflow.
 """
 
@@ -69,7 +71,8 @@ def tau_ratio(tau2: np.ndarray, tau1: np.ndarray) -> np.ndarray:
 
 def _leading_pair(values: Any) -> np.ndarray:
     """Jagged (events, jets) with >= 2 jets each -> float64 array of shape (events, 2)."""
-    return np.asarray(ak.to_numpy(ak.to_regular(values[:, :2], axis=1)), dtype=np.float64)
+    regular = ak.fill_none(ak.pad_none(values, 2, axis=1, clip=True), np.nan)
+    return np.asarray(ak.to_numpy(regular), dtype=np.float64).reshape(-1, 2)
 
 
 def dijet_features(jets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -105,20 +108,25 @@ def dijet_features(jets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     >>> round(float(f["mjj"][0]), 1)  # E1 + E2 = sqrt(1000^2+300^2) + sqrt(1000^2+100^2)
     2049.0
     """
-    pt = jets.pt
+    # Fields are read with [] and never as attributes: with coffea's/vector's Lorentz-vector
+    # behaviours, ``jets.tau2`` is the *squared proper time* (= mass^2), not the N-subjettiness.
+    pt = jets["pt"]
     has_two_jets = np.asarray(ak.to_numpy(ak.num(pt, axis=1) >= 2), dtype=bool)
     selected = jets[has_two_jets]
-    order = ak.argsort(selected.pt, axis=1, ascending=False)
-    leading = selected[order[:, :2]]
+    order = ak.argsort(selected["pt"], axis=1, ascending=False)[:, :2]
 
-    pt2 = _leading_pair(leading.pt)
-    eta2 = _leading_pair(leading.eta)
-    phi2 = _leading_pair(leading.phi)
-    mass2 = _leading_pair(leading.mass)
-    tau21 = tau_ratio(_leading_pair(leading.tau2), _leading_pair(leading.tau1))
+    def pair(field: str) -> np.ndarray:
+        return _leading_pair(selected[field][order])
 
-    jet_a = vector.array({"pt": pt2[:, 0], "eta": eta2[:, 0], "phi": phi2[:, 0], "mass": mass2[:, 0]})
-    jet_b = vector.array({"pt": pt2[:, 1], "eta": eta2[:, 1], "phi": phi2[:, 1], "mass": mass2[:, 1]})
+    pt2, eta2, phi2, mass2 = pair("pt"), pair("eta"), pair("phi"), pair("mass")
+    tau21 = tau_ratio(pair("tau2"), pair("tau1"))
+
+    jet_a = vector.array(
+        {"pt": pt2[:, 0], "eta": eta2[:, 0], "phi": phi2[:, 0], "mass": mass2[:, 0]}
+    )
+    jet_b = vector.array(
+        {"pt": pt2[:, 1], "eta": eta2[:, 1], "phi": phi2[:, 1], "mass": mass2[:, 1]}
+    )
     mjj = np.asarray((jet_a + jet_b).mass, dtype=np.float64)
 
     a_is_lighter = mass2[:, 0] <= mass2[:, 1]

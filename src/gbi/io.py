@@ -43,12 +43,19 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs are ordinary files
     try:
         yield tmp
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(obj: Any, target: str | os.PathLike[str]) -> Path:
@@ -95,8 +102,7 @@ def write_root_histograms(histograms: dict[str, Any], target: str | os.PathLike[
     """
     import uproot
 
-    with atomic_path(target) as tmp:
-        with uproot.recreate(tmp) as root_file:
-            for key, histogram in histograms.items():
-                root_file[key] = histogram
+    with atomic_path(target) as tmp, uproot.recreate(tmp) as root_file:
+        for key, histogram in histograms.items():
+            root_file[key] = histogram
     return Path(target)

@@ -1,0 +1,134 @@
+"""``gbi process``: stream ROOT files through the dijet processor and write features + histograms."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gbi.errors import GbiInputError
+
+__all__ = ["register", "run"]
+
+
+def add_execution_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs a coffea processor."""
+    parser.add_argument(
+        "--executor",
+        choices=("iterative", "futures", "dask"),
+        default="iterative",
+        help="iterative: one process; futures: local process pool; dask: dask.distributed "
+        "(local cluster, or --scheduler) [default: iterative]",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="worker processes [default: 2]")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of an existing dask scheduler (tcp://host:8786)",
+    )
+    parser.add_argument(
+        "--chunksize", type=int, default=100_000, help="events per chunk [default: 100000]"
+    )
+    parser.add_argument(
+        "--maxchunks", type=int, help="stop after this many chunks per file (testing)"
+    )
+    parser.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="leave out unreadable files or files without the needed branches, and list them in summary.json",
+    )
+    parser.add_argument(
+        "--regions",
+        type=Path,
+        metavar="REGIONS.json",
+        help="signal region / sidebands (schema regions-1.0)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "process",
+        help="dijet features, cutflow and weighted histograms from ROOT files",
+        description="Run DijetFeatureProcessor over a fileset. FILESET is a JSON file in coffea "
+        "form {dataset: {files: {path: tree}}}, a JSON list of paths, or ROOT files directly.",
+    )
+    parser.add_argument(
+        "fileset", nargs="+", metavar="FILESET", help="fileset JSON or ROOT file(s)"
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--sr", nargs=2, type=float, metavar=("LOW", "HIGH"), help="signal region in GeV"
+    )
+    add_execution_options(parser)
+    parser.set_defaults(func=run)
+
+
+def resolve_fileset(entries: list[str]) -> dict:
+    """A fileset JSON, or ROOT files given directly (one dataset per file)."""
+    from gbi.fileset import load_fileset, normalize_fileset
+
+    if len(entries) == 1 and entries[0].endswith(".json"):
+        return load_fileset(entries[0])
+    not_root = [e for e in entries if not e.endswith(".root")]
+    if not_root:
+        raise GbiInputError(
+            f"expected one fileset .json or ROOT files ending in .root, found {not_root[0]!r}"
+        )
+    return normalize_fileset(list(entries), source="command line")
+
+
+def resolve_regions(args: argparse.Namespace):
+    from gbi.regions import Regions
+
+    regions = Regions.from_json(args.regions) if args.regions else Regions()
+    if getattr(args, "sr", None):
+        regions = Regions(
+            sr_low=args.sr[0],
+            sr_high=args.sr[1],
+            range_low=regions.range_low,
+            range_high=regions.range_high,
+        )
+    return regions
+
+
+def run(args: argparse.Namespace) -> int:
+    from gbi.feature_job import process_fileset
+
+    summary = process_fileset(
+        resolve_fileset(args.fileset),
+        args.out,
+        regions=resolve_regions(args),
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        chunksize=args.chunksize,
+        maxchunks=args.maxchunks,
+        skip_bad_files=args.skip_bad_files,
+        progress=not args.no_progress,
+    )
+    print_summary(summary, args.out)
+    return 0
+
+
+def print_summary(summary: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"gbi process -> {out}")
+    for column in ("dataset", "events read", ">=2 FatJets", "SBL", "SR", "SBH"):
+        table.add_column(column, justify="right" if column != "dataset" else "left")
+    for name, part in summary["datasets"].items():
+        cutflow = part["cutflow"]
+        table.add_row(
+            name, *(f"{int(cutflow[k]):,}" for k in ("events", "two_fatjets", "SBL", "SR", "SBH"))
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{summary['events_read']:,} events in {summary['seconds']:.1f} s "
+        f"({summary['events_per_second'] or 0:,.0f} events/s, executor {summary['executor']})"
+    )
+    for bad in summary["skipped_files"]:
+        console.print(f"[yellow]skipped[/] {bad['file']}: {bad['reason']}")
+    console.print(f"summary: {json.dumps(str(out / 'summary.json'))}")

@@ -1,0 +1,11 @@
+"""coffea processors of gbi.
+
+They live inside the installed package (not only in the top-level ``processors/`` folder)
+so that process-pool and dask workers can import them by name.
+"""
+
+from __future__ import annotations
+
+from gbi.processors.dijet import DijetFeatureProcessor, assemble_columns, default_axes
+
+__all__ = ["DijetFeatureProcessor", "assemble_columns", "default_axes"]
