@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -56,6 +57,63 @@ class RunResult:
     @property
     def events_per_second(self) -> float:
         return self.events_read / self.seconds if self.seconds > 0 else float("nan")
+
+
+class _ChunkFailure(Exception):
+    """A chunk failed inside coffea; carries the file it came from."""
+
+    def __init__(self, dataset: str, path: str, entries: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.dataset, self.path, self.entries, self.reason = dataset, path, entries, reason
+
+
+# coffea reports a failed chunk as "Failed processing file: WorkItem(dataset=..., filename=...,
+# entrystart=..., entrystop=...). The error was: ..." (a plain Exception).
+_WORKITEM = re.compile(
+    r"WorkItem\(dataset='(?P<dataset>[^']*)', filename='(?P<path>[^']*)'.*?"
+    r"entrystart=(?P<start>\d+), entrystop=(?P<stop>\d+).*?\)\. The error was: (?P<reason>.*)",
+    re.DOTALL,
+)
+
+
+def _run_once(
+    fileset: Mapping[str, Any],
+    processor_instance: processor.ProcessorABC,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+    chunksize: int,
+    maxchunks: int | None,
+    progress: bool,
+    retries: int,
+) -> tuple[Any, dict[str, Any]]:
+    with (
+        _quiet_schema_warnings(),
+        _make_executor(executor, workers, scheduler, progress, retries) as executor_instance,
+    ):
+        runner = processor.Runner(
+            executor=executor_instance,
+            # file metadata (entries per file) is cheap to read; do it here, quietly if asked
+            pre_executor=processor.IterativeExecutor(status=progress, desc="Reading metadata"),
+            chunksize=chunksize,
+            maxchunks=maxchunks,
+            schema=NanoAODSchema,
+            savemetrics=True,
+        )
+        try:
+            return runner(dict(fileset), processor_instance)
+        except GbiError:
+            raise
+        except Exception as err:
+            match = _WORKITEM.search(str(err))
+            if match:
+                raise _ChunkFailure(
+                    match["dataset"],
+                    match["path"],
+                    f"{match['start']}-{match['stop']}",
+                    match["reason"].strip().rstrip("."),
+                ) from err
+            raise GbiError(f"processing failed: {type(err).__name__}: {err}") from err
 
 
 @contextlib.contextmanager
@@ -138,7 +196,7 @@ def run_processor(
     for problem in bad:
         log.warning("skipping %s: %s", problem.path, problem.reason)
     bad_paths = {(b.dataset, b.path) for b in bad}
-    usable = {}
+    usable: dict[str, Any] = {}
     for dataset, spec in fileset.items():
         files = {p: t for p, t in spec["files"].items() if (dataset, p) not in bad_paths}
         if files:
@@ -147,23 +205,42 @@ def run_processor(
         raise GbiInputError("no usable input file is left after skipping the bad ones")
 
     start = time.perf_counter()
-    with (
-        _quiet_schema_warnings(),
-        _make_executor(str(executor), workers, scheduler, progress, retries) as executor_instance,
-    ):
-        runner = processor.Runner(
-            executor=executor_instance,
-            chunksize=chunksize,
-            maxchunks=maxchunks,
-            schema=NanoAODSchema,
-            savemetrics=True,
-        )
+    while True:
         try:
-            output, metrics = runner(usable, processor_instance)
-        except GbiError:
-            raise
-        except Exception as err:
-            raise GbiError(f"processing failed: {err}") from err
+            output, metrics = _run_once(
+                usable,
+                processor_instance,
+                str(executor),
+                workers,
+                scheduler,
+                chunksize,
+                maxchunks,
+                progress,
+                retries,
+            )
+            break
+        except _ChunkFailure as failure:
+            if not skip_bad_files:
+                raise GbiError(
+                    f"{failure.path} (dataset {failure.dataset!r}, entries {failure.entries}) could "
+                    f"not be processed: {failure.reason}; the file may be corrupt: copy it again, "
+                    "or use --skip-bad-files to leave it out and list it in the summary"
+                ) from failure
+            # Leave the whole file out and run again, so that no partial file is mixed in.
+            log.warning("leaving out %s: %s", failure.path, failure.reason)
+            bad.append(
+                BadFile(failure.dataset, failure.path, f"failed while processing: {failure.reason}")
+            )
+            spec = usable[failure.dataset]
+            files = {p: t for p, t in spec["files"].items() if p != failure.path}
+            if files:
+                usable[failure.dataset] = {**spec, "files": files}
+            else:
+                del usable[failure.dataset]
+            if not usable:
+                raise GbiInputError(
+                    "no usable input file is left after skipping the bad ones"
+                ) from None
     seconds = time.perf_counter() - start
     return RunResult(
         output=output,

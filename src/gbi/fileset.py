@@ -186,6 +186,13 @@ def _check_one(path: str, tree_name: str, required: list[str]) -> str | None:
         return "file does not exist; check the path in the fileset"
     try:
         with uproot.open(path) as root_file:
+            if "://" not in path:
+                size, expected = Path(path).stat().st_size, int(root_file.file.fEND)
+                if size < expected:
+                    return (
+                        f"is truncated: {size} bytes on disk, the ROOT header says {expected}; "
+                        "copy it again or leave it out (--skip-bad-files)"
+                    )
             if tree_name not in root_file:
                 keys = ", ".join(sorted({k.split(";")[0] for k in root_file.keys(recursive=False)}))
                 return f"has no tree {tree_name!r} (found: {keys or 'nothing'}); set 'treename'"
