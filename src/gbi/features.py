@@ -38,6 +38,7 @@ __all__ = [
     "FEATURE_UNITS",
     "JET_FIELDS",
     "dijet_features",
+    "leading_pair_indices",
     "tau_ratio",
 ]
 
@@ -69,10 +70,33 @@ def tau_ratio(tau2: np.ndarray, tau1: np.ndarray) -> np.ndarray:
     return np.divide(tau2, tau1, out=np.zeros_like(tau2), where=positive)
 
 
-def _leading_pair(values: Any) -> np.ndarray:
-    """Jagged (events, jets) with >= 2 jets each -> float64 array of shape (events, 2)."""
-    regular = ak.fill_none(ak.pad_none(values, 2, axis=1, clip=True), np.nan)
-    return np.asarray(ak.to_numpy(regular), dtype=np.float64).reshape(-1, 2)
+def _flat(values: Any) -> np.ndarray:
+    """Jagged per-jet values -> flat float64 numpy array of all jets (zero-copy when possible)."""
+    return np.asarray(ak.to_numpy(ak.flatten(values, axis=1)), dtype=np.float64)
+
+
+def leading_pair_indices(pt_flat: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the highest- and second-highest-pT jet of each event with >= 2 jets.
+
+    Written with numpy instead of ``ak.argsort`` + jagged indexing, which cost 3x the
+    I/O time here: jets are almost always stored pT-ordered (NanoAOD), which is checked in
+    one vectorised pass; only if some event is not ordered is a stable lexsort by
+    (event, -pT) done.
+
+    >>> leading_pair_indices(np.array([5.0, 9.0, 1.0, 3.0, 2.0]), np.array([3, 0, 2]))
+    (array([1, 3]), array([0, 4]))
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    has_two = counts >= 2
+    first = starts[has_two]
+    increases = np.flatnonzero(pt_flat[1:] > pt_flat[:-1]) + 1  # position of the larger value
+    is_boundary = np.isin(increases, starts)  # an increase across events is not disorder
+    if not np.any(~is_boundary):
+        return first, first + 1
+    event_of_jet = np.repeat(np.arange(len(counts)), counts)
+    order = np.lexsort((-pt_flat, event_of_jet))  # grouped by event, descending pT inside
+    return order[first], order[first + 1]
 
 
 def dijet_features(jets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -110,13 +134,14 @@ def dijet_features(jets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """
     # Fields are read with [] and never as attributes: with coffea's/vector's Lorentz-vector
     # behaviours, ``jets.tau2`` is the *squared proper time* (= mass^2), not the N-subjettiness.
-    pt = jets["pt"]
-    has_two_jets = np.asarray(ak.to_numpy(ak.num(pt, axis=1) >= 2), dtype=bool)
-    selected = jets[has_two_jets]
-    order = ak.argsort(selected["pt"], axis=1, ascending=False)[:, :2]
+    counts = np.asarray(ak.to_numpy(ak.num(jets["pt"], axis=1)), dtype=np.int64)
+    has_two_jets = counts >= 2
+    pt_flat = _flat(jets["pt"])
+    lead, sublead = leading_pair_indices(pt_flat, counts)
 
     def pair(field: str) -> np.ndarray:
-        return _leading_pair(selected[field][order])
+        flat = pt_flat if field == "pt" else _flat(jets[field])
+        return np.stack([flat[lead], flat[sublead]], axis=1)
 
     pt2, eta2, phi2, mass2 = pair("pt"), pair("eta"), pair("phi"), pair("mass")
     tau21 = tau_ratio(pair("tau2"), pair("tau1"))

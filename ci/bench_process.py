@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Benchmark: events/s of gbi's DijetFeatureProcessor versus a bare uproot read, and peak memory.
+
+Each measurement runs in a fresh Python process (so that peak RSS belongs to it alone):
+
+- ``uproot``: ``uproot.iterate`` over the same files, same branches, same chunk size, doing
+  nothing with the arrays (the I/O + decompression floor);
+- ``gbi``: ``gbi.feature_job.process_fileset`` (file checks, coffea NanoEvents, features,
+  histograms, Parquet/pickle/ROOT outputs) with the iterative executor.
+
+Both are repeated ``--repeat`` times in alternation and the best rate of each is kept (the
+machines are noisy; the best is the least disturbed). Peak memory is reported for 1 file and
+for all files to show it does not grow with the number of files.
+
+Usage: python ci/bench_process.py [--data ../shared/data/lhco_like] [--repeat 3] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+READ_BRANCHES = [
+    "run", "luminosityBlock", "event", "genWeight", "label", "nFatJet",
+    "FatJet_pt", "FatJet_eta", "FatJet_phi", "FatJet_mass", "FatJet_tau1", "FatJet_tau2",
+]  # fmt: skip
+
+_UPROOT = """
+import json, sys, time, resource, uproot
+files, branches, chunk = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+start = time.perf_counter(); n = 0
+for arrays in uproot.iterate([{f: "Events"} for f in files], branches, step_size=chunk, library="ak"):
+    n += len(arrays)
+seconds = time.perf_counter() - start
+print(json.dumps({"events": n, "seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_GBI = """
+import json, sys, time, resource, tempfile
+from gbi.feature_job import process_fileset
+files, chunk, executor = json.loads(sys.argv[1]), int(sys.argv[3]), sys.argv[4]
+fileset = {"qcd": {"files": {f: "Events" for f in files}, "metadata": {}}}
+start = time.perf_counter()
+with tempfile.TemporaryDirectory() as out:
+    summary = process_fileset(fileset, out, executor=executor, workers=2, chunksize=chunk, progress=False)
+seconds = time.perf_counter() - start
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"events": summary["events_read"], "seconds": seconds,
+                  "maxrss_kib": max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, children)}))
+"""
+
+
+def _measure(code: str, files: list[str], chunksize: int, executor: str = "iterative") -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(files), json.dumps(READ_BRANCHES), str(chunksize), executor],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lhco_like",
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--chunksize", type=int, default=100_000)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    files = sorted(str(p) for p in args.data.glob("qcd_*.root"))
+    if not files:
+        print(f"no qcd_*.root files in {args.data}; pass --data", file=sys.stderr)
+        return 2
+
+    rows = {}
+    for label, subset in (("1 file", files[:1]), (f"{len(files)} files", files)):
+        best: dict[str, dict] = {}
+        for _ in range(args.repeat):
+            for name, code, executor in (("uproot", _UPROOT, ""), ("gbi", _GBI, "iterative")):
+                figures = _measure(code, subset, args.chunksize, executor)
+                figures["rate"] = figures["events"] / figures["seconds"]
+                if name not in best or figures["rate"] > best[name]["rate"]:
+                    best[name] = figures
+        rows[label] = best
+
+    futures = _measure(_GBI, files, args.chunksize, "futures")
+    print(f"{'input':<10} {'reader':<8} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
+    for label, best in rows.items():
+        for name, f in best.items():
+            print(
+                f"{label:<10} {name:<8} {f['events']:>9,} {f['rate']:>11,.0f} {f['maxrss_kib'] / 1024:>13.0f}"
+            )
+        ratio = best["gbi"]["rate"] / best["uproot"]["rate"]
+        print(f"{label:<10} gbi / bare uproot read rate = {ratio:.2f}")
+    print(
+        f"futures executor (2 workers), {len(files)} files: "
+        f"{futures['events'] / futures['seconds']:,.0f} events/s"
+    )
+    first, last = (
+        rows["1 file"]["gbi"]["maxrss_kib"],
+        rows[f"{len(files)} files"]["gbi"]["maxrss_kib"],
+    )
+    print(f"peak memory gbi, {len(files)} files / 1 file = {last / first:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "futures": futures}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
