@@ -79,10 +79,10 @@ def check_binning(templates: Sequence[tuple[str, Template]], channel: str) -> No
 
     >>> a = Template(np.ones(2), None, np.array([0.0, 1.0, 2.0]))
     >>> b = Template(np.ones(3), None, np.array([0.0, 1.0, 2.0, 3.0]))
-    >>> check_binning([("signal", a), ("qcd", b)], "SR")
+    >>> check_binning([("sample 'signal'", a), ("sample 'qcd'", b)], "SR")
     Traceback (most recent call last):
     ...
-    gbi.errors.GbiInputError: channel 'SR': 'qcd' has 3 bins with edges [0, 1, ..., 3], expected the 2 bins of 'signal' with edges [0, 1, ..., 2]: rebin the histograms to common edges
+    gbi.errors.GbiInputError: channel 'SR': sample 'qcd' has 3 bins with edges [0, 1, ..., 3], expected the 2 bins of sample 'signal' with edges [0, 1, ..., 2]: rebin the histograms to common edges
     """
     ref_name, ref = templates[0]
     for name, template in templates[1:]:
@@ -91,8 +91,8 @@ def check_binning(templates: Sequence[tuple[str, Template]], channel: str) -> No
         )
         if not same:
             raise GbiInputError(
-                f"channel {channel!r}: {name!r} has {template.nbins} bins with edges "
-                f"{_edges(template.edges)}, expected the {ref.nbins} bins of {ref_name!r} with "
+                f"channel {channel!r}: {name} has {template.nbins} bins with edges "
+                f"{_edges(template.edges)}, expected the {ref.nbins} bins of {ref_name} with "
                 f"edges {_edges(ref.edges)}: rebin the histograms to common edges"
             )
 

@@ -17,7 +17,8 @@ import numpy as np
 from gbi.errors import GbiInputError
 from gbi.schema import validate
 from gbi.workspace.builder import build_workspace_from_spec
-from gbi.workspace.inference import cls_at, cls_limits, cls_scan, discovery, mle_fit, pyhf_backend
+from gbi.workspace.cls import AsymptoticCLs, cls_limits, cls_scan
+from gbi.workspace.inference import discovery, mle_fit, pyhf_backend
 
 __all__ = ["check_model", "fit_workspace", "load_workspace", "model_and_data"]
 
@@ -124,13 +125,16 @@ def fit_workspace(
         disc = discovery(data, model)
         timing["discovery"] = time.perf_counter() - start
         start = time.perf_counter()
-        limits = cls_limits(data, model, level=level, test_stat=test_stat)
-        at_one = cls_at(1.0, data, model, test_stat)
+        evaluator = AsymptoticCLs(data, model, test_stat)
+        limits = cls_limits(data, model, level=level, evaluator=evaluator)
         timing["limits"] = time.perf_counter() - start
+        obs_one, exp_one = evaluator(1.0)
+        at_one = {"mu": 1.0, "obs": obs_one, "exp": exp_one}
         scan = None
         if scan_points > 0:
             top = 1.2 * max(limits["obs"], limits["exp_band"][4])
-            scan = cls_scan(data, model, np.linspace(0.0, top, scan_points)[1:].tolist(), test_stat)
+            grid = np.linspace(0.0, top, scan_points + 1)[1:].tolist()
+            scan = cls_scan(data, model, grid, evaluator=evaluator)
     poi = model.config.poi_index
     result: dict[str, Any] = {
         "version": "1.0",

@@ -1,8 +1,8 @@
-"""Statistical inference on a pyhf model: MLE fit, discovery significance, CLs limits.
+"""Statistical inference on a pyhf model: MLE fit and discovery significance.
 
 All functions take a ``pyhf.pdf.Model`` and its data (main + auxiliary, as
 ``workspace.data(model)`` returns) and use the asymptotic formulae of
-arXiv:1007.1727 through pyhf. Run them inside :func:`pyhf_backend` to choose the tensor
+arXiv:1007.1727 through pyhf; CLs limits are in :mod:`gbi.workspace.cls`. Run them inside :func:`pyhf_backend` to choose the tensor
 backend (``numpy`` or ``jax``) and the optimizer (``minuit`` or ``scipy``).
 """
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from gbi.errors import GbiError, GbiInputError, MissingExtraError
 
-__all__ = ["cls_at", "cls_limits", "cls_scan", "discovery", "mle_fit", "pyhf_backend"]
+__all__ = ["discovery", "mle_fit", "pyhf_backend"]
 
 BACKENDS = ("numpy", "jax")
 OPTIMIZERS = ("minuit", "scipy")
@@ -54,11 +54,6 @@ def pyhf_backend(backend: str = "numpy", optimizer: str = "minuit") -> Iterator[
         yield
     finally:
         pyhf.set_backend(*previous)
-
-
-def _poi_bounds(model: Any) -> tuple[float, float]:
-    low, high = model.config.suggested_bounds()[model.config.poi_index]
-    return float(low), float(high)
 
 
 def mle_fit(data: Any, model: Any) -> dict[str, Any]:
@@ -114,50 +109,4 @@ def discovery(data: Any, model: Any) -> dict[str, float]:
         "q0_significance_exp": z_exp,
         "p0": float(norm.sf(z_obs)),
         "p0_exp": float(norm.sf(z_exp)),
-    }
-
-
-def cls_at(mu: float, data: Any, model: Any, test_stat: str = "qtilde") -> dict[str, Any]:
-    """CLs at one POI value: ``obs`` and ``exp`` (5 values, -2..+2 sigma), as ``pyhf cls``."""
-    import pyhf
-
-    obs, exp = pyhf.infer.hypotest(mu, data, model, test_stat=test_stat, return_expected_set=True)
-    return {"mu": float(mu), "obs": float(obs), "exp": [float(v) for v in exp]}
-
-
-def cls_limits(
-    data: Any, model: Any, level: float = 0.05, test_stat: str = "qtilde", rtol: float = 1e-5
-) -> dict[str, Any]:
-    """Observed and expected (-2..+2 sigma) CLs upper limits on the POI at ``level``.
-
-    Root finding (TOMS 748) between the POI bounds; the limit's relative precision is
-    ``rtol``. Raises :class:`GbiError` when a limit lies above the POI upper bound.
-    """
-    import pyhf
-
-    low, high = _poi_bounds(model)
-    at_high = cls_at(high, data, model, test_stat)
-    worst = max([at_high["obs"], *at_high["exp"]])
-    if not worst < level:
-        raise GbiError(
-            f"the CLs limit lies above the POI upper bound {high:g} (CLs there is {worst:.3g} "
-            f">= {level}); widen the POI bounds (config measurement.poi_bounds or "
-            "'gbi workspace --poi-bounds')"
-        )
-    obs, exp = pyhf.infer.intervals.upper_limits.toms748_scan(
-        data, model, low, high, level=level, rtol=rtol, test_stat=test_stat
-    )
-    exp_values = [float(v) for v in exp]
-    return {"obs": float(obs), "exp": exp_values[2], "exp_band": exp_values}
-
-
-def cls_scan(
-    data: Any, model: Any, mus: Sequence[float], test_stat: str = "qtilde"
-) -> dict[str, Any]:
-    """CLs on a grid of POI values (for the Brazil plot): ``mu``, ``obs``, ``exp`` (n, 5)."""
-    points = [cls_at(mu, data, model, test_stat) for mu in mus]
-    return {
-        "mu": [p["mu"] for p in points],
-        "obs": [p["obs"] for p in points],
-        "exp": [p["exp"] for p in points],
     }

@@ -1,0 +1,101 @@
+"""Plots of a ``fit-result-1.0`` document: nuisance-parameter pulls and the CLs limit.
+
+Both functions take the result dict of :func:`gbi.workspace.fit.fit_workspace` and
+write a PNG/PDF atomically; matplotlib runs with the Agg backend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gbi.io import atomic_path
+
+__all__ = ["plot_limit", "plot_pulls"]
+
+
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _save(fig: Any, target: str | os.PathLike[str]) -> Path:
+    import matplotlib.pyplot as plt
+
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format=target.suffix.lstrip(".") or "png", dpi=120)
+    plt.close(fig)
+    return target
+
+
+def plot_pulls(result: dict[str, Any], target: str | os.PathLike[str], max_pars: int = 40) -> Path:
+    """Pulls (value - aux)/sigma with error bars of the constrained parameters.
+
+    Shows the ``max_pars`` parameters with the largest ``|pull|`` (staterror gammas
+    of many bins would otherwise crowd the plot).
+    """
+    pulled = [p for p in result["parameters"] if "pull" in p]
+    pulled.sort(key=lambda p: -abs(p["pull"]))
+    pulled = pulled[:max_pars][::-1]
+    fig, ax = _figure(6.0, 1.2 + 0.28 * max(len(pulled), 1))
+    y = np.arange(len(pulled))
+    ax.axvspan(-2, 2, color="#ffe08a", zorder=0)
+    ax.axvspan(-1, 1, color="#8fd18f", zorder=0)
+    ax.axvline(0, color="black", lw=0.8)
+    if pulled:
+        ax.errorbar(
+            [p["pull"] for p in pulled], y, xerr=[p["pull_err"] for p in pulled],
+            fmt="o", color="black", ms=4,
+        )  # fmt: skip
+    ax.set_yticks(y, [p["name"] for p in pulled])
+    ax.set_xlim(-3, 3)
+    ax.set_xlabel(r"$(\hat\theta - \theta_0) / \Delta\theta$")
+    ax.set_title(f"{result['poi']} = {result['mu_hat']:.3g} ± {result['mu_err']:.2g}", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, target)
+
+
+def plot_limit(result: dict[str, Any], target: str | os.PathLike[str]) -> Path:
+    """The CLs scan (Brazil plot) if the result has one, else the limit band summary."""
+    fig, ax = _figure(6.0, 4.0)
+    level = result.get("cls_level", 0.05)
+    band = result["cls_upper_limit_exp_band"]
+    if "cls_scan" in result:
+        scan = result["cls_scan"]
+        mu, exp = np.asarray(scan["mu"]), np.asarray(scan["exp"])
+        ax.fill_between(mu, exp[:, 0], exp[:, 4], color="#ffe08a", label=r"expected $\pm 2\sigma$")
+        ax.fill_between(mu, exp[:, 1], exp[:, 3], color="#8fd18f", label=r"expected $\pm 1\sigma$")
+        ax.plot(mu, exp[:, 2], "k--", label="expected")
+        ax.plot(mu, scan["obs"], "k-", label="observed")
+        ax.axhline(level, color="red", lw=0.8, label=f"CLs = {level:g}")
+        ax.set_xlabel(result["poi"])
+        ax.set_ylabel(r"CL$_s$")
+        ax.set_ylim(0, 1.05)
+    else:
+        ax.axhspan(-0.5, 0.5, xmin=0, xmax=1, alpha=0)
+        ax.barh(
+            0, band[4] - band[0], left=band[0], color="#ffe08a", label=r"expected $\pm 2\sigma$"
+        )
+        ax.barh(
+            0, band[3] - band[1], left=band[1], color="#8fd18f", label=r"expected $\pm 1\sigma$"
+        )
+        ax.plot([band[2]] * 2, [-0.4, 0.4], "k--", label="expected")
+        ax.plot(result["cls_upper_limit_obs"], 0, "ko", label="observed")
+        ax.set_yticks([])
+        ax.set_xlabel(f"{100 * (1 - level):g}% CL upper limit on {result['poi']}")
+    ax.set_title(
+        f"obs {result['cls_upper_limit_obs']:.3g}, exp {band[2]:.3g} "
+        f"[{band[1]:.3g}, {band[3]:.3g}]",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, target)
