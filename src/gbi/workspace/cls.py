@@ -56,6 +56,7 @@ class AsymptoticCLs:
             self.data, model, self.init, self.bounds, self.fixed, test_stat=test_stat
         )
         self.cache: dict[float, tuple[float, list[float]]] = {}
+        self._q_cache: dict[str, dict[float, float]] = {"data": {}, "asimov": {}}
 
     def _fit(self, data: Any, mu: float | None = None) -> tuple[float, float]:
         """(mu_hat, twice_nll) of a free fit, or (mu, twice_nll) of a fixed-POI fit."""
@@ -71,12 +72,18 @@ class AsymptoticCLs:
             )
         return float(pars[self.poi]), float(twice_nll)
 
-    def _qmu(self, mu: float, key: str, data: Any) -> float:
-        mu_hat, nll_free = self._free[key]
-        _, nll_fixed = self._fit(data, mu)
-        if mu_hat > mu:
-            return 0.0
-        return max(nll_fixed - nll_free, 0.0)
+    def _qmu(self, mu: float, key: str) -> float:
+        cache = self._q_cache[key]
+        if mu not in cache:
+            data = self.data if key == "data" else self.asimov
+            mu_hat, nll_free = self._free[key]
+            _, nll_fixed = self._fit(data, mu)
+            cache[mu] = 0.0 if mu_hat > mu else max(nll_fixed - nll_free, 0.0)
+        return cache[mu]
+
+    def sqrt_qa(self, mu: float) -> float:
+        """sqrt(q_mu) on the background-only Asimov dataset (one fixed-POI fit)."""
+        return float(np.sqrt(self._qmu(float(mu), "asimov")))
 
     def __call__(self, mu: float) -> tuple[float, list[float]]:
         """(CLs observed, CLs expected at -2, -1, 0, +1, +2 sigma) at POI value ``mu``."""
@@ -86,8 +93,8 @@ class AsymptoticCLs:
         if mu in self.cache:
             return self.cache[mu]
         tensorlib = pyhf.tensorlib
-        sqrt_q = np.sqrt(self._qmu(mu, "data", self.data))
-        sqrt_qa = np.sqrt(self._qmu(mu, "asimov", self.asimov))
+        sqrt_q = np.sqrt(self._qmu(mu, "data"))
+        sqrt_qa = self.sqrt_qa(mu)
         if self.test_stat == "q" or sqrt_q <= sqrt_qa:
             teststat = sqrt_q - sqrt_qa
         else:
@@ -111,9 +118,14 @@ def cls_limits(
 ) -> dict[str, Any]:
     """Observed and expected (-2..+2 sigma) CLs upper limits on the POI at ``level``.
 
-    TOMS 748 root finding between the POI bounds to relative precision ``rtol``.
-    Raises :class:`GbiError` when a limit lies above the POI upper bound.
+    The expected CLs at band N depends on mu only through t = sqrt(q_mu,A), so each
+    expected limit solves sqrt(q_mu,A)(mu) = t_N (nearly linear in mu: a few Asimov fits).
+    The observed limit is bracketed around its asymptotic guess and found with TOMS 748.
+    ``rtol`` is the relative precision. Raises :class:`GbiError` when a limit lies above
+    the POI upper bound.
     """
+    from scipy.stats import norm
+
     cls = evaluator or AsymptoticCLs(data, model, test_stat)
     low, high = (float(b) for b in cls.bounds[cls.poi])
     obs_high, exp_high = cls(high)
@@ -124,22 +136,51 @@ def cls_limits(
             f">= {level}); widen the POI bounds (config measurement.poi_bounds or "
             "'gbi workspace --poi-bounds')"
         )
-    cls(low)
-    limits = []
-    for index in range(6):
+    sigma = high / cls.sqrt_qa(high)
+    band = []
+    for n_sigma in (2.0, 1.0, 0.0, -1.0, -2.0):  # pyhf order: -2 sigma limit first
+        target = float(norm.isf(level * norm.cdf(-n_sigma)) - n_sigma)
+        band.append(
+            _solve(lambda mu, t=target: cls.sqrt_qa(mu) - t, target * sigma, low, high, rtol)
+        )
 
-        def value(mu: float, index: int = index) -> float:
-            obs, exp = cls(mu)
-            return (obs if index == 0 else exp[index - 1]) - level
+    def observed(mu: float) -> float:
+        return cls(mu)[0] - level
 
-        above = [mu for mu in cls.cache if value(mu) > 0]
-        below = [mu for mu in cls.cache if value(mu) <= 0]
-        lo, hi = max(above), min(below)
-        if value(hi) == 0:
-            limits.append(hi)
-            continue
-        limits.append(float(toms748(value, lo, hi, k=2, xtol=2e-12, rtol=rtol)))
-    return {"obs": limits[0], "exp": limits[3], "exp_band": limits[1:]}
+    # asymptotic guess for q: mu_up = mu_hat + sigma * Phi^-1(1 - level * Phi(mu_hat / sigma))
+    mu_hat = max(cls._free["data"][0], 0.0)
+    guess = mu_hat + sigma * float(norm.isf(level * norm.cdf(mu_hat / sigma)))
+    guess = min(max(guess, low + 1e-3 * (high - low)), high)
+    lo, hi = low, high
+    mu, factor = guess, 1.03
+    if observed(mu) > 0:
+        while mu < high and observed(mu) > 0:
+            lo, mu = mu, min(mu * factor, high)
+            factor **= 2
+        hi = mu
+    else:
+        while mu > low and observed(mu) <= 0:
+            hi, mu = mu, max(mu / factor, low)
+            factor **= 2
+        lo = mu
+    obs = float(toms748(observed, lo, hi, k=2, xtol=2e-12, rtol=rtol)) if lo != hi else lo
+    return {"obs": obs, "exp": band[2], "exp_band": band}
+
+
+def _solve(func: Any, guess: float, low: float, high: float, rtol: float) -> float:
+    """Root of an increasing ``func`` on (low, high]: secant from ``guess``, then bracketed."""
+    from scipy.optimize import root_scalar
+
+    guess = min(max(guess, low + 1e-6 * (high - low)), high)
+    try:
+        result = root_scalar(
+            func, x0=guess, x1=guess * 1.01, method="secant", xtol=rtol * guess * 0.1
+        )
+        if result.converged and low < result.root <= high:
+            return float(result.root)
+    except (ValueError, ZeroDivisionError, FloatingPointError):
+        pass
+    return float(toms748(func, low + 1e-9 * (high - low), high, k=2, xtol=2e-12, rtol=rtol))
 
 
 def cls_scan(

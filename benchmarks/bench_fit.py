@@ -1,0 +1,159 @@
+"""Benchmark gbi fits and CLs limits against pyhf (Python API and CLI) on the same files.
+
+For each number of bins, a one-channel workspace (signal + background, staterror on the
+background, 10% normsys) is built with ``gbi.workspace.build_spec`` and written to disk.
+Timed, per backend/optimizer:
+
+- ``fit``: one unconditional MLE fit (``pyhf.infer.mle.fit``), median of ``--repeat``;
+- ``cls_limit``: observed + expected band CLs limits with :func:`gbi.workspace.cls.cls_limits`;
+- ``pyhf_limit``: the same with ``pyhf.infer.intervals.upper_limits.upper_limit`` (toms748);
+- ``pyhf fit`` / ``pyhf cls`` CLI on the same file (wall time, includes interpreter start).
+
+Cases whose single fit exceeds ``--budget / 50`` seconds skip the limits, and pyhf's
+``upper_limit`` fails with JAX arrays in pyhf 0.7.6 (both shown as "n/a").
+Usage::
+
+    python benchmarks/bench_fit.py --bins 10 100 1000 --out bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def make_spec(nbins: int) -> dict[str, Any]:
+    from gbi.workspace import Channel, Sample, Template, build_spec
+
+    x = np.linspace(0.0, 1.0, nbins + 1)
+    centers = 0.5 * (x[1:] + x[:-1])
+    background = 20000.0 / nbins * np.exp(-2.0 * centers)
+    signal = 300.0 / nbins * np.exp(-0.5 * ((centers - 0.5) / 0.1) ** 2) + 1e-3
+    samples = [
+        Sample("sig", Template(signal, None, x), signal=True, staterror=False),
+        Sample("bkg", Template(background, background * 0.02, x), sys=0.1),
+    ]
+    return build_spec([Channel("SR", samples, data=0.0)], poi_bounds=(0.0, 20.0))
+
+
+def timed(func: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = func()
+    return time.perf_counter() - start, value
+
+
+def bench_api(
+    path: Path, backend: str, optimizer: str, repeat: int, budget: float
+) -> dict[str, Any]:
+    import pyhf
+
+    from gbi.workspace.cls import cls_limits
+    from gbi.workspace.inference import pyhf_backend
+
+    row: dict[str, Any] = {"backend": backend, "optimizer": optimizer}
+    with pyhf_backend(backend, optimizer):
+        ws = pyhf.Workspace(json.loads(path.read_text()))
+        model = ws.model()
+        data = pyhf.tensorlib.astensor(ws.data(model))
+        row["first_fit"], _ = timed(lambda: pyhf.infer.mle.fit(data, model))  # incl. JIT
+        times = [timed(lambda: pyhf.infer.mle.fit(data, model))[0] for _ in range(repeat)]
+        row["fit"] = statistics.median(times)
+        if row["fit"] * 50 > budget:
+            row["cls_limit"] = row["pyhf_limit"] = None
+            return row
+        row["cls_limit"], limits = timed(lambda: cls_limits(data, model))
+        row["exp_limit"] = limits["exp"]
+        try:
+            row["pyhf_limit"], (_, exp) = timed(
+                lambda: pyhf.infer.intervals.upper_limits.upper_limit(data, model, scan=None)
+            )
+            row["exp_limit_pyhf"] = float(exp[2])
+        except TypeError as err:  # pyhf 0.7.6 toms748_scan caches on unhashable JAX arrays
+            row["pyhf_limit"], row["pyhf_limit_error"] = None, str(err)
+    return row
+
+
+def bench_cli(path: Path, optimizer: str, budget: float) -> dict[str, Any]:
+    pyhf_cli = str(Path(sys.executable).parent / "pyhf")
+    row: dict[str, Any] = {"backend": "pyhf CLI (numpy)", "optimizer": optimizer}
+    for command in ("fit", "cls"):
+        try:
+            row[f"cli_{command}"], _ = timed(
+                lambda command=command: subprocess.run(
+                    [pyhf_cli, command, str(path), "--optimizer", optimizer],
+                    check=True,
+                    capture_output=True,
+                    timeout=budget,
+                )
+            )
+        except subprocess.TimeoutExpired:
+            row[f"cli_{command}"] = None
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bins", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--backends", nargs="+", default=["numpy", "jax"])
+    parser.add_argument("--optimizers", nargs="+", default=["scipy", "minuit"])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds allowed per limit")
+    parser.add_argument("--out", help="write the rows as JSON")
+    args = parser.parse_args()
+    rows = []
+    folder = Path(tempfile.mkdtemp(prefix="gbi-bench-"))
+    for nbins in args.bins:
+        path = folder / f"ws_{nbins}.json"
+        path.write_text(json.dumps(make_spec(nbins)))
+        for backend in args.backends:
+            for optimizer in args.optimizers:
+                try:
+                    row = bench_api(path, backend, optimizer, args.repeat, args.budget)
+                except ImportError as err:
+                    print(f"skip {backend}: {err}", file=sys.stderr)
+                    continue
+                rows.append({"bins": nbins, **row})
+                print(json.dumps(rows[-1]), flush=True)
+        for optimizer in args.optimizers:
+            rows.append({"bins": nbins, **bench_cli(path, optimizer, args.budget)})
+            print(json.dumps(rows[-1]), flush=True)
+    print(table(rows))
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    def cell(value: Any) -> str:
+        return "n/a" if value is None else ("" if value == "" else f"{value:.3g}")
+
+    lines = [
+        "| bins | backend | optimizer | first fit [s] | fit [s] | gbi CLs limit [s] | pyhf upper_limit [s] | pyhf fit CLI [s] | pyhf cls CLI [s] |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        cells = [
+            r.get(k, "")
+            for k in ("first_fit", "fit", "cls_limit", "pyhf_limit", "cli_fit", "cli_cls")
+        ]
+        lines.append(
+            f"| {r['bins']} | {r['backend']} | {r['optimizer']} | "
+            + " | ".join(map(cell, cells))
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
