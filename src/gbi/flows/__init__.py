@@ -1,0 +1,40 @@
+"""Conditional normalizing flows (zuko) that learn, generate and quantify their own fidelity.
+
+One API for both uses of a learned generator: amplification of limited Monte Carlo and the
+sideband background model of resonant anomaly detection (``p(x | mjj)``).
+
+- :mod:`gbi.flows.preprocessing`: exactly invertible per-column transforms with hard edges
+- :mod:`gbi.flows.models`: zuko MAF / NSF factory (:class:`FlowConfig`)
+- :mod:`gbi.flows.training`: Adam, validation split, early stopping, checkpoints, resume
+- :mod:`gbi.flows.ensemble`: :class:`FlowModel` (K members), :func:`train_model`, save/load
+- :mod:`gbi.flows.context`: mjj KDE / fit for CATHODE-style conditional sampling
+- :mod:`gbi.flows.sampling`: bounded-memory sampling to Parquet, dask sampling into hist
+- :mod:`gbi.flows.histograms`: amplified histograms with generator uncertainties
+
+A coffea processor loads a model once per worker with :func:`load_model` and calls
+``model.log_prob(columns)`` or ``model.sample(n, context=..., seed=...)`` per chunk.
+"""
+
+from __future__ import annotations
+
+from gbi.flows.context import MjjFit, MjjKDE
+from gbi.flows.ensemble import FlowModel, train_model
+from gbi.flows.models import FlowConfig
+from gbi.flows.preprocessing import Preprocessor
+from gbi.flows.training import TrainConfig
+
+__all__ = [
+    "FlowConfig",
+    "FlowModel",
+    "MjjFit",
+    "MjjKDE",
+    "Preprocessor",
+    "TrainConfig",
+    "load_model",
+    "train_model",
+]
+
+
+def load_model(directory: str, device: str = "auto") -> FlowModel:
+    """Load a trained model directory (see :meth:`FlowModel.load`)."""
+    return FlowModel.load(directory, device=device)

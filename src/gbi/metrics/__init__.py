@@ -1,0 +1,21 @@
+"""Fidelity metrics of generated samples: divergences, classifier test, amplification.
+
+- :mod:`gbi.metrics.divergences`: per-feature KL, Hellinger, chi2, Wasserstein
+- :mod:`gbi.metrics.c2st`: classifier two-sample test (AUC with error, classifier weights)
+- :mod:`gbi.metrics.amplification`: amplification factor (arXiv:2008.06545)
+- :mod:`gbi.metrics.plots`: generated-vs-real plots with ratio panels
+"""
+
+from __future__ import annotations
+
+from gbi.metrics.amplification import AmplificationResult, amplification_factor
+from gbi.metrics.c2st import C2STResult, c2st
+from gbi.metrics.divergences import feature_divergences
+
+__all__ = [
+    "AmplificationResult",
+    "C2STResult",
+    "amplification_factor",
+    "c2st",
+    "feature_divergences",
+]
