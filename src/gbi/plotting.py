@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gbi.io import atomic_path
 from gbi.regions import Regions
 
@@ -55,7 +57,10 @@ def plot_feature(
         histogram = by_feature[feature][{"region": selection}]
         if histogram.sum().value <= 0:
             continue
-        mplhep.histplot(histogram, ax=ax, label=dataset, yerr=True, histtype="step", flow="none")
+        # errors from the Weight storage (sqrt of sum of w^2); mplhep's default Poisson
+        # interval would draw a bar up to 1.8 for every empty bin of a weighted histogram
+        errors = np.sqrt(histogram.variances())
+        mplhep.histplot(histogram, ax=ax, label=dataset, yerr=errors, histtype="step", flow="none")
     if regions is not None and feature == "mjj":
         ax.axvspan(*regions.signal_region, color="tab:orange", alpha=0.15, label="signal region")
         ax.set_xlim(regions.range_low, min(regions.range_high, 8000.0))
