@@ -76,16 +76,20 @@ def c2st(
     seed: int = 0,
     max_iter: int = 200,
     classifier: Any = None,
+    n_threads: int | None = 1,
 ) -> C2STResult:
     """Classifier two-sample test on ``real`` and ``generated`` arrays of shape ``(n, d)``.
 
     The larger sample is subsampled to the size of the smaller (balanced classes).
-    ``classifier`` may be any scikit-learn classifier with ``predict_proba``.
+    ``classifier`` may be any scikit-learn classifier with ``predict_proba``. ``n_threads``
+    caps the OpenMP/BLAS threads of the fits (``None``: no cap); one thread is the default
+    because oversubscribed OpenMP on a shared machine is many times slower than one thread.
     """
     from sklearn.base import clone
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
 
     real = np.asarray(real, dtype=np.float64)
     generated = np.asarray(generated, dtype=np.float64)
@@ -104,12 +108,17 @@ def c2st(
     generated = generated[rng.permutation(len(generated))[:n]]
     x = np.concatenate([real, generated])
     y = np.concatenate([np.ones(n), np.zeros(n)])
-    base = classifier or HistGradientBoostingClassifier(max_iter=max_iter, random_state=seed)
+    base = (
+        classifier
+        if classifier is not None
+        else HistGradientBoostingClassifier(max_iter=max_iter, random_state=seed)
+    )
     folds = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     aucs, f_gen = [], np.empty(n)
     for train_idx, test_idx in folds.split(x, y):
-        model = clone(base).fit(x[train_idx], y[train_idx])
-        f = model.predict_proba(x[test_idx])[:, 1]
+        with threadpool_limits(limits=n_threads):
+            model = clone(base).fit(x[train_idx], y[train_idx])
+            f = model.predict_proba(x[test_idx])[:, 1]
         aucs.append(float(roc_auc_score(y[test_idx], f)))
         gen = test_idx[y[test_idx] == 0]
         f_gen[gen - n] = f[y[test_idx] == 0]

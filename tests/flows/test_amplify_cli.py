@@ -1,0 +1,223 @@
+"""``gbi amplify train|sample|evaluate`` end to end on a small toy feature file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from gbi.cli import main
+from gbi.flows.data import write_table
+
+FEATURES = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    mjj = 2500.0 + rng.exponential(700.0, n)
+    return {
+        "mjj": mjj,
+        "mj1": rng.gamma(3.0, 40.0, n) + 0.02 * (mjj - 2500.0),
+        "delta_mj": rng.exponential(100.0, n),
+        "tau21_j1": rng.beta(5.0, 3.0, n) * 1.2,
+        "tau21_j2": rng.beta(4.0, 4.0, n),
+        "weight": np.ones(n),
+        "event": np.arange(n, dtype=np.uint64),
+    }
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("features")
+    write_table(toy(1200, 0), d / "train.parquet")
+    write_table(toy(1200, 1), d / "reference.parquet")
+    bad = toy(300, 2)
+    bad["mj1"][[5, 9, 13]] = np.nan
+    write_table(bad, d / "bad.parquet")
+    return d
+
+
+TRAIN = [
+    "--epochs",
+    "2",
+    "--batch-size",
+    "128",
+    "--transforms",
+    "1",
+    "--hidden",
+    "16",
+    "--no-progress",
+]
+
+
+def test_unconditional_train_sample_evaluate(files, tmp_path) -> None:
+    model = tmp_path / "model"
+    assert (
+        main(
+            [
+                "amplify",
+                "train",
+                str(files / "train.parquet"),
+                "--out",
+                str(model),
+                "--flow",
+                "maf",
+                *TRAIN,
+            ]
+        )
+        == 0
+    )
+    assert (model / "model.json").is_file()
+    assert (model / "member_000.pt").is_file()
+
+    out = tmp_path / "gen.parquet"
+    assert (
+        main(
+            [
+                "amplify",
+                "sample",
+                str(model),
+                "--events",
+                "2500",
+                "--out",
+                str(out),
+                "--batch-size",
+                "1000",
+            ]
+        )
+        == 0
+    )
+    table = pq.read_table(out)
+    assert table.num_rows == 2500
+    assert set(FEATURES) | {"weight"} == set(table.column_names)
+    assert all(str(table.schema.field(c).type) == "double" for c in table.column_names)
+
+    report = tmp_path / "eval.json"
+    plots = tmp_path / "plots"
+    args = ["amplify", "evaluate", str(model), "--reference", str(files / "reference.parquet")]
+    assert main([*args, "--json", str(report), "--plots", str(plots)]) == 0
+    doc = json.loads(report.read_text())
+    for key in (
+        "c2st_auc",
+        "c2st_auc_err",
+        "amplification_factor",
+        "divergences",
+        "classifier_weights",
+    ):
+        assert key in doc
+    assert 0.0 <= doc["c2st_auc"] <= 1.0
+    assert set(doc["divergences"]) == set(FEATURES)
+    assert {"kl", "hellinger", "chi2_ndf", "wasserstein"} <= set(doc["divergences"]["mj1"])
+    assert doc["n_train"] == 1200
+    assert sorted(p.name for p in plots.iterdir()) == sorted(f"{c}.png" for c in FEATURES)
+
+
+def test_conditional_sideband_model_sampled_with_a_kde(files, tmp_path) -> None:
+    model = tmp_path / "cond"
+    args = [
+        "amplify",
+        "train",
+        str(files / "train.parquet"),
+        "--out",
+        str(model),
+        "--context",
+        "mjj",
+    ]
+    assert main([*args, "--exclude", "mjj", "3000", "3400", "--ensemble", "2", *TRAIN]) == 0
+    doc = json.loads((model / "model.json").read_text())
+    assert doc["config"]["context"] == ["mjj"]
+    assert doc["config"]["features"] == list(FEATURES[1:])
+    assert len(doc["members"]) == 2
+
+    out = tmp_path / "sr.parquet"
+    ref = str(files / "reference.parquet")
+    sample = [
+        "amplify",
+        "sample",
+        str(model),
+        "--events",
+        "500",
+        "--out",
+        str(out),
+        "--context-from",
+        ref,
+    ]
+    assert main([*sample, "--context-kde", "3000", "3400"]) == 0
+    mjj = pq.read_table(out).column("mjj").to_numpy()
+    assert mjj.min() >= 3000
+    assert mjj.max() <= 3400
+
+    report = tmp_path / "sr.json"
+    evaluate = ["amplify", "evaluate", str(model), "--reference", ref, "--json", str(report)]
+    assert main([*evaluate, "--select", "mjj", "3000", "3400"]) == 0
+    assert "c2st_auc" in json.loads(report.read_text())
+
+
+def test_cli_bad_input_exit_code_and_message(files, tmp_path, capsys) -> None:
+    model = tmp_path / "m"
+    assert main(["amplify", "train", str(files / "bad.parquet"), "--out", str(model), *TRAIN]) == 2
+    err = capsys.readouterr().err
+    assert "found 3 of 300 rows with NaN or inf" in err
+    assert "--drop-invalid" in err
+    assert (
+        main(
+            [
+                "amplify",
+                "train",
+                str(files / "bad.parquet"),
+                "--out",
+                str(model),
+                "--drop-invalid",
+                *TRAIN,
+            ]
+        )
+        == 0
+    )
+    assert json.loads((model / "model.json").read_text())["training"]["dropped_invalid"] == 3
+
+    assert (
+        main(
+            [
+                "amplify",
+                "train",
+                str(files / "train.parquet"),
+                "--out",
+                str(model),
+                "--context",
+                "mqq",
+                *TRAIN,
+            ]
+        )
+        == 2
+    )
+    assert "expected context column(s) ['mqq']" in capsys.readouterr().err
+    assert (
+        main(["amplify", "train", str(tmp_path / "missing.parquet"), "--out", str(model), *TRAIN])
+        == 2
+    )
+    assert "expected an existing Parquet file" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "amplify",
+                "sample",
+                str(tmp_path / "nomodel"),
+                "--events",
+                "5",
+                "--out",
+                str(tmp_path / "x.parquet"),
+            ]
+        )
+        == 2
+    )
+    assert "expected model.json" in capsys.readouterr().err
