@@ -221,3 +221,14 @@ def test_cli_bad_input_exit_code_and_message(files, tmp_path, capsys) -> None:
         == 2
     )
     assert "expected model.json" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_the_library_defaults() -> None:
+    from gbi.cli import amplify
+    from gbi.flows import FlowConfig, TrainConfig
+
+    train, flow = TrainConfig(), FlowConfig(features=("x",))
+    for key, value in vars(amplify._TRAIN_DEFAULTS).items():
+        assert getattr(train, key) == value, key
+    for key, value in vars(amplify._FLOW_DEFAULTS).items():
+        assert getattr(flow, key) == value, key

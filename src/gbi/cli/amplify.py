@@ -21,6 +21,15 @@ from typing import Any
 
 __all__ = ["register"]
 
+# Defaults shown by --help; equal to TrainConfig()/FlowConfig() (checked by the tests). Kept
+# here so that building the parser does not import torch.
+_TRAIN_DEFAULTS = argparse.Namespace(
+    epochs=40, batch_size=512, learning_rate=3e-4, patience=10, val_fraction=0.2
+)
+_FLOW_DEFAULTS = argparse.Namespace(
+    transforms=4, hidden_features=(64, 64), bins=8, preprocessing="logit"
+)
+
 log = logging.getLogger("gbi.amplify")
 
 
@@ -50,16 +59,31 @@ def register(subparsers: Any) -> None:
     train.add_argument("--context", nargs="*", default=[], help="conditioning columns, e.g. mjj")
     train.add_argument("--ensemble", type=int, default=1, metavar="K", help="number of flows")
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    train.add_argument("--epochs", type=int, default=60)
-    train.add_argument("--batch-size", type=int, default=512)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--patience", type=int, default=20)
-    train.add_argument("--val-fraction", type=float, default=0.2)
-    train.add_argument("--transforms", type=int, default=4)
-    train.add_argument("--hidden", type=int, nargs="+", default=[64, 64])
-    train.add_argument("--bins", type=int, default=8, help="spline bins (nsf)")
+    t, f = _TRAIN_DEFAULTS, _FLOW_DEFAULTS
+    train.add_argument("--epochs", type=int, default=t.epochs, help=f"max epochs ({t.epochs})")
+    train.add_argument("--batch-size", type=int, default=t.batch_size, help=f"({t.batch_size})")
     train.add_argument(
-        "--preprocessing", default="logit", choices=("logit", "standard", "minmax", "quantile")
+        "--learning-rate", type=float, default=t.learning_rate, help=f"({t.learning_rate})"
+    )
+    train.add_argument(
+        "--patience", type=int, default=t.patience, help=f"early stopping ({t.patience})"
+    )
+    train.add_argument(
+        "--val-fraction", type=float, default=t.val_fraction, help=f"({t.val_fraction})"
+    )
+    train.add_argument("--transforms", type=int, default=f.transforms, help=f"({f.transforms})")
+    train.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=list(f.hidden_features),
+        help=f"MADE hidden widths ({' '.join(map(str, f.hidden_features))})",
+    )
+    train.add_argument("--bins", type=int, default=f.bins, help=f"spline bins, nsf ({f.bins})")
+    train.add_argument(
+        "--preprocessing",
+        default=f.preprocessing,
+        choices=("logit", "standard", "minmax", "quantile"),
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument(

@@ -64,9 +64,9 @@ class TrainConfig:
         ``"cosine"`` or ``"none"``.
     """
 
-    epochs: int = 60
+    epochs: int = 40
     batch_size: int = 512
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     weight_decay: float = 0.0
     val_fraction: float = 0.2
     patience: int = 10
