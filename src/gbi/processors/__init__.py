@@ -7,5 +7,6 @@ so that process-pool and dask workers can import them by name.
 from __future__ import annotations
 
 from gbi.processors.dijet import DijetFeatureProcessor, assemble_columns, default_axes
+from gbi.processors.flow_density import FlowDensityProcessor
 
-__all__ = ["DijetFeatureProcessor", "assemble_columns", "default_axes"]
+__all__ = ["DijetFeatureProcessor", "FlowDensityProcessor", "assemble_columns", "default_axes"]
