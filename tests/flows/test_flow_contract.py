@@ -201,3 +201,13 @@ def test_ensemble_members_differ_and_mixture_density() -> None:
     parts = model.sample_members(100, seed=0)
     assert len(parts) == 3
     assert not np.array_equal(parts[0]["mj1"], parts[1]["mj1"])
+
+
+def test_bootstrap_members_see_resampled_training_sets() -> None:
+    table = toy_table(800)
+    config = FlowConfig(flow="maf", features=FEATURES, **TINY)
+    plain = train_model(table, config, FAST, ensemble=2, progress=False)
+    boot = train_model(table, config, FAST, ensemble=2, bootstrap=True, progress=False)
+    assert boot.metadata["training"]["bootstrap"] is True
+    assert boot.metadata["members"][0]["n_train"] == plain.metadata["members"][0]["n_train"]
+    assert not all(torch.equal(x, y) for x, y in zip(_weights(plain), _weights(boot), strict=True))

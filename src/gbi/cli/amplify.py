@@ -58,6 +58,12 @@ def register(subparsers: Any) -> None:
     )
     train.add_argument("--context", nargs="*", default=[], help="conditioning columns, e.g. mjj")
     train.add_argument("--ensemble", type=int, default=1, metavar="K", help="number of flows")
+    train.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="train every member on a bootstrap resample (ensemble spread = "
+        "statistical uncertainty of the training sample)",
+    )
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t, f = _TRAIN_DEFAULTS, _FLOW_DEFAULTS
     train.add_argument("--epochs", type=int, default=t.epochs, help=f"max epochs ({t.epochs})")
@@ -243,6 +249,7 @@ def _train(args: argparse.Namespace) -> int:
         config,
         train,
         ensemble=args.ensemble,
+        bootstrap=args.bootstrap,
         out_dir=args.out,
         resume=args.resume,
         drop_invalid=args.drop_invalid,

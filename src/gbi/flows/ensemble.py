@@ -252,6 +252,7 @@ def train_model(
     train: TrainConfig | None = None,
     *,
     ensemble: int = 1,
+    bootstrap: bool = False,
     out_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     drop_invalid: bool = False,
@@ -262,7 +263,9 @@ def train_model(
     """Fit preprocessing and train ``ensemble`` flows on ``table`` (``column -> array``).
 
     Member ``k`` uses seed ``train.seed + k`` for initialisation, validation split and
-    shuffling. With ``out_dir`` the model is saved there (checkpoints every epoch; with
+    shuffling; with ``bootstrap=True`` its training split is also resampled with replacement,
+    so the spread between members estimates the statistical uncertainty that the finite
+    training sample leaves in the generator. With ``out_dir`` the model is saved there (checkpoints every epoch; with
     ``resume=True`` an interrupted run continues). Returns the trained :class:`FlowModel`.
     """
     train = TrainConfig() if train is None else train
@@ -297,7 +300,10 @@ def train_model(
         member_train = dataclasses.replace(train, seed=seed)
         order = np.random.default_rng(seed).permutation(len(z))
         n_val = max(1, round(train.val_fraction * len(z)))
-        tr, va = torch.as_tensor(order[n_val:]), torch.as_tensor(order[:n_val])
+        train_idx = order[n_val:]
+        if bootstrap:
+            train_idx = np.random.default_rng([seed, 1]).choice(train_idx, size=len(train_idx))
+        tr, va = torch.as_tensor(train_idx), torch.as_tensor(order[:n_val])
         torch.manual_seed(seed)
         flow = build_flow(config).to(dev)
 
@@ -316,7 +322,9 @@ def train_model(
             config=member_train,
             checkpoint=ckpt,
             resume=resume,
-            fingerprint=_fingerprint(config, member_train, [x] + ([] if c is None else [c])),
+            fingerprint=_fingerprint(
+                config, member_train, [x, np.array([bootstrap])] + ([] if c is None else [c])
+            ),
             progress=progress,
             description=f"member {k + 1}/{ensemble}",
         )
@@ -339,6 +347,7 @@ def train_model(
         "training": {
             **dataclasses.asdict(train),
             "ensemble": ensemble,
+            "bootstrap": bootstrap,
             "source": source,
             "n_events": len(x),
             "dropped_invalid": n_dropped,

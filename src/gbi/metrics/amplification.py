@@ -13,7 +13,7 @@ expected statistical noise of both,
 The generated sample is worth ``n_equiv = mean_j p_j (1 - p_j) / MSE_gen`` real events, and
 the amplification factor is ``n_equiv / n_train``. When ``MSE_gen`` is not significantly
 above zero (the reference cannot resolve the generator's bias) the result is a lower limit
-computed from ``MSE_gen + 2 sigma``.
+computed from ``max(MSE_gen, 0) + 2 sigma``.
 
 Closure: a "generator" that resamples its ``n_train`` training events is worth about
 ``n_train`` events (factor ~ 1).
@@ -104,7 +104,8 @@ def amplification_factor(
     mse_err = float(np.sqrt(np.sum(4 * mu2 * noise + 2 * noise**2)) / len(p))
     per_event = float(np.mean(p * (1 - p)))
     lower_limit = mse <= 2 * mse_err
-    bound = mse + 2 * mse_err if lower_limit else mse
+    # upper bound on the bias: a downward fluctuation of the estimate must not raise the limit
+    bound = max(mse, 0.0) + 2 * mse_err if lower_limit else mse
     n_equiv = per_event / bound if bound > 0 else float("inf")
     return AmplificationResult(
         factor=n_equiv / n_train,
