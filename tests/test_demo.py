@@ -32,6 +32,11 @@ def test_demo_runs_on_the_shipped_sample(tmp_path, executor):
     assert 0.60 < wprime["cutflow"]["SR"] / wprime["events_passing"] < 0.80
     assert (out / "plots" / "mjj.png").stat().st_size > 10_000
     assert (out / "process" / "features" / "qcd.parquet").is_file()
+    fit = json.loads((out / "fit.json").read_text())
+    assert fit["mu_hat"] == pytest.approx(1.0, abs=1e-3)  # Asimov data at mu = 1: closure
+    assert fit["mu_err"] > 0
+    assert fit["q0_significance"] > 0
+    assert fit["cls_upper_limit_exp"] > 1.0  # S/B = 5%: not excluded at mu = 1 expected
 
 
 def test_readme_commands_match_ci():

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "amplify",
     "workspace",
     "fit",
+    "detect",
 )
 
 
@@ -59,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # libraries' INFO chatter (e.g. pyhf's modifier list) only with -v
+        for name in ("pyhf", "jax", "distributed", "numba"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
