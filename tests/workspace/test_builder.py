@@ -256,3 +256,23 @@ def test_config_schema_errors(tmp_path: Path) -> None:
     path.write_text(json.dumps({"version": "9.9", "channels": []}))
     with pytest.raises(GbiInputError, match=r"unknown workspace-config schema version '9\.9'"):
         load_config(path)
+
+
+def test_range_on_the_observable_restricts_bins(tmp_path):
+    import pickle
+
+    import hist
+
+    from gbi.workspace import load_hist
+
+    h = hist.Hist(
+        hist.axis.StrCategory(["SR", "SB"], name="region"),
+        hist.axis.Regular(10, 0, 10, name="mjj"),
+        storage=hist.storage.Weight(),
+    )
+    h.fill(region="SR", mjj=[3.5, 4.5, 4.5, 8.5], weight=1.0)
+    path = tmp_path / "h.pkl"
+    path.write_bytes(pickle.dumps({"qcd": {"mjj": h}}))
+    restricted = load_hist(f"{path}:qcd/mjj[region=SR,mjj=3:5]")
+    assert restricted.values.tolist() == [1.0, 2.0]
+    assert restricted.edges.tolist() == [3.0, 4.0, 5.0]

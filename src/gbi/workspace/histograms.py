@@ -8,7 +8,8 @@ A *histogram reference* names one 1D histogram in a file:
     with ``/`` (``qcd/mjj``). ``SELECTION`` picks one value of each extra axis, e.g.
     ``qcd/mjj[region=SR]``; a continuous axis can be summed over a range of bin edges,
     ``[region=SR,score=0.8:]`` (``lo:hi``, either side open). Axes not named in the
-    selection must leave exactly one axis: the observable.
+    selection must leave exactly one axis: the observable. A range on the observable
+    itself restricts it to those bins: ``qcd/mjj[region=SR,mjj=3300:3700]``.
 ``FILE.root:PATH``
     a TH1 in a ROOT file, read with uproot (sum of weights squared becomes the variance).
 
@@ -177,6 +178,12 @@ def _select(histogram: Any, selection: dict[str, str], ref: str) -> Any:
     if not selection:
         return histogram
     names = [axis.name for axis in getattr(histogram, "axes", [])]
+    # When every axis is named, the one continuous axis among them is the observable: its
+    # range restricts the bins (e.g. mjj=3300:3700) instead of summing over them.
+    observable = None
+    if set(names) <= set(selection):
+        continuous = [n for n in selection if n in names and not histogram.axes[n].traits.discrete]
+        observable = continuous[0] if len(continuous) == 1 else None
     index: dict[str, Any] = {}
     for name, value in selection.items():
         if name not in names:
@@ -189,11 +196,11 @@ def _select(histogram: Any, selection: dict[str, str], ref: str) -> Any:
                 raise GbiInputError(f"{ref!r}: axis {name!r} has no {value!r}; it has {categories}")
             index[name] = typed
         else:
-            index[name] = _edge_range(axis, value, ref)
+            index[name] = _edge_range(axis, value, ref, restrict=name == observable)
     return histogram[index]
 
 
-def _edge_range(axis: Any, value: str, ref: str) -> Any:
+def _edge_range(axis: Any, value: str, ref: str, restrict: bool = False) -> Any:
     import hist
 
     lo_text, sep, hi_text = value.partition(":")
@@ -207,4 +214,4 @@ def _edge_range(axis: Any, value: str, ref: str) -> Any:
         hi = hist.loc(float(hi_text)) if hi_text else None
     except ValueError as err:
         raise GbiInputError(f"{ref!r}: range {value!r} of axis {axis.name!r} is not LO:HI") from err
-    return slice(lo, hi, sum)
+    return slice(lo, hi) if restrict else slice(lo, hi, sum)
