@@ -53,6 +53,12 @@ def main() -> None:
         torch.randn(args.sample, len(FEATURES))
     randn_rate = 10 * args.sample / (time.perf_counter() - start)
 
+    # warm-up (first torch/zuko calls, allocator): not timed
+    warm = FlowConfig(flow="nsf", features=FEATURES)
+    train_model(toy(2048), warm, TrainConfig(epochs=1, device=args.device), progress=False).sample(
+        4096, seed=0
+    )
+
     variants = [("nsf", ()), ("maf", ()), ("nsf", ("mjj",)), ("maf", ("mjj",))]
     rows = []
     for flow, context in variants:

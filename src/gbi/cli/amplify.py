@@ -137,7 +137,7 @@ def register(subparsers: Any) -> None:
         help="draw the context from a KDE of --context-from in [LOW, HIGH]",
     )
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--batch-size", type=int, default=100_000)
+    sample.add_argument("--batch-size", type=int, default=16_384)
     sample.add_argument("--device", default="auto")
     sample.add_argument(
         "--threads",

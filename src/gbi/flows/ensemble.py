@@ -110,7 +110,7 @@ class FlowModel:
         *,
         context: ContextSource = None,
         seed: int = 0,
-        batch_size: int = 100_000,
+        batch_size: int = 16_384,
         member: int | None = None,
     ) -> Iterator[dict[str, np.ndarray]]:
         """Yield dicts of float64 columns (features + context) of at most ``batch_size`` events.
@@ -148,7 +148,7 @@ class FlowModel:
         *,
         context: ContextSource = None,
         seed: int = 0,
-        batch_size: int = 100_000,
+        batch_size: int = 16_384,
         member: int | None = None,
     ) -> dict[str, np.ndarray]:
         """Draw ``n`` events as ``{column: float64 array (n,)}``; see :meth:`iter_batches`."""
@@ -161,7 +161,7 @@ class FlowModel:
         return {name: np.concatenate([p[name] for p in parts]) for name in columns}
 
     def sample_members(
-        self, n: int, *, context: ContextSource = None, seed: int = 0, batch_size: int = 100_000
+        self, n: int, *, context: ContextSource = None, seed: int = 0, batch_size: int = 16_384
     ) -> list[dict[str, np.ndarray]]:
         """``n`` events from every member separately (same context draws for each member)."""
         return [

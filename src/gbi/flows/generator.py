@@ -129,7 +129,7 @@ class FlowMember:
         n: int,
         context: np.ndarray | None = None,
         seed: int | None = None,
-        batch_size: int = 100_000,
+        batch_size: int = 16_384,
     ) -> np.ndarray:
         """Draw ``n`` events, float64 of shape ``(n, d)`` in physical units.
 

@@ -54,7 +54,7 @@ def amplified_histogram(
     n_train: int | None = None,
     context: ContextSource = None,
     seed: int = 0,
-    batch_size: int = 100_000,
+    batch_size: int = 16_384,
 ) -> Any:
     """Histogram (``hist.Hist``, Weight storage, axes of ``template``) of ``n_events``
     generated events per member, normalised to ``expected_yield`` events (flow bins included).

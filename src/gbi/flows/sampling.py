@@ -54,7 +54,7 @@ def write_samples(
     *,
     context: ContextSource = None,
     seed: int = 0,
-    batch_size: int = 100_000,
+    batch_size: int = 16_384,
     progress: bool = False,
 ) -> Path:
     """Stream ``n`` generated events (float64 columns) to a Parquet file, atomically.
@@ -87,7 +87,7 @@ def fill_histogram(
     *,
     context: ContextSource = None,
     seed: int = 0,
-    batch_size: int = 100_000,
+    batch_size: int = 16_384,
     weight: float = 1.0,
     member: int | None = None,
 ) -> Any:
@@ -140,7 +140,7 @@ def sample_histogram(
     context: ContextSource = None,
     seed: int = 0,
     n_tasks: int = 1,
-    batch_size: int = 100_000,
+    batch_size: int = 16_384,
     weight: float = 1.0,
     device: str = "cpu",
     scheduler: Any = None,
