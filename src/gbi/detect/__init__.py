@@ -1,0 +1,48 @@
+"""Resonant anomaly detection on dijet features (``gbi detect``).
+
+From the features of ``gbi process``: train a conditional flow ``p(x | mjj)`` in the
+sidebands, sample it in the signal region, train a k-fold classifier data-vs-generated
+(CATHODE) or in the flow's latent space (LaCATHODE), and score every event; the idealized
+(data vs true background) and fully supervised detectors are the references.
+
+- :mod:`gbi.detect.config`     :class:`DetectConfig`, the methods and cut efficiencies
+- :mod:`gbi.detect.inputs`     sample validation and the train/test splits
+- :mod:`gbi.detect.background` the sideband flow, SR sampling, latent map
+- :mod:`gbi.detect.methods`    k-fold training of each detector
+- :mod:`gbi.detect.selection`  score cuts, mjj histograms, SR background estimates, chi2
+- :mod:`gbi.detect.metrics`    ROC, SIC, max SIC, summaries over runs
+- :mod:`gbi.detect.pipeline`   :func:`run_detection`
+- :mod:`gbi.detect.outputs`    files, saved classifiers, SIC plot
+"""
+
+from __future__ import annotations
+
+from gbi.detect.background import SidebandBackground
+from gbi.detect.config import DEFAULT_CUTS, DEFAULT_FEATURES, METHODS, DetectConfig
+from gbi.detect.inputs import DetectInputs, prepare_inputs
+from gbi.detect.methods import MethodRun, train_method
+from gbi.detect.metrics import evaluate, max_sic, roc_sic, summarize
+from gbi.detect.outputs import SavedClassifier, load_classifier, plot_sic, write_outputs
+from gbi.detect.pipeline import DetectResult, run_detection
+
+__all__ = [
+    "DEFAULT_CUTS",
+    "DEFAULT_FEATURES",
+    "METHODS",
+    "DetectConfig",
+    "DetectInputs",
+    "DetectResult",
+    "MethodRun",
+    "SavedClassifier",
+    "SidebandBackground",
+    "evaluate",
+    "load_classifier",
+    "max_sic",
+    "plot_sic",
+    "prepare_inputs",
+    "roc_sic",
+    "run_detection",
+    "summarize",
+    "train_method",
+    "write_outputs",
+]

@@ -1,0 +1,158 @@
+"""Writing a detection run: scores, histograms, saved classifiers, result JSON, SIC plot.
+
+Files in the output directory:
+
+======================== ==============================================================
+``scores.parquet``       data events (features, mjj, region, label if any) with one
+                         ``score_<method>`` column per method (SR: out-of-fold scores)
+``hists.pkl``            ``{"<method>/observed"|"<method>/expected": hist.Hist}``, axes
+                         cut x mjj [GeV], Weight storage (sum of weights and variances)
+``classifier_<m>.pkl``   :class:`SavedClassifier` for the coffea processor
+``result.json``          summary following ``gbi/schemas/detect-result-1.0.json``
+``sic.png``              SIC vs signal efficiency of all evaluated methods
+``flow/``                the sideband flow (``FlowModel`` directory)
+======================== ==============================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gbi.detect.pipeline import DetectResult
+from gbi.detect.selection import cut_label, thresholds
+from gbi.errors import GbiInputError
+from gbi.flows.data import write_table
+from gbi.io import write_json, write_pickle
+from gbi.schema import validate
+
+__all__ = ["SavedClassifier", "load_classifier", "plot_sic", "write_outputs"]
+
+
+@dataclasses.dataclass
+class SavedClassifier:
+    """A trained fold ensemble with what is needed to apply it to new events.
+
+    ``features`` are the input columns (GeV); ``cuts`` maps a cut label to its score
+    threshold; ``latent_flow`` is the flow directory when inputs are latent coordinates.
+    """
+
+    method: str
+    features: tuple[str, ...]
+    ensemble: Any
+    cuts: dict[str, float]
+    latent_flow: str | None = None
+
+    def score(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """Fold-mean score of events ``{column: (n,)}``, shape ``(n,)``."""
+        x = np.stack([np.asarray(columns[f], dtype=np.float64) for f in self.features], 1)
+        if self.latent_flow is not None:
+            from gbi.detect.background import SidebandBackground
+            from gbi.flows import FlowModel
+
+            bkg = SidebandBackground(FlowModel.load(self.latent_flow, device="cpu"), None)  # type: ignore[arg-type]
+            x = bkg.latent({**columns})
+        if not len(x):
+            return np.empty(0)
+        return self.ensemble.predict(x)
+
+
+def load_classifier(path: str | os.PathLike[str]) -> SavedClassifier:
+    """Load a ``classifier_<method>.pkl`` written by :func:`write_outputs`."""
+    path = Path(path)
+    if not path.is_file():
+        raise GbiInputError(
+            f"classifier file {str(path)!r}: expected a file written by 'gbi detect', found nothing"
+        )
+    with path.open("rb") as handle:
+        obj = pickle.load(handle)
+    if not isinstance(obj, SavedClassifier):
+        raise GbiInputError(
+            f"{str(path)!r}: expected a gbi SavedClassifier, found {type(obj).__name__}"
+        )
+    return obj
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def plot_sic(
+    curves: dict[str, dict[str, Any]], path: str | os.PathLike[str], title: str = ""
+) -> Path:
+    """SIC vs signal efficiency (TPR) for each method (``{name: evaluation dict}``)."""
+    from gbi.plotting import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for name, ev in curves.items():
+        curve = ev.get("curve") if ev else None
+        if not curve or not curve.get("tpr"):
+            continue
+        label = f"{name} (max {ev['max_sic']:.1f})" if ev.get("max_sic") else name
+        ax.plot(curve["tpr"], curve["sic"], label=label)
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("signal efficiency (TPR)")
+    ax.set_ylabel(r"SIC = TPR / $\sqrt{\mathrm{FPR}}$")
+    ax.set_xlim(0, 1)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    from gbi.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(result: DetectResult, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write every output file (see module doc); returns ``{kind: path}``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    written["scores"] = write_table(result.scores, out / "scores.parquet")
+    written["hists"] = write_pickle(result.hists, out / "hists.pkl")
+    flow_dir = None
+    if result.background is not None and result.background.model.directory is not None:
+        flow_dir = str(result.background.model.directory)
+    for name, run in result.runs.items():
+        if not run.usable or run.background_scores is None:
+            continue
+        cuts = thresholds(run.background_scores, result.config.cuts)
+        saved = SavedClassifier(
+            name,
+            tuple(result.config.features),
+            run.ensemble,
+            {cut_label(e): float(t) for e, t in zip(result.config.cuts, cuts, strict=True)},
+            latent_flow=flow_dir if name == "latent" else None,
+        )
+        if name == "latent" and flow_dir is None:
+            continue  # latent inputs need the flow on disk
+        written[f"classifier_{name}"] = write_pickle(saved, out / f"classifier_{name}.pkl")
+    summary = _clean(result.summary)
+    summary["outputs"] = {k: str(v) for k, v in written.items()}
+    evaluations = {n: m["evaluation"] for n, m in summary["methods"].items() if m.get("evaluation")}
+    if evaluations:
+        written["sic_plot"] = plot_sic(evaluations, out / "sic.png")
+        summary["outputs"]["sic_plot"] = str(written["sic_plot"])
+    validate(summary, "detect-result", "detect result")
+    written["result"] = write_json(summary, out / "result.json")
+    return written
