@@ -38,7 +38,8 @@ def test_supervised_and_cathode_find_injected_signal(toy_samples, tmp_path) -> N
     saved = load_classifier(written["classifier_cathode"])
     assert set(saved.cuts) == {"10%", "1%", "0.1%"}
     scores = saved.score({k: v[:10] for k, v in data.items()})
-    assert scores.shape == (10,) and np.all((scores >= 0) & (scores <= 1))
+    assert scores.shape == (10,)
+    assert np.all((scores >= 0) & (scores <= 1))
     # SR data carries out-of-fold scores in the score column
     sr = result.scores["region"] == 1
     assert np.isfinite(result.scores["score_cathode"][sr]).all()
