@@ -5,6 +5,7 @@ Each measurement runs in a fresh Python process (so that peak RSS belongs to it 
 
 - ``uproot``: ``uproot.iterate`` over the same files, same branches, same chunk size, doing
   nothing with the arrays (the I/O + decompression floor);
+- ``processor``: ``DijetFeatureProcessor`` alone in a coffea ``Runner`` (iterative);
 - ``gbi``: ``gbi.feature_job.process_fileset`` (file checks, coffea NanoEvents, features,
   histograms, Parquet/pickle/ROOT outputs) with the iterative executor.
 
@@ -36,6 +37,22 @@ for arrays in uproot.iterate([{f: "Events"} for f in files], branches, step_size
     n += len(arrays)
 seconds = time.perf_counter() - start
 print(json.dumps({"events": n, "seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_PROCESSOR = """
+import json, sys, time, resource, warnings
+warnings.simplefilter("ignore", RuntimeWarning)  # NanoAODSchema cross-reference notices
+from coffea import processor
+from coffea.nanoevents import NanoAODSchema
+from gbi.processors import DijetFeatureProcessor
+files, chunk = json.loads(sys.argv[1]), int(sys.argv[3])
+fileset = {"qcd": {"files": {f: "Events" for f in files}}}
+runner = processor.Runner(processor.IterativeExecutor(status=False), schema=NanoAODSchema, chunksize=chunk)
+start = time.perf_counter()
+out = runner(fileset, DijetFeatureProcessor())
+seconds = time.perf_counter() - start
+print(json.dumps({"events": out["qcd"]["cutflow"]["events"], "seconds": seconds,
+                  "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 _GBI = """
@@ -81,7 +98,11 @@ def main() -> int:
     for label, subset in (("1 file", files[:1]), (f"{len(files)} files", files)):
         best: dict[str, dict] = {}
         for _ in range(args.repeat):
-            for name, code, executor in (("uproot", _UPROOT, ""), ("gbi", _GBI, "iterative")):
+            for name, code, executor in (
+                ("uproot", _UPROOT, ""),
+                ("processor", _PROCESSOR, ""),
+                ("gbi", _GBI, "iterative"),
+            ):
                 figures = _measure(code, subset, args.chunksize, executor)
                 figures["rate"] = figures["events"] / figures["seconds"]
                 if name not in best or figures["rate"] > best[name]["rate"]:
@@ -89,14 +110,15 @@ def main() -> int:
         rows[label] = best
 
     futures = _measure(_GBI, files, args.chunksize, "futures")
-    print(f"{'input':<10} {'reader':<8} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
+    print(f"{'input':<10} {'reader':<9} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
     for label, best in rows.items():
         for name, f in best.items():
             print(
                 f"{label:<10} {name:<8} {f['events']:>9,} {f['rate']:>11,.0f} {f['maxrss_kib'] / 1024:>13.0f}"
             )
-        ratio = best["gbi"]["rate"] / best["uproot"]["rate"]
-        print(f"{label:<10} gbi / bare uproot read rate = {ratio:.2f}")
+        for name in ("processor", "gbi"):
+            ratio = best[name]["rate"] / best["uproot"]["rate"]
+            print(f"{label:<10} {name} / bare uproot read rate = {ratio:.2f}")
     print(
         f"futures executor (2 workers), {len(files)} files: "
         f"{futures['events'] / futures['seconds']:,.0f} events/s"
