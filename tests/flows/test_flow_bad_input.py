@@ -58,9 +58,16 @@ def test_drop_invalid_drops_and_reports() -> None:
 
 def test_fewer_events_than_the_batch_size() -> None:
     with pytest.raises(
-        GbiInputError, match=r"batch_size: expected at most the 40 training events.*--batch-size"
+        GbiInputError,
+        match=r"feat.parquet: batch_size: expected at most the 40 training events.*--batch-size",
     ):
-        train_model(table(50), TINY, TrainConfig(epochs=1, batch_size=64), progress=False)
+        train_model(
+            table(50),
+            TINY,
+            TrainConfig(epochs=1, batch_size=64),
+            source="feat.parquet",
+            progress=False,
+        )
 
 
 def test_missing_feature_and_context_columns() -> None:

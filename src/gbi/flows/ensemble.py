@@ -294,6 +294,13 @@ def train_model(
     z = torch.as_tensor(feature_pre.transform(x), dtype=torch.float32)
     zc = None if c is None else torch.as_tensor(context_pre.transform(c), dtype=torch.float32)
     tw = None if w is None else torch.as_tensor(w, dtype=torch.float32)
+    n_val_total = max(1, round(train.val_fraction * len(x)))
+    if len(x) - n_val_total < train.batch_size:
+        raise GbiInputError(
+            f"{source}: batch_size: expected at most the {len(x) - n_val_total} training events "
+            f"({len(x)} events minus the validation fraction {train.val_fraction}), found "
+            f"batch_size={train.batch_size}; use a smaller --batch-size or more events"
+        )
     members, summaries = [], []
     for k in range(ensemble):
         seed = train.seed + k

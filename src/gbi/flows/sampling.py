@@ -34,7 +34,7 @@ from gbi.errors import GbiInputError
 from gbi.flows.context import ContextSource
 from gbi.flows.ensemble import FlowModel
 
-__all__ = ["fill_histogram", "sample_histogram", "task_seeds", "write_samples"]
+__all__ = ["cached_model", "fill_histogram", "sample_histogram", "task_seeds", "write_samples"]
 
 
 def task_seeds(seed: int, n_tasks: int) -> list[int]:
@@ -111,8 +111,12 @@ def fill_histogram(
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_model(directory: str, device: str) -> FlowModel:
-    # one load per worker process and model, reused by all of that worker's tasks
+def cached_model(directory: str, device: str = "cpu") -> FlowModel:
+    """Load a model directory once per process and reuse it (dask workers, coffea processors).
+
+    The cache is keyed by ``(directory, device)``; a retrained model needs a new directory
+    (or ``cached_model.cache_clear()``).
+    """
     return FlowModel.load(directory, device=device)
 
 
@@ -126,7 +130,7 @@ def _task(
     batch_size: int,
     weight: float,
 ) -> Any:
-    model = _cached_model(directory, device)
+    model = cached_model(directory, device)
     return fill_histogram(
         model, template, n, context=context, seed=seed, batch_size=batch_size, weight=weight
     )
