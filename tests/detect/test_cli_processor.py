@@ -74,3 +74,18 @@ def test_processor_applies_saved_classifier(detect_out: Path) -> None:
     assert n_sr == pytest.approx(((qcd["region"] == 1) & in_edges).sum())
     passed = [h[c, "SR", :].sum().value for c in ("10%", "1%", "0.1%")]
     assert n_sr > passed[0] >= passed[1] >= passed[2]
+
+
+def test_saved_latent_classifier_scores_new_events(detect_out: Path) -> None:
+    import pickle
+
+    from gbi.detect import load_classifier
+
+    saved = load_classifier(detect_out / "out" / "classifier_latent.pkl")
+    qcd = read_table(detect_out / "proc" / "features" / "qcd.parquet")
+    cols = {k: qcd[k][:50] for k in (*saved.features, "mjj")}
+    mean, single = saved.score(cols), saved.score(cols, mode="single", fold_index=qcd["event"][:50])
+    assert mean.shape == single.shape == (50,)
+    assert np.isfinite(mean).all()
+    assert not np.array_equal(mean, single)
+    assert "_flow" not in pickle.loads(pickle.dumps(saved)).__dict__

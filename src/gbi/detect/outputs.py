@@ -49,18 +49,52 @@ class SavedClassifier:
     cuts: dict[str, float]
     latent_flow: str | None = None
 
-    def score(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """Fold-mean score of events ``{column: (n,)}``, shape ``(n,)``."""
-        x = np.stack([np.asarray(columns[f], dtype=np.float64) for f in self.features], 1)
-        if self.latent_flow is not None:
+    def _latent_map(self) -> Any:
+        """The sideband flow, loaded once per process (kept out of the pickle)."""
+        cached = self.__dict__.get("_flow")
+        if cached is None:
             from gbi.detect.background import SidebandBackground
             from gbi.flows import FlowModel
 
-            bkg = SidebandBackground(FlowModel.load(self.latent_flow, device="cpu"), None)  # type: ignore[arg-type]
-            x = bkg.latent({**columns})
+            cached = SidebandBackground(FlowModel.load(self.latent_flow, device="cpu"), None)  # type: ignore[arg-type]
+            self.__dict__["_flow"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_flow"}
+
+    def score(
+        self,
+        columns: dict[str, np.ndarray],
+        mode: str = "mean",
+        fold_index: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Score events ``{column: (n,)}``, shape ``(n,)``.
+
+        ``mode="mean"``: mean of the fold models (best discrimination). ``mode="single"``:
+        each event by one fold model, ``fold_index % n_folds`` (e.g. the event number), so
+        scores are distributed like the out-of-fold scores that fixed :attr:`cuts`: the
+        cuts then keep their nominal background efficiency on new events.
+        """
+        x = np.stack([np.asarray(columns[f], dtype=np.float64) for f in self.features], 1)
+        if self.latent_flow is not None:
+            x = self._latent_map().latent(columns)
         if not len(x):
             return np.empty(0)
-        return self.ensemble.predict(x)
+        if mode == "mean":
+            return self.ensemble.predict(x)
+        if mode != "single":
+            raise GbiInputError(f"score mode: expected 'mean' or 'single', found {mode!r}")
+        models = self.ensemble.models
+        which = (
+            np.arange(len(x)) if fold_index is None else np.asarray(fold_index, dtype=np.int64)
+        ) % len(models)
+        out = np.empty(len(x))
+        for k, model in enumerate(models):
+            mask = which == k
+            if mask.any():
+                out[mask] = model.score(x[mask])
+        return out
 
 
 def load_classifier(path: str | os.PathLike[str]) -> SavedClassifier:

@@ -11,8 +11,10 @@ Output of :meth:`AnomalyScoreProcessor.process` for one chunk (merged by coffea)
 ``cut`` is ``"all"`` and the labels of the saved cuts (``"10%"``, ``"1%"``, ``"0.1%"``,
 background efficiencies fixed when the classifier was trained), ``region`` is ``SBL``,
 ``SR``, ``SBH``; weights are ``genWeight`` (1 when absent). Each classifier file is loaded
-once per worker process (cached by path), not pickled with the processor. Scores are the
-fold-mean prediction of the ensemble, meant for events not used in training.
+once per worker process (cached by path), not pickled with the processor. Each event is
+scored by one fold model chosen by its event number (``event % n_folds``): such scores are
+distributed like the out-of-fold scores that fixed the cuts, so a cut keeps its nominal
+background efficiency on new events (the fold mean would shift it).
 """
 
 from __future__ import annotations
@@ -101,12 +103,16 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
         }
         hists: dict[str, hist.Hist] = {}
         columns = {k: np.asarray(v)[keep] for k, v in features.items()}
+        if "event" in set(events.fields):
+            event = np.asarray(ak.to_numpy(events.event))[has_two][keep]
+        else:
+            event = np.arange(len(region))[keep] + int(events.metadata.get("entrystart", 0))
         names = np.asarray(REGION_NAMES)[region[keep]] if keep.any() else np.empty(0, str)
         for method, path in self.classifiers.items():
             saved = _load(path)
             h = score_histogram(list(saved.cuts), self.edges)
             if keep.any():
-                score = saved.score(columns)
+                score = saved.score(columns, mode="single", fold_index=event)
                 h.fill(cut="all", region=names, mjj=columns["mjj"], weight=w[keep])
                 for label, threshold in saved.cuts.items():
                     sel = score > threshold
