@@ -11,8 +11,13 @@ sideband background model of resonant anomaly detection (``p(x | mjj)``).
 - :mod:`gbi.flows.sampling`: bounded-memory sampling to Parquet, dask sampling into hist
 - :mod:`gbi.flows.histograms`: amplified histograms with generator uncertainties
 
-A coffea processor loads a model once per worker with :func:`load_model` and calls
-``model.log_prob(columns)`` or ``model.sample(n, context=..., seed=...)`` per chunk.
+A coffea processor loads a model once per worker process with
+:func:`gbi.flows.sampling.cached_model` (or :func:`load_model`) and calls
+``model.log_prob(columns)`` (float64 ``(n,)``, per GeV of the features) or
+``model.sample(n, context=..., seed=...)`` (``{column: float64 (n,)}``) per chunk; give each
+chunk its own seed (:func:`gbi.flows.sampling.task_seeds`).
+
+Command line: ``gbi amplify train|sample|evaluate`` (:mod:`gbi.cli.amplify`).
 """
 
 from __future__ import annotations
