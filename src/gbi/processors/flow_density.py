@@ -19,7 +19,6 @@ trained on).
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,10 @@ from gbi.regions import REGION_NAMES, Regions
 __all__ = ["FlowDensityProcessor"]
 
 
-@functools.lru_cache(maxsize=4)
 def _load(directory: str, device: str) -> Any:
-    from gbi.flows import load_model
+    from gbi.flows.sampling import cached_model  # one load per worker process
 
-    return load_model(directory, device=device)
+    return cached_model(directory, device)
 
 
 class FlowDensityProcessor(processor.ProcessorABC):
