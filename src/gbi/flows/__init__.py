@@ -6,7 +6,8 @@ sideband background model of resonant anomaly detection (``p(x | mjj)``).
 - :mod:`gbi.flows.preprocessing`: exactly invertible per-column transforms with hard edges
 - :mod:`gbi.flows.models`: zuko MAF / NSF factory (:class:`FlowConfig`)
 - :mod:`gbi.flows.training`: Adam, validation split, early stopping, checkpoints, resume
-- :mod:`gbi.flows.ensemble`: :class:`FlowModel` (K members), :func:`train_model`, save/load
+- :mod:`gbi.flows.ensemble`: :class:`FlowModel` (K members): density, sampling, save/load
+- :mod:`gbi.flows.fitting`: :func:`train_model` (preprocessing, K seeded members, bootstrap)
 - :mod:`gbi.flows.context`: mjj KDE / fit for CATHODE-style conditional sampling
 - :mod:`gbi.flows.sampling`: bounded-memory sampling to Parquet, dask sampling into hist
 - :mod:`gbi.flows.histograms`: amplified histograms with generator uncertainties
@@ -23,7 +24,8 @@ Command line: ``gbi amplify train|sample|evaluate`` (:mod:`gbi.cli.amplify`).
 from __future__ import annotations
 
 from gbi.flows.context import MjjFit, MjjKDE
-from gbi.flows.ensemble import FlowModel, train_model
+from gbi.flows.ensemble import FlowModel
+from gbi.flows.fitting import train_model
 from gbi.flows.models import FlowConfig
 from gbi.flows.preprocessing import Preprocessor
 from gbi.flows.training import TrainConfig
