@@ -119,6 +119,9 @@ def main() -> None:
     parser.add_argument("--ensemble", type=int, default=1, help=">= 2 adds a histosys")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--reuse-flow", action="store_true", help="load OUT/flow when it holds a trained model"
+    )
     parser.add_argument("--images", type=Path, default=None, help="also copy the plots here")
     parser.add_argument(
         "--quick", action="store_true", help="CI-sized: 5k limited MC, 2 epochs, small grid"
@@ -171,15 +174,20 @@ def main() -> None:
     flow_config = FlowConfig(flow="nsf", features=FEATURES)
     if args.quick:
         flow_config = FlowConfig(flow="nsf", features=FEATURES, transforms=2, hidden_features=(32,))
-    model = train_model(
-        limited,
-        flow_config,
-        TrainConfig(epochs=args.epochs, device="cpu", seed=args.seed),
-        ensemble=args.ensemble,
-        out_dir=args.out / "flow",
-        source=f"qcd_a_000[:{args.limited_mc}]",
-        progress=False,
-    )
+    if args.reuse_flow and (args.out / "flow" / "model.json").is_file():
+        from gbi.flows import load_model
+
+        model = load_model(str(args.out / "flow"), device="cpu")
+    else:
+        model = train_model(
+            limited,
+            flow_config,
+            TrainConfig(epochs=args.epochs, device="cpu", seed=args.seed),
+            ensemble=args.ensemble,
+            out_dir=args.out / "flow",
+            source=f"qcd_a_000[:{args.limited_mc}]",
+            progress=False,
+        )
     timing["flow_training"] = time.perf_counter() - start
 
     # one draw per member of the largest N_gen; N_gen = the first N_gen / K events of each
@@ -294,11 +302,14 @@ def main() -> None:
 
                 mc = fit(truth_u, template="mc")
                 lim = fit(limited_u, template="limited")
-                lim["delta_ul"] = limit_difference(lim, mc) if "ul_obs" in lim else None
+                lim["delta_ul"] = (
+                    limit_difference(lim, mc) if "ul_obs" in lim and "ul_obs" in mc else None
+                )
                 for n_gen in args.generated_points:
                     flow_u, histosys = flow_units(variable, int(n_gen), amp.n_equivalent)
                     point = fit(flow_u, histosys, template="flow", n_gen=int(n_gen))
-                    point["delta_ul"] = limit_difference(point, mc) if "ul_obs" in point else None
+                    ok = "ul_obs" in point and "ul_obs" in mc
+                    point["delta_ul"] = limit_difference(point, mc) if ok else None
                 print(
                     f"{variable} beta={beta} B={lumi:.0e}: MC mu={mc.get('mu_hat', np.nan):.3f} "
                     f"limited mu={lim.get('mu_hat', np.nan):.3f} flow pull="

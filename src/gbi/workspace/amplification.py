@@ -266,7 +266,12 @@ def study_point(
     )
     workspace = build_workspace([channel], poi_bounds=poi_bounds)
     result = fit_workspace(workspace, source=background.label)
-    err_up, err_down = profile_error(workspace, result["mu_hat"], result["mu_err"])
+    try:
+        err_up, err_down = profile_error(workspace, result["mu_hat"], result["mu_err"])
+        method = "profile"
+    except Exception:  # a failed fixed-POI fit far from mu_hat: fall back to HESSE
+        err_up = err_down = result["mu_err"]
+        method = "hesse"
     out: dict[str, Any] = {
         "template": background.label,
         "background_yield": float(background_yield),
@@ -282,6 +287,7 @@ def study_point(
         "mu_err_up": err_up,
         "mu_err_down": err_down,
         "mu_err_hesse": result["mu_err"],
+        "mu_err_method": method,
         "pull": (result["mu_hat"] - 1.0) / (err_up if result["mu_hat"] < 1.0 else err_down),
         "ul_obs": result["cls_upper_limit_obs"],
         "ul_exp": result["cls_upper_limit_exp"],
