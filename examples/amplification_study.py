@@ -319,6 +319,7 @@ def main() -> None:
     timing["fits"] = time.perf_counter() - start
     timing["total"] = time.perf_counter() - wall
     summary["timing_s"] = timing
+    write_json(summary, args.out / "amplification_study.json")
     summary["acceptance"] = acceptance(summary, args)
     write_json(summary, args.out / "amplification_study.json")
     paths = plots(summary, args, sr_tables, generated, edges, n_all)
@@ -347,7 +348,7 @@ def acceptance(summary: dict, args: argparse.Namespace) -> dict:
             trend = {}
             for lumi in args.lumi_points:
                 curve = [
-                    p.get("delta_ul", float("nan"))
+                    float("nan") if p.get("delta_ul") is None else p["delta_ul"]
                     for p in sorted(flow, key=lambda q: q["n_gen"])
                     if p["background_yield"] == lumi
                 ]
