@@ -21,8 +21,9 @@ Usage::
         --json scan.json --out scan/
 
 Writes ``--json`` (``{"results": [{method, classifier, n_signal, max_sic_median,
-max_sic_16, max_sic_84, ...}], "runs": [...]}``), ``scan_table.md`` and ``sic_vs_n.png``
-into ``--out``.
+max_sic_16, max_sic_84, ...}], "runs": [...]}``), ``scan_table.md``, ``sic_vs_n.png`` (max
+SIC vs N with the 68% band) and ``sic_curves_<classifier>_N<n>.png`` (SIC vs signal
+efficiency of all methods, first seed) into ``--out``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from gbi.classifiers import ClassifierConfig
-from gbi.detect import METHODS, DetectConfig, run_detection, summarize
+from gbi.detect import METHODS, DetectConfig, plot_sic, run_detection, summarize
 from gbi.detect.inputs import subset
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.flows.data import read_table
@@ -131,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.share_flow and kind == args.classifier[-1]:
                     shared = None
                 wall = time.perf_counter() - start
+                if seed == 0:  # SIC vs signal efficiency of every method, first seed
+                    curves = {
+                        m: i["evaluation"]
+                        for m, i in result.summary["methods"].items()
+                        if i.get("evaluation")
+                    }
+                    if curves:
+                        plot_sic(curves, out / f"sic_curves_{kind}_N{n}.png", f"N = {n}, {kind}")
                 s_sr = int(
                     injected["mjj"].size and config.regions.in_signal_region(injected["mjj"]).sum()
                 )

@@ -43,4 +43,5 @@ def test_injection_scan_table(tmp_path: Path) -> None:
     ideal = {r["n_signal"]: r["max_sic_median"] for r in rows if r["method"] == "idealized"}
     assert ideal[400] > 2.0 > (ideal[0] or 0.0)
     assert (tmp_path / "scan" / "sic_vs_n.png").is_file()
+    assert (tmp_path / "scan" / "sic_curves_hgb_N400.png").is_file()
     assert "| hgb | idealized | 400 |" in (tmp_path / "scan" / "scan_table.md").read_text()

@@ -35,7 +35,9 @@ def roc_sic(
     from sklearn.metrics import roc_curve
 
     labels = np.asarray(labels).astype(np.int64)
-    fpr, tpr, thresholds = roc_curve(labels, scores, sample_weight=weights)
+    # keep every threshold: on a flat stretch of the ROC the best admissible point (first one
+    # with enough background) can be an "intermediate" point that drop_intermediate removes
+    fpr, tpr, thresholds = roc_curve(labels, scores, sample_weight=weights, drop_intermediate=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         sic = np.where(fpr > 0, tpr / np.sqrt(fpr), np.nan)
     n_bkg = int((labels == 0).sum())
