@@ -20,6 +20,8 @@ True
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
@@ -30,8 +32,18 @@ from gbi.flows.preprocessing import Preprocessor
 __all__ = ["FlowMember", "seeded_torch"]
 
 
+# torch's RNG is process-wide: two threads sampling with their own seeds at the same time
+# (dask's threaded scheduler) would interleave draws and lose reproducibility, so seeded
+# sections are serialised.
+_RNG_LOCK = threading.RLock()
+
+
 class seeded_torch:
-    """Context manager: fork the torch RNG of ``device`` and seed it (no global side effect)."""
+    """Context manager: fork the torch RNG of ``device`` and seed it (no global side effect).
+
+    Thread-safe: seeded sections run one at a time in a process, so a seed gives the same
+    events whichever thread runs it.
+    """
 
     def __init__(self, seed: int, device: torch.device) -> None:
         self.seed = int(seed) % (2**63)
@@ -39,11 +51,19 @@ class seeded_torch:
         self._fork = torch.random.fork_rng(devices=devices)
 
     def __enter__(self) -> None:
-        self._fork.__enter__()
-        torch.manual_seed(self.seed)
+        _RNG_LOCK.acquire()
+        try:
+            self._fork.__enter__()
+            torch.manual_seed(self.seed)
+        except BaseException:
+            _RNG_LOCK.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
-        self._fork.__exit__(*exc)
+        try:
+            self._fork.__exit__(*exc)
+        finally:
+            _RNG_LOCK.release()
 
 
 class FlowMember:
