@@ -146,7 +146,8 @@ def plot_sic(
     ax.set_xlim(0, 1)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no curve when no method could be evaluated
+        ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
     from gbi.io import atomic_path
