@@ -18,6 +18,11 @@ from gbi.fileset import load_fileset
 from gbi.processors import DijetFeatureProcessor, assemble_columns
 
 
+def _run(executor: processor.executor.ExecutorBase, fileset: dict, chunksize: int) -> dict:
+    runner = processor.Runner(executor=executor, schema=NanoAODSchema, chunksize=chunksize)
+    return runner(fileset, DijetFeatureProcessor())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("fileset")
@@ -26,17 +31,19 @@ def main() -> int:
     parser.add_argument("--chunksize", type=int, default=100_000)
     args = parser.parse_args()
 
-    if args.executor == "iterative":
-        executor = processor.IterativeExecutor()
-    elif args.executor == "futures":
-        executor = processor.FuturesExecutor(workers=args.workers)
-    else:
+    fileset = load_fileset(args.fileset)
+    if args.executor == "dask":
         from distributed import Client, LocalCluster
 
-        client = Client(LocalCluster(n_workers=args.workers, threads_per_worker=1))
-        executor = processor.DaskExecutor(client=client)
-    runner = processor.Runner(executor=executor, schema=NanoAODSchema, chunksize=args.chunksize)
-    output = runner(load_fileset(args.fileset), DijetFeatureProcessor())
+        with (
+            LocalCluster(n_workers=args.workers, threads_per_worker=1) as cluster,
+            Client(cluster) as client,
+        ):
+            output = _run(processor.DaskExecutor(client=client), fileset, args.chunksize)
+    elif args.executor == "futures":
+        output = _run(processor.FuturesExecutor(workers=args.workers), fileset, args.chunksize)
+    else:
+        output = _run(processor.IterativeExecutor(), fileset, args.chunksize)
     for dataset, part in output.items():
         columns = assemble_columns(part.get("chunks", {}))
         print(dataset, part["cutflow"], f"{len(columns.get('mjj', []))} feature rows")
