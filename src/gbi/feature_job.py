@@ -11,7 +11,6 @@ Output folder layout (every file written atomically)::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,7 @@ def process_fileset(
         "events_read": events_read,
         "events_passing": sum(d["events_passing"] for d in datasets.values()),
         "seconds": round(result.seconds, 3),
-        "events_per_second": round(events_read / result.seconds, 1) if result.seconds > 0 else None,
+        "events_per_second": round(result.events_per_second, 1) if result.seconds > 0 else None,
         "bytes_read": result.bytes_read,
         "chunks": result.chunks,
         "datasets": datasets,
@@ -113,8 +112,6 @@ def process_fileset(
             "regions": "regions.json",
         },
     }
-    if not math.isfinite(summary["events_per_second"] or 0.0):
-        summary["events_per_second"] = None
     write_json(summary, out_dir / "summary.json")
     return summary
 

@@ -109,13 +109,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--drop-invalid", action="store_true", help="drop NaN/inf rows (counted)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoints")
     train.add_argument("--no-progress", action="store_true")
-    train.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads for torch (default 1: small flows gain little from more, "
-        "and lose a lot on a shared machine)",
-    )
+    _add_threads_option(train)
     train.set_defaults(func=_train)
 
     sample = sub.add_parser("sample", help="generate events into a Parquet file")
@@ -139,13 +133,7 @@ def register(subparsers: Any) -> None:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--batch-size", type=int, default=16_384)
     sample.add_argument("--device", default="auto")
-    sample.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads for torch (default 1: small flows gain little from more, "
-        "and lose a lot on a shared machine)",
-    )
+    _add_threads_option(sample)
     sample.set_defaults(func=_sample)
 
     evaluate = sub.add_parser("evaluate", help="fidelity metrics against a reference file")
@@ -175,14 +163,18 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--drop-invalid", action="store_true")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument(
+    _add_threads_option(evaluate)
+    evaluate.set_defaults(func=_evaluate)
+
+
+def _add_threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
         help="CPU threads for torch (default 1: small flows gain little from more, "
         "and lose a lot on a shared machine)",
     )
-    evaluate.set_defaults(func=_evaluate)
 
 
 def _set_threads(threads: int) -> None:

@@ -302,24 +302,12 @@ def _score_and_fill(
         info: dict[str, Any] = {"cuts": [], "expected_source": expected_source}
         estimates = background_estimates(run.background_scores, cuts, run.norm, inputs.n_sr)
         expected = None
+
         if ref is not None:
-            s = run.score_single(run.inputs(ref), seed + 2)
-            expected = mjj_histogram(
-                ref["mjj"],
-                {"all": np.ones(len(s), bool)}
-                | {lab: s > t for lab, t in zip(labels, cuts, strict=True)},
-                edges=edges,
-                weight=ref_weight,
-            )
+            expected = _expected_hist(run, ref, labels, cuts, edges, seed, ref_weight)
             constraints = 1
         elif gen_at is not None:
-            s = run.score_single(run.inputs(gen_at), seed + 2)
-            expected = mjj_histogram(
-                gen_at["mjj"],
-                {"all": np.ones(len(s), bool)}
-                | {lab: s > t for lab, t in zip(labels, cuts, strict=True)},
-                edges=edges,
-            )
+            expected = _expected_hist(run, gen_at, labels, cuts, edges, seed)
             constraints = 0
         if expected is not None:
             hists[f"{name}/expected"] = expected
@@ -371,3 +359,20 @@ def _evaluate(
                 "test_set": "signal-region data, out-of-fold scores",
             }
     return out
+
+
+def _expected_hist(
+    run: Any,
+    sample: dict[str, np.ndarray],
+    labels: list[str],
+    cuts: Any,
+    edges: np.ndarray,
+    seed: int,
+    weight: Any = 1.0,
+) -> hist.Hist:
+    """mjj of ``sample`` for every cut, each event scored by one fold model."""
+    scores = run.score_single(run.inputs(sample), seed + 2)
+    passing = {"all": np.ones(len(scores), bool)} | {
+        label: scores > threshold for label, threshold in zip(labels, cuts, strict=True)
+    }
+    return mjj_histogram(sample["mjj"], passing, edges=edges, weight=weight)

@@ -25,7 +25,7 @@ import hist
 import numpy as np
 from coffea import processor
 
-from gbi.features import FEATURE_COLUMNS, FEATURE_UNITS, dijet_features
+from gbi.features import FEATURE_COLUMNS, dijet_features
 from gbi.regions import REGION_NAMES, Regions
 
 __all__ = [
@@ -167,11 +167,3 @@ def assemble_columns(chunks: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str
     keys = sorted(chunks)
     names = list(chunks[keys[0]])
     return {name: np.concatenate([np.asarray(chunks[k][name]) for k in keys]) for name in names}
-
-
-# Units for documentation of the output columns.
-COLUMN_UNITS: dict[str, str] = {
-    **FEATURE_UNITS,
-    "weight": "",
-    "region": "0=SBL 1=SR 2=SBH -1=outside",
-}
