@@ -1,0 +1,212 @@
+"""The simulated signal grid: W' -> X Y events at a grid of (mX, mY), made with ``gbi generate``.
+
+Files follow ``gbi generate``'s naming, ``wprime_{mW}_{mX}_{mY}_{seed}_{index}.root`` (or a
+feature Parquet file of the same stem), so the masses (GeV) are read from the name.
+:func:`generate_grid` makes a grid in one call and is cached: complete files are skipped,
+so a rerun (or a larger ``events``) only generates what is missing. Only points with
+``mY <= mX`` are made: the dijet features order the jets by mass, so ``(mX, mY)`` and
+``(mY, mX)`` give the same events.
+
+>>> parse_masses("grid/wprime_3500_500_100_11_000.root")
+(3500.0, 500.0, 100.0)
+>>> grid_points([100, 200], [100, 200])
+[(100.0, 100.0), (200.0, 100.0), (200.0, 200.0)]
+>>> parse_range("100:300:100")
+[100.0, 200.0, 300.0]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from gbi.errors import GbiInputError
+from gbi.regions import Regions
+
+__all__ = [
+    "SignalGrid",
+    "generate_grid",
+    "grid_points",
+    "load_signal_grid",
+    "parse_masses",
+    "parse_range",
+]
+
+_NAME = re.compile(r"wprime_([0-9.]+)_([0-9.]+)_([0-9.]+)(?:_|\.|$)")
+
+#: A feature table: ``column -> 1D numpy array``.
+Table = dict[str, np.ndarray]
+
+
+def parse_masses(path: str | os.PathLike[str]) -> tuple[float, float, float]:
+    """``(mW, mX, mY)`` in GeV from a ``gbi generate`` file name."""
+    match = _NAME.search(Path(path).name)
+    if not match:
+        raise GbiInputError(
+            f"signal grid file {str(path)!r}: expected a name like "
+            "'wprime_<mW>_<mX>_<mY>_<seed>_<index>.root' (as 'gbi generate' writes), found none; "
+            "rename it or regenerate the grid with 'gbi generate --mX-grid ... --mY-grid ...'"
+        )
+    m_w, m_x, m_y = (float(g) for g in match.groups())
+    return m_w, m_x, m_y
+
+
+def parse_range(text: str) -> list[float]:
+    """``"100:600:100"`` (start:stop:step, stop included) or ``"100,250,400"`` -> masses (GeV)."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            return [float(v) for v in np.arange(start, stop + 0.5 * step, step)]
+        return [float(v) for v in text.split(",") if v]
+    except ValueError as err:
+        raise GbiInputError(
+            f"mass grid {text!r}: expected 'start:stop:step' (GeV, step > 0) or a comma list"
+        ) from err
+
+
+def grid_points(
+    mx_values: Iterable[float], my_values: Iterable[float]
+) -> list[tuple[float, float]]:
+    """The ``(mX, mY)`` points with ``mY <= mX``, sorted."""
+    ys = sorted({float(v) for v in my_values})
+    return [(float(x), y) for x in sorted({float(v) for v in mx_values}) for y in ys if y <= x]
+
+
+def generate_grid(
+    out: str | os.PathLike[str],
+    points: Sequence[tuple[float, float]],
+    events: int,
+    *,
+    seed: int = 11,
+    m_w: float = 3500.0,
+    workers: int = 1,
+    progress: bool = True,
+) -> list[Path]:
+    """Generate ``events`` W' events at every ``(mX, mY)`` of ``points`` into ``out`` (cached)."""
+    from gbi.generate import generate
+
+    files: list[Path] = []
+    for m_x, m_y in points:
+        result = generate(
+            "wprime",
+            events,
+            out,
+            seed=seed,
+            mW=m_w,
+            mX=m_x,
+            mY=m_y,
+            events_per_file=events,
+            workers=workers,
+            progress=progress,
+        )
+        files += result.files
+    return files
+
+
+class SignalGrid:
+    """Signal-region feature tables per mass point ``(mX, mY)`` (GeV)."""
+
+    def __init__(self, tables: dict[tuple[float, float], Table], m_w: float) -> None:
+        if not tables:
+            raise GbiInputError("signal grid: expected at least one mass point, found none")
+        self.tables = dict(sorted(tables.items()))
+        self.m_w = m_w
+
+    @property
+    def masses(self) -> np.ndarray:
+        """``(n_points, 2)`` array of ``(mX, mY)``."""
+        return np.array(list(self.tables), dtype=np.float64)
+
+    def without(self, point: tuple[float, float]) -> SignalGrid:
+        """The grid minus one point (to test interpolation to a mass not on the grid)."""
+        return SignalGrid({k: v for k, v in self.tables.items() if k != point}, self.m_w)
+
+    def counts(self) -> dict[str, int]:
+        return {f"{mx:g}/{my:g}": len(t["mjj"]) for (mx, my), t in self.tables.items()}
+
+
+def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
+    """Features of each file: Parquet read directly, ROOT run through ``gbi process`` once."""
+    from gbi.flows.data import read_table
+
+    out: dict[Path, Table] = {}
+    roots = [p for p in paths if p.suffix == ".root"]
+    for p in paths:
+        if p.suffix == ".parquet":
+            out[p] = read_table(p)
+    if roots:
+        cache = cache or roots[0].parent / ".gbi-features"
+        todo = [
+            p
+            for p in roots
+            if not (cache / "features" / f"{p.stem}.parquet").is_file()
+            or (cache / "features" / f"{p.stem}.parquet").stat().st_mtime < p.stat().st_mtime
+        ]
+        if todo:
+            from gbi.feature_job import process_fileset
+
+            fileset = {p.stem: {"files": {str(p): "Events"}, "metadata": {}} for p in todo}
+            part = cache / f"part-{os.getpid()}"
+            process_fileset(fileset, part, progress=False)
+            (cache / "features").mkdir(parents=True, exist_ok=True)
+            for p in todo:
+                os.replace(
+                    part / "features" / f"{p.stem}.parquet",
+                    cache / "features" / f"{p.stem}.parquet",
+                )
+        for p in roots:
+            out[p] = read_table(cache / "features" / f"{p.stem}.parquet")
+    return out
+
+
+def load_signal_grid(
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    regions: Regions | None = None,
+    cache: str | os.PathLike[str] | None = None,
+) -> SignalGrid:
+    """Load grid files (directories are searched for ``wprime_*.root`` / ``.parquet``).
+
+    Only signal-region events are kept (mjj inside ``regions.signal_region``).
+    """
+    regions = regions or Regions()
+    paths: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            paths += sorted(path.glob("wprime_*.root")) + sorted(path.glob("wprime_*.parquet"))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise GbiInputError(
+                f"signal grid {str(path)!r}: expected a directory or a file, found nothing; "
+                "make the grid with 'gbi generate --process wprime --mX-grid ... --mY-grid ...'"
+            )
+    if not paths:
+        raise GbiInputError(
+            f"signal grid {[str(s) for s in sources]}: expected wprime_*.root or .parquet files, "
+            "found none"
+        )
+    tables = _feature_tables(paths, None if cache is None else Path(cache))
+    grouped: dict[tuple[float, float], list[Table]] = {}
+    m_ws = set()
+    for path, table in tables.items():
+        m_w, m_x, m_y = parse_masses(path)
+        m_ws.add(m_w)
+        key = (max(m_x, m_y), min(m_x, m_y))
+        grouped.setdefault(key, []).append(table)
+    if len(m_ws) > 1:
+        raise GbiInputError(f"signal grid: expected one W' mass, found {sorted(m_ws)} GeV")
+    merged: dict[tuple[float, float], Table] = {}
+    for key, parts in grouped.items():
+        columns = set.intersection(*(set(t) for t in parts))
+        table = {c: np.concatenate([t[c] for t in parts]) for c in sorted(columns)}
+        mask = regions.in_signal_region(table["mjj"])
+        merged[key] = {c: v[mask] for c, v in table.items()}
+    return SignalGrid(merged, m_w=m_ws.pop())
