@@ -1,0 +1,131 @@
+"""Diagnostic plots of ``gbi infer``: likelihood scans, the (mX, mY) profile, injection scans.
+
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> plot_profile({"u": {"mu": [0.0, 0.01, 0.02], "two_delta_nll": [4.0, 0.0, 4.0]}},
+...     out / "p.png").is_file()
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_mass_scan", "plot_profile", "plot_scan"]
+
+_COLORS = {"parametrized": "tab:blue", "unbinned": "tab:orange", "binned": "tab:green"}
+
+
+def _figure(**kwargs: Any) -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.CMS)
+    return plt.subplots(**kwargs)
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    import matplotlib.pyplot as plt
+
+    from gbi.io import atomic_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_profile(
+    profiles: Mapping[str, Mapping[str, Sequence[float]]],
+    path: str | os.PathLike[str],
+    mu_true: float | None = None,
+) -> Path:
+    """``2 dlogL`` vs ``mu`` (signal fraction) per method, with the 68% and 95% lines."""
+    fig, ax = _figure(figsize=(8, 6))
+    for name, prof in profiles.items():
+        ax.plot(prof["mu"], prof["two_delta_nll"], label=name, color=_COLORS.get(name))
+    for level, text in ((1.0, "68%"), (3.84, "95%")):
+        ax.axhline(level, color="grey", ls=":", lw=1)
+        ax.text(ax.get_xlim()[0], level, text, va="bottom", fontsize=12)
+    if mu_true is not None:
+        ax.axvline(mu_true, color="black", ls="--", lw=1, label="true")
+    ax.set_xlabel(r"signal fraction $\mu$ in the SR")
+    ax.set_ylabel(r"$-2\Delta\ln L$")
+    ax.set_ylim(0, 10)
+    ax.legend(fontsize=14)
+    return _save(fig, path)
+
+
+def plot_mass_scan(scan: Mapping[str, Sequence[float]], path: str | os.PathLike[str]) -> Path:
+    """Profile ``2 dlogL`` over (mX, mY) (GeV), mu profiled, with the best point."""
+    mx, my = np.asarray(scan["mX"]), np.asarray(scan["mY"])
+    z = np.minimum(np.asarray(scan["two_delta_nll"]), 25.0)
+    fig, ax = _figure(figsize=(8, 6.5))
+    sc = ax.scatter(mx, my, c=z, cmap="viridis_r", s=60, marker="s")
+    best = int(np.argmin(z))
+    ax.plot(mx[best], my[best], "r*", ms=18, label="best fit")
+    fig.colorbar(sc, ax=ax, label=r"$-2\Delta\ln L$ (capped at 25)")
+    ax.set_xlabel(r"$m_X$ [GeV]")
+    ax.set_ylabel(r"$m_Y$ [GeV]")
+    ax.legend(fontsize=14)
+    return _save(fig, path)
+
+
+def plot_scan(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) -> list[Path]:
+    """Injection-scan plots: estimated vs true mu (68% intervals) and Z vs injected N."""
+    out = Path(out)
+    rows = [r for r in rows if r.get("mu_hat") is not None]
+    if not rows:
+        return []
+    methods = sorted({r["method"] for r in rows})
+    fig, ax = _figure(figsize=(8, 7))
+    top = max(max(r["mu_true"] for r in rows), 1e-4) * 1.3
+    ax.plot([0, top], [0, top], color="black", lw=1, ls="--", label="truth")
+    for k, method in enumerate(methods):
+        sel = [r for r in rows if r["method"] == method]
+        x = np.array([r["mu_true"] for r in sel]) * (1 + 0.02 * (k - 1)) + 2e-4 * (k - 1)
+        y = np.array([r["mu_hat"] for r in sel])
+        err = np.array([[r["mu_hat"] - r["mu_lo"], r["mu_hi"] - r["mu_hat"]] for r in sel]).T
+        ax.errorbar(
+            x,
+            y,
+            yerr=np.maximum(err, 0),
+            fmt="o",
+            ms=4,
+            color=_COLORS.get(method),
+            label=method,
+            alpha=0.7,
+        )
+    ax.set_xlabel(r"true $\mu$ (signal fraction in the SR)")
+    ax.set_ylabel(r"estimated $\mu$ (68% interval)")
+    ax.legend(fontsize=14)
+    paths = [_save(fig, out / "mu_vs_true.png")]
+    fig, ax = _figure(figsize=(8, 6))
+    for method in methods:
+        ns = sorted({r["n_signal"] for r in rows if r["method"] == method})
+        z = [
+            [r["significance"] or 0.0 for r in rows if r["method"] == method and r["n_signal"] == n]
+            for n in ns
+        ]
+        med = [np.median(v) for v in z]
+        lo = [np.quantile(v, 0.16) for v in z]
+        hi = [np.quantile(v, 0.84) for v in z]
+        ax.plot(ns, med, "o-", color=_COLORS.get(method), label=method)
+        ax.fill_between(ns, lo, hi, color=_COLORS.get(method), alpha=0.2)
+    ax.axhline(2.0, color="grey", ls=":", lw=1)
+    ax.set_yscale("symlog", linthresh=5)
+    ax.set_xlabel("injected signal events N")
+    ax.set_ylabel("significance Z (median, 68% band)")
+    ax.legend(fontsize=14)
+    paths.append(_save(fig, out / "significance_vs_n.png"))
+    return paths
