@@ -56,6 +56,16 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_BATCH_SIZE,
         help=f"Pythia events clustered together (default: {DEFAULT_BATCH_SIZE})",
     )
+    parser.add_argument(
+        "--mX-grid",
+        default=None,
+        metavar="GRID",
+        help="wprime only: make a signal grid, mX values 'start:stop:step' or 'a,b,c' (GeV); "
+        "--events per point, points with mY <= mX, cached (complete files are skipped)",
+    )
+    parser.add_argument(
+        "--mY-grid", default=None, metavar="GRID", help="wprime only: mY values of the grid (GeV)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -64,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``gbi generate`` with parsed ``args``; returns the exit code."""
     from gbi.generate import generate
 
+    if args.mX_grid or args.mY_grid:
+        return _run_grid(args)
     result = generate(
         args.process,
         args.events,
@@ -85,4 +97,28 @@ def run(args: argparse.Namespace) -> int:
             f"generated {result.events_generated} events in {result.seconds:.1f} s "
             f"({result.rate:.1f} kept events/s)"
         )
+    return 0
+
+
+def _run_grid(args: argparse.Namespace) -> int:
+    """``--mX-grid/--mY-grid``: one file of ``--events`` per ``(mX, mY)`` point."""
+    from gbi.errors import GbiInputError
+    from gbi.infer.signal_grid import generate_grid, grid_points, parse_range
+
+    if args.process != "wprime" or not (args.mX_grid and args.mY_grid):
+        raise GbiInputError(
+            "--mX-grid/--mY-grid: expected both, with --process wprime; found "
+            f"--process {args.process}, --mX-grid {args.mX_grid}, --mY-grid {args.mY_grid}"
+        )
+    points = grid_points(parse_range(args.mX_grid), parse_range(args.mY_grid))
+    files = generate_grid(
+        args.out,
+        points,
+        args.events,
+        seed=args.seed,
+        m_w=args.mW or 3500.0,
+        workers=args.workers,
+        progress=not args.no_progress,
+    )
+    print(f"signal grid: {len(points)} mass points, {len(files)} files in {args.out}")
     return 0

@@ -47,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--toys", type=int, default=100, help="background-only toys (default: 100)")
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs (default: 30)")
     p.add_argument(
+        "--classifier-epochs",
+        type=int,
+        default=60,
+        help="epochs of the parametrised classifier (default: 60, early stopping)",
+    )
+    p.add_argument(
         "--binned-mass",
         nargs=2,
         type=float,
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         flow_train=dataclasses.replace(config.flow_train, epochs=args.flow_epochs),
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
+        parametrized=dataclasses.replace(config.parametrized, epochs=args.classifier_epochs),
     )
     grid = load_signal_grid(args.signal_grid, regions=regions) if args.signal_grid else None
     summary, extras = run_inference(data, config=config, signal_grid=grid)

@@ -198,10 +198,20 @@ def _step(hypotheses: np.ndarray) -> float:
 
 
 def fit_parametrized(
-    model: ParametrizedModel, data_sr: Mapping[str, np.ndarray]
+    model: ParametrizedModel,
+    data_sr: Mapping[str, np.ndarray],
+    normalise_with: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[MixtureFit, dict[str, Any], np.ndarray]:
-    """Fit ``mu`` and the masses to SR data; returns the fit, the mass result and the hypotheses."""
+    """Fit ``mu`` and the masses to SR data; returns the fit, the mass result and the hypotheses.
+
+    ``normalise_with``: background events the classifier never saw (e.g. a fresh generated
+    sample). A density ratio must average to 1 over the background (``p_sig`` integrates to
+    1), so each hypothesis' ratios are divided by their mean there; this removes the
+    miscalibration of the network at masses between grid points.
+    """
     hypotheses = mass_hypotheses(model.grid_masses, model.config.mass_step)
     ratios = model.ratio(data_sr, hypotheses)
+    if normalise_with is not None:
+        ratios = ratios / model.ratio(normalise_with, hypotheses).mean(axis=0)
     fit = profile_mixture(ratios)
     return fit, fit_masses(fit, hypotheses), hypotheses

@@ -32,12 +32,7 @@ from gbi.errors import GbiInputError
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.infer.binned import BinnedConfig, fit_binned
 from gbi.infer.mixture import global_significance, toy_q0
-from gbi.infer.parametrized import (
-    ParametrizedConfig,
-    ParametrizedModel,
-    fit_parametrized,
-    mass_hypotheses,
-)
+from gbi.infer.parametrized import ParametrizedConfig, ParametrizedModel, fit_parametrized
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import MjjSidebandDensity, UnbinnedConfig, fit_unbinned, signal_summary
 from gbi.regions import Regions
@@ -163,6 +158,7 @@ def run_inference(
     n_gen = max(1, round(config.oversampling * n_sr))
     generated = background.sample_sr(n_gen, seed=seed + 101)
     pool = background.sample_sr(2 * n_sr, seed=seed + 202)  # held out: toys only
+    reference = background.sample_sr(2 * n_sr, seed=seed + 404)  # held out: ratio normalisation
     stages["flow_sampling"] = time.perf_counter() - start
     best_mass: tuple[float, float] | None = None
     if "parametrized" in config.methods:
@@ -174,8 +170,9 @@ def run_inference(
             model = ParametrizedModel.train(signal_grid, generated, pcfg)
             stages["parametrized_training"] = time.perf_counter() - start
             start = time.perf_counter()
-            fit, masses, _ = fit_parametrized(model, data_sr)
-            pool_ratios = model.ratio(pool, mass_hypotheses(model.grid_masses, pcfg.mass_step))
+            fit, masses, hypotheses = fit_parametrized(model, data_sr, normalise_with=reference)
+            norm = model.ratio(reference, hypotheses).mean(axis=0)
+            pool_ratios = model.ratio(pool, hypotheses) / norm
             toys = toy_q0(pool_ratios, n_sr, config.toys, seed=seed + 303)
             calibrated = global_significance(fit.q0, toys)
             stages["parametrized_fit"] = time.perf_counter() - start

@@ -1,0 +1,141 @@
+"""``gbi infer`` end to end on the shipped default sample, with a small toy signal grid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gbi.cli import main
+from gbi.schema import validate
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from gbi.sample import default_sample_path
+
+    work = tmp_path_factory.mktemp("infer")
+    assert (
+        main(
+            [
+                "process",
+                str(default_sample_path("qcd")),
+                str(default_sample_path("wprime")),
+                "--out",
+                str(work / "proc"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    tables = {
+        p.stem: pq.read_table(p).to_pydict() for p in (work / "proc" / "features").glob("*.parquet")
+    }
+    qcd = {k: np.asarray(v) for k, v in tables["qcd"].items()}
+    sig = {k: np.asarray(v) for k, v in tables["wprime"].items()}
+    order = np.random.default_rng(0).permutation(len(sig["mjj"]))
+    data = {k: np.concatenate([qcd[k], sig[k][order[:300]]]) for k in qcd}
+    pq.write_table(pa.table(data), work / "data.parquet")
+    grid = work / "grid"
+    grid.mkdir()
+    rest = {k: v[order[300:]] for k, v in sig.items()}
+    # A toy grid: the shipped W'(500, 100) and copies with shifted jet masses.
+    for mx, my in ((500, 100), (400, 100), (500, 200), (300, 100)):
+        shifted = dict(rest)
+        shifted["mj1"] = rest["mj1"] + (my - 100)
+        shifted["delta_mj"] = rest["delta_mj"] + (mx - 500) - (my - 100)
+        pq.write_table(pa.table(shifted), grid / f"wprime_3500_{mx}_{my}_1_000.parquet")
+    return {"data": work / "data.parquet", "grid": grid, "work": work}
+
+
+def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    out = inputs["work"] / "run"
+    rc = main(
+        [
+            "infer",
+            str(inputs["data"]),
+            "--signal-grid",
+            str(inputs["grid"]),
+            "--json",
+            str(out / "result.json"),
+            "--out",
+            str(out),
+            "--truth-label",
+            "label",
+            "--toys",
+            "30",
+            "--flow-epochs",
+            "5",
+            "--classifier-epochs",
+            "20",
+        ]
+    )
+    assert rc == 0
+    doc = json.loads((out / "result.json").read_text())
+    validate(doc, "infer-result", "test")
+    assert 0.03 < doc["mu_true"] < 0.1
+    for name in ("parametrized", "unbinned", "binned"):
+        res = doc["methods"][name]
+        assert res["status"] == "ok", res
+        assert res["mu_lo"] <= res["mu_hat"] <= res["mu_hi"]
+        assert res["mu_upper_limit_95"] > 0
+    par = doc["methods"]["parametrized"]
+    assert par["significance"] > 3  # 300 injected W' events in ~3000 SR events
+    assert par["masses"]["mX_lo"] <= 500 <= par["masses"]["mX_hi"]
+    assert (out / "likelihood_scan.png").is_file()
+    assert (out / "mass_scan.png").is_file()
+    assert "mu_hat" in capsys.readouterr().out
+
+
+def test_infer_without_grid_and_bad_input(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = inputs["work"] / "nogrid.json"
+    rc = main(
+        [
+            "infer",
+            str(inputs["data"]),
+            "--json",
+            str(out),
+            "--method",
+            "parametrized",
+            "--flow-epochs",
+            "1",
+            "--toys",
+            "0",
+        ]
+    )
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["methods"]["parametrized"]["status"] == "skipped"
+    assert "--signal-grid" in doc["methods"]["parametrized"]["message"]
+    assert main(["infer", str(inputs["data"]), "--json", str(out), "--truth-label", "nope"]) == 2
+    assert "--truth-label 'nope'" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "infer",
+                str(inputs["data"]),
+                "--json",
+                str(out),
+                "--signal-grid",
+                str(inputs["work"] / "missing"),
+            ]
+        )
+        == 2
+    )
+    assert "expected a directory or a file" in capsys.readouterr().err
+    # Too few signal-region events: a valid result with skipped methods, not a crash.
+    table = pq.read_table(inputs["data"]).to_pydict()
+    keep = np.asarray(table["mjj"]) < 3300
+    small = {k: np.asarray(v)[keep] for k, v in table.items()}
+    pq.write_table(pa.table(small), inputs["work"] / "no_sr.parquet")
+    rc = main(["infer", str(inputs["work"] / "no_sr.parquet"), "--json", str(out)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    validate(doc, "infer-result", "test")
+    assert all(r["status"] == "skipped" for r in doc["methods"].values())

@@ -1,0 +1,36 @@
+"""Signal-grid naming, loading and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gbi.errors import GbiInputError
+from gbi.infer.signal_grid import load_signal_grid, parse_masses, parse_range
+
+
+def test_load_grid_keeps_sr_events_and_orders_masses(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for mx, my in ((500, 100), (100, 300)):
+        table = {"mjj": rng.uniform(3000, 4000, 100), "mj1": rng.normal(my, 5, 100)}
+        pq.write_table(pa.table(table), tmp_path / f"wprime_3500_{mx}_{my}_1_000.parquet")
+    grid = load_signal_grid([tmp_path])
+    assert sorted(grid.tables) == [(300.0, 100.0), (500.0, 100.0)]  # (100, 300) -> (300, 100)
+    for table in grid.tables.values():
+        assert ((table["mjj"] >= 3300) & (table["mjj"] < 3700)).all()
+    assert grid.without((500.0, 100.0)).masses.tolist() == [[300.0, 100.0]]
+
+
+def test_grid_errors_name_the_problem(tmp_path: Path) -> None:
+    with pytest.raises(GbiInputError, match="expected a directory or a file"):
+        load_signal_grid([tmp_path / "nope"])
+    with pytest.raises(GbiInputError, match="expected wprime_"):
+        load_signal_grid([tmp_path])
+    with pytest.raises(GbiInputError, match="expected a name like"):
+        parse_masses("signal.root")
+    with pytest.raises(GbiInputError, match="start:stop:step"):
+        parse_range("100:600:0")
