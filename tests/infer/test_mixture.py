@@ -51,7 +51,8 @@ def test_mass_scan_look_elsewhere_is_calibrated_by_toys() -> None:
     local = np.array(
         [profile_mixture(_toy(rng, 1500, 0.0, centres)).significance for _ in range(50)]
     )
-    assert (local > 1.64).mean() > (p_values < 0.05).mean() - 0.05  # the local Z is inflated
+    # Without calibration the local Z of the scan exceeds 1.64 (p = 5%) far more often.
+    assert (local > 1.64).mean() > 0.1
 
 
 def test_strong_signal_and_bad_input() -> None:

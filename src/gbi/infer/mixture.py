@@ -146,8 +146,7 @@ def profile_mixture(
     span_lo, span_hi = max(lo, mu_hat - 6 * sigma), min(hi, max(mu_hat, 0.0) + 8 * sigma)
     mus = np.linspace(span_lo, span_hi, grid)
     prof = np.array([log_likelihood(m, rk).max() for m in mus])
-    dnll = 2.0 * (ll_max - np.maximum(prof, -np.inf))
-    dnll = np.maximum(dnll, 0.0)
+    dnll = np.maximum(2.0 * (ll_max - prof), 0.0)
     interval = (_crossing(mus, dnll, THRESHOLD_68, -1), _crossing(mus, dnll, THRESHOLD_68, +1))
     # Upper limit: profile ratio relative to the best fit with mu >= 0 (q~ convention).
     ref = ll_max if mu_hat >= 0 else float(log_likelihood(0.0, rk).max())

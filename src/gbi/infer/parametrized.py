@@ -210,8 +210,9 @@ def fit_parametrized(
     miscalibration of the network at masses between grid points.
     """
     hypotheses = mass_hypotheses(model.grid_masses, model.config.mass_step)
-    ratios = model.ratio(data_sr, hypotheses)
+    norm = np.ones(len(hypotheses))
     if normalise_with is not None:
-        ratios = ratios / model.ratio(normalise_with, hypotheses).mean(axis=0)
-    fit = profile_mixture(ratios)
+        norm = model.ratio(normalise_with, hypotheses).mean(axis=0)
+    fit = profile_mixture(model.ratio(data_sr, hypotheses) / norm)
+    fit.per_hypothesis["ratio_norm"] = norm
     return fit, fit_masses(fit, hypotheses), hypotheses

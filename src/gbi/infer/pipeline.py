@@ -28,6 +28,7 @@ import numpy as np
 
 from gbi.detect.background import SidebandBackground
 from gbi.detect.config import DEFAULT_FEATURES
+from gbi.detect.inputs import subset
 from gbi.errors import GbiInputError
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.infer.binned import BinnedConfig, fit_binned
@@ -42,8 +43,6 @@ __all__ = ["INFER_METHODS", "InferConfig", "run_inference"]
 log = logging.getLogger(__name__)
 
 INFER_METHODS: tuple[str, ...] = ("parametrized", "unbinned", "binned")
-
-Table = dict[str, np.ndarray]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +86,6 @@ class InferConfig:
         }
 
 
-def _subset(table: Mapping[str, np.ndarray], mask: np.ndarray) -> Table:
-    return {k: np.asarray(v)[mask] for k, v in table.items()}
-
-
 def _skipped(message: str) -> dict[str, Any]:
     return {"status": "skipped", "message": message}
 
@@ -118,7 +113,7 @@ def run_inference(
     stages: dict[str, float] = {}
     sr = regions.in_signal_region(data["mjj"])
     sb = regions.in_sidebands(data["mjj"])
-    data_sr = _subset(data, sr)
+    data_sr = subset(data, sr)
     n_sr, n_sb = int(sr.sum()), int(sb.sum())
     methods: dict[str, dict[str, Any]] = {}
     extras: dict[str, Any] = {}
@@ -145,7 +140,7 @@ def run_inference(
         start = time.perf_counter()
         flow = FlowConfig(flow=config.flow, features=config.features, context=("mjj",))
         background = SidebandBackground.train(
-            _subset(data, sb),
+            subset(data, sb),
             flow,
             dataclasses.replace(config.flow_train, seed=config.flow_train.seed + seed),
             sr_mjj=data_sr["mjj"],
@@ -157,8 +152,6 @@ def run_inference(
     start = time.perf_counter()
     n_gen = max(1, round(config.oversampling * n_sr))
     generated = background.sample_sr(n_gen, seed=seed + 101)
-    pool = background.sample_sr(2 * n_sr, seed=seed + 202)  # held out: toys only
-    reference = background.sample_sr(2 * n_sr, seed=seed + 404)  # held out: ratio normalisation
     stages["flow_sampling"] = time.perf_counter() - start
     best_mass: tuple[float, float] | None = None
     if "parametrized" in config.methods:
@@ -170,8 +163,11 @@ def run_inference(
             model = ParametrizedModel.train(signal_grid, generated, pcfg)
             stages["parametrized_training"] = time.perf_counter() - start
             start = time.perf_counter()
+            # Held-out generated samples: one normalises the ratios, one feeds the toys.
+            reference = background.sample_sr(2 * n_sr, seed=seed + 404)
+            pool = background.sample_sr(2 * n_sr, seed=seed + 202)
             fit, masses, hypotheses = fit_parametrized(model, data_sr, normalise_with=reference)
-            norm = model.ratio(reference, hypotheses).mean(axis=0)
+            norm = fit.per_hypothesis["ratio_norm"]
             pool_ratios = model.ratio(pool, hypotheses) / norm
             toys = toy_q0(pool_ratios, n_sr, config.toys, seed=seed + 303)
             calibrated = global_significance(fit.q0, toys)
