@@ -50,12 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--signal-grid", nargs="+", help="gbi generate signal grid (dirs or files)")
     p.add_argument("--n-signal", type=int, nargs="+", default=[0, 300, 600, 1000])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument(
+        "--first-seed", type=int, default=0, help="first seed (to split a scan over processes)"
+    )
+    p.add_argument(
+        "--flow-ensemble", type=int, default=3, help="bootstrap flows per fit (default: 3)"
+    )
     p.add_argument("--methods", nargs="+", choices=INFER_METHODS, default=list(INFER_METHODS))
     p.add_argument("--toys", type=int, default=100)
     p.add_argument(
         "--share-flow",
         action="store_true",
-        help="train the sideband flow once per seed (on the N = 0 data) and reuse it for every N",
+        help=(
+            "train the sideband flows and the parametrised classifier once per seed (on the data "
+            "of the first --n-signal) and reuse them for every N"
+        ),
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
@@ -71,16 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"--n-signal {max(args.n_signal)}: only {len(signal['mjj'])} signal events"
         )
-    base = InferConfig(methods=tuple(args.methods), toys=args.toys)
+    base = InferConfig(
+        methods=tuple(args.methods), toys=args.toys, flow_ensemble=args.flow_ensemble
+    )
     columns = ("mjj", *base.features)
     rows: list[dict[str, Any]] = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         rng = np.random.default_rng(5000 + seed)
         n_bkg = len(background["mjj"])
         pick = np.arange(n_bkg) if seed == 0 else rng.integers(n_bkg, size=n_bkg)
         bkg = {c: background[c][pick] for c in columns}
         order = rng.permutation(len(signal["mjj"]))
-        shared = None
+        shared: dict[str, Any] = {}
         for n in args.n_signal:
             inj = {c: signal[c][order[:n]] for c in columns}
             data = {c: np.concatenate([bkg[c], inj[c]]) for c in columns}
@@ -88,10 +99,14 @@ def main(argv: list[str] | None = None) -> int:
             config = dataclasses.replace(base, seed=seed)
             start = time.perf_counter()
             summary, extras = run_inference(
-                data, config=config, signal_grid=grid, background=shared
+                data,
+                config=config,
+                signal_grid=grid,
+                background=shared.get("background"),
+                parametrized_model=shared.get("parametrized_model"),
             )
-            if args.share_flow:
-                shared = extras.get("background")
+            if args.share_flow and not shared:
+                shared = {k: extras.get(k) for k in ("background", "parametrized_model")}
             wall = time.perf_counter() - start
             for method, res in summary["methods"].items():
                 row = {
@@ -100,10 +115,15 @@ def main(argv: list[str] | None = None) -> int:
                     "seed": seed,
                     "mu_true": summary.get("mu_true"),
                     "status": res["status"],
+                    "message": res.get("message", ""),
+                    "training_epochs": res.get("training_epochs"),
                     "mu_hat": res.get("mu_hat"),
                     "mu_lo": res.get("mu_lo"),
                     "mu_hi": res.get("mu_hi"),
                     "mu_upper_limit_95": res.get("mu_upper_limit_95"),
+                    "mu_lo_stat": res.get("mu_lo_stat"),
+                    "mu_hi_stat": res.get("mu_hi_stat"),
+                    "mu_sys_generator": res.get("mu_sys_generator"),
                     "significance": res.get("significance"),
                     "significance_local": res.get("significance_local"),
                     "masses": res.get("masses"),
@@ -141,6 +161,8 @@ def summarize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         true = np.array([r["mu_true"] for r in sel])
         hat = np.array([r["mu_hat"] for r in sel])
         covered = np.array([r["mu_lo"] <= r["mu_true"] <= r["mu_hi"] for r in sel])
+        stat = [r for r in sel if r.get("mu_lo_stat") is not None]
+        covered_stat = [r["mu_lo_stat"] <= r["mu_true"] <= r["mu_hi_stat"] for r in stat]
         z = np.array([r["significance"] or 0.0 for r in sel])
         entry = {
             "method": method,
@@ -149,6 +171,7 @@ def summarize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "mu_true_median": float(np.median(true)),
             "mu_hat_median": float(np.median(hat)),
             "coverage_68": float(covered.mean()),
+            "coverage_68_stat_only": float(np.mean(covered_stat)) if stat else None,
             "significance_median": float(np.median(z)),
             "fraction_significance_below_2": float((z < 2).mean()),
         }

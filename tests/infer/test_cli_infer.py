@@ -72,6 +72,8 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
             "5",
             "--classifier-epochs",
             "20",
+            "--flow-ensemble",
+            "2",
         ]
     )
     assert rc == 0
@@ -84,6 +86,11 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
         assert res["mu_lo"] <= res["mu_hat"] <= res["mu_hi"]
         assert res["mu_upper_limit_95"] > 0
     par = doc["methods"]["parametrized"]
+    # Two bootstrap flows: the generator spread is measured and inside the total interval.
+    assert len(par["mu_hat_flow_members"]) == 2
+    assert par["mu_sys_generator"] >= 0
+    assert par["mu_lo"] <= par["mu_lo_stat"]
+    assert par["mu_hi"] >= par["mu_hi_stat"]
     assert par["significance"] > 3  # 300 injected W' events in ~3000 SR events
     assert par["masses"]["mX_lo"] <= 500 <= par["masses"]["mX_hi"]
     assert (out / "likelihood_scan.png").is_file()

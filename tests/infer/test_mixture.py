@@ -63,3 +63,13 @@ def test_strong_signal_and_bad_input() -> None:
     assert fit.interval[0] < 0.1 < fit.interval[1] or abs(fit.mu_hat - 0.1) < 3 * fit.mu_err
     with pytest.raises(ValueError, match="finite"):
         profile_mixture(np.array([[1.0], [np.nan]]))
+
+
+def test_screened_toys_match_the_exhaustive_maximum() -> None:
+    rng = np.random.default_rng(15)
+    centres = np.linspace(-2.0, 2.5, 40)  # 40 overlapping hypotheses, 4 are solved exactly
+    pool = _toy(rng, 20000, 0.0, centres)
+    screened = toy_q0(pool, 2000, 40, seed=2, screen=4)
+    exhaustive = toy_q0(pool, 2000, 40, seed=2, screen=0)
+    assert (screened > 0).mean() > 0.5
+    np.testing.assert_allclose(screened, exhaustive, atol=1e-6)

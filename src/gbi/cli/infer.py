@@ -4,6 +4,7 @@ Usage::
 
     gbi infer FEATURES [...] --json OUT [--method parametrized unbinned binned]
               [--signal-grid DIR ...] [--out DIR] [--toys 100] [--flow-epochs 30]
+              [--flow-ensemble 3]
               [--binned-mass MX MY] [--seed S] [--truth-label label]
 
 ``FEATURES`` are Parquet feature files or ``gbi process`` output folders. The signal grid
@@ -46,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for plots")
     p.add_argument("--toys", type=int, default=100, help="background-only toys (default: 100)")
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs (default: 30)")
+    p.add_argument(
+        "--flow-ensemble",
+        type=int,
+        default=3,
+        help="bootstrap sideband flows; their spread is the generator uncertainty (default: 3)",
+    )
     p.add_argument(
         "--classifier-epochs",
         type=int,
@@ -92,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     methods = tuple(args.method or INFER_METHODS)
     if args.method is None and not args.signal_grid:
         methods = ("unbinned",)
+    if args.flow_ensemble < 1:
+        raise GbiInputError(f"--flow-ensemble: expected >= 1 flows, found {args.flow_ensemble}")
     if args.toys < 0:
         raise GbiInputError(f"--toys: expected >= 0, found {args.toys}")
     regions = Regions() if args.sr is None else Regions(sr_low=args.sr[0], sr_high=args.sr[1])
@@ -99,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(
         config,
         flow_train=dataclasses.replace(config.flow_train, epochs=args.flow_epochs),
+        flow_ensemble=args.flow_ensemble,
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
         parametrized=dataclasses.replace(config.parametrized, epochs=args.classifier_epochs),
     )

@@ -51,14 +51,20 @@ class SidebandBackground:
         sr_mjj: np.ndarray,
         window: tuple[float, float],
         ensemble: int = 1,
+        bootstrap: bool = False,
         out_dir: str | os.PathLike[str] | None = None,
     ) -> SidebandBackground:
-        """Train on sideband events (features + mjj, GeV); ``sr_mjj`` (n,) feeds the KDE."""
+        """Train on sideband events (features + mjj, GeV); ``sr_mjj`` (n,) feeds the KDE.
+
+        ``ensemble`` flows are trained; with ``bootstrap`` each on a resampled training set,
+        so their spread measures the generator's statistical uncertainty.
+        """
         model = train_model(
             sideband,
             config,
             train,
             ensemble=ensemble,
+            bootstrap=bootstrap,
             out_dir=out_dir,
             progress=False,
             source="sideband data",

@@ -93,13 +93,19 @@ class FlowModel:
         ``data`` must hold the feature columns and, for a conditional model, the context
         columns; units are those of training (GeV), densities per unit of the features.
         """
+        per_member = self.member_log_probs(data, drop_invalid=drop_invalid, source=source)
+        return logsumexp(per_member, axis=0) - np.log(len(self.members))
+
+    def member_log_probs(
+        self, data: Mapping[str, Any], *, drop_invalid: bool = False, source: str = "input"
+    ) -> np.ndarray:
+        """Log density of every member, float64 of shape ``(n_members, n)``; see :meth:`log_prob`."""
         x, info = select_columns(data, self.features, source=source, drop_invalid=drop_invalid)
         c = None
         if self.context:
             c, _ = select_columns(data, self.context, source=source, role="context")
             c = c[info["keep"]]
-        per_member = np.stack([m.log_prob(x, c) for m in self.members])
-        return logsumexp(per_member, axis=0) - np.log(len(self.members))
+        return np.stack([m.log_prob(x, c) for m in self.members])
 
     # ------------------------------------------------------------ sampling
     def iter_batches(

@@ -8,6 +8,7 @@ of signal-region events (and the resonance masses) with intervals and a signific
 - :mod:`gbi.infer.parametrized` classifier parametrised in (mX, mY), mixture fit (PAWS-style)
 - :mod:`gbi.infer.unbinned`     flow background, learned signal density, EM fit (R-ANODE style)
 - :mod:`gbi.infer.binned`       anomaly-score cut + pyhf fit (cross-check)
+- :mod:`gbi.infer.uncertainty`  generator (flow-ensemble) uncertainty and the reported interval
 - :mod:`gbi.infer.pipeline`     :func:`run_inference`
 - :mod:`gbi.infer.plots`        likelihood scans, mass scan, injection-scan plots
 """

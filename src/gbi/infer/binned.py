@@ -89,6 +89,12 @@ def fit_binned(
     )
     n_sig = max(len(signal_scores), 1)
     sig_hist = _hist(signal["mjj"][pass_sig], np.full(int(pass_sig.sum()), n_sr / n_sig), edges)
+    if not pass_sig.any():
+        raise GbiInputError(
+            f"binned: none of the {len(signal_scores)} simulated signal events passes the score "
+            f"cut (background efficiency {config.efficiency}): the cut has no sensitivity to "
+            "this signal, so there is no finite upper limit; pick another --binned-mass"
+        )
     if (background.values() <= 0).any():
         raise GbiInputError(
             f"binned: a mjj bin has no generated background after the cut ({background.values()}); "

@@ -207,12 +207,15 @@ def fit_parametrized(
     ``normalise_with``: background events the classifier never saw (e.g. a fresh generated
     sample). A density ratio must average to 1 over the background (``p_sig`` integrates to
     1), so each hypothesis' ratios are divided by their mean there; this removes the
-    miscalibration of the network at masses between grid points.
+    miscalibration of the network at masses between grid points. The normalised data ratios
+    ``(n, h)`` are kept in ``fit.ratios``.
     """
     hypotheses = mass_hypotheses(model.grid_masses, model.config.mass_step)
     norm = np.ones(len(hypotheses))
     if normalise_with is not None:
         norm = model.ratio(normalise_with, hypotheses).mean(axis=0)
-    fit = profile_mixture(model.ratio(data_sr, hypotheses) / norm)
+    ratios = model.ratio(data_sr, hypotheses) / norm
+    fit = profile_mixture(ratios)
     fit.per_hypothesis["ratio_norm"] = norm
+    fit.ratios = ratios
     return fit, fit_masses(fit, hypotheses), hypotheses

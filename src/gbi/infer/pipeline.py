@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -36,6 +37,12 @@ from gbi.infer.mixture import global_significance, toy_q0
 from gbi.infer.parametrized import ParametrizedConfig, ParametrizedModel, fit_parametrized
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import MjjSidebandDensity, UnbinnedConfig, fit_unbinned, signal_summary
+from gbi.infer.uncertainty import (
+    generator_spread,
+    member_weights,
+    total_interval,
+    total_upper_limit,
+)
 from gbi.regions import Regions
 
 __all__ = ["INFER_METHODS", "InferConfig", "run_inference"]
@@ -53,6 +60,8 @@ class InferConfig:
     features: tuple[str, ...] = DEFAULT_FEATURES
     regions: Regions = dataclasses.field(default_factory=Regions)
     flow: str = "maf"
+    flow_ensemble: int = 3
+    flow_bootstrap: bool = True
     flow_train: TrainConfig = dataclasses.field(
         default_factory=lambda: TrainConfig(epochs=30, batch_size=1024, learning_rate=2e-3)
     )
@@ -76,6 +85,8 @@ class InferConfig:
             "features": list(self.features),
             "regions": self.regions.to_dict(),
             "flow": self.flow,
+            "flow_ensemble": self.flow_ensemble,
+            "flow_bootstrap": self.flow_bootstrap,
             "flow_train": dataclasses.asdict(self.flow_train),
             "oversampling": self.oversampling,
             "toys": self.toys,
@@ -96,6 +107,7 @@ def run_inference(
     config: InferConfig | None = None,
     signal_grid: SignalGrid | None = None,
     background: SidebandBackground | None = None,
+    parametrized_model: ParametrizedModel | None = None,
     flow_dir: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run the methods of ``config`` on ``data`` (features + mjj, GeV).
@@ -145,6 +157,8 @@ def run_inference(
             dataclasses.replace(config.flow_train, seed=config.flow_train.seed + seed),
             sr_mjj=data_sr["mjj"],
             window=regions.signal_region,
+            ensemble=config.flow_ensemble,
+            bootstrap=config.flow_bootstrap and config.flow_ensemble > 1,
             out_dir=flow_dir,
         )
         stages["flow_training"] = time.perf_counter() - start
@@ -158,10 +172,15 @@ def run_inference(
         if signal_grid is None:
             methods["parametrized"] = _skipped("needs a signal grid (--signal-grid DIR)")
         else:
-            start = time.perf_counter()
-            pcfg = dataclasses.replace(config.parametrized, seed=config.parametrized.seed + seed)
-            model = ParametrizedModel.train(signal_grid, generated, pcfg)
-            stages["parametrized_training"] = time.perf_counter() - start
+            model = parametrized_model
+            if model is None:
+                start = time.perf_counter()
+                pcfg = dataclasses.replace(
+                    config.parametrized, seed=config.parametrized.seed + seed
+                )
+                model = ParametrizedModel.train(signal_grid, generated, pcfg)
+                stages["parametrized_training"] = time.perf_counter() - start
+            extras["parametrized_model"] = model
             start = time.perf_counter()
             # Held-out generated samples: one normalises the ratios, one feeds the toys.
             reference = background.sample_sr(2 * n_sr, seed=seed + 404)
@@ -171,12 +190,39 @@ def run_inference(
             pool_ratios = model.ratio(pool, hypotheses) / norm
             toys = toy_q0(pool_ratios, n_sr, config.toys, seed=seed + 303)
             calibrated = global_significance(fit.q0, toys)
+            assert fit.ratios is not None
+            spread = generator_spread(fit.ratios, member_weights(background.model, data_sr))
+            sigma_gen = spread.sigma_mu
+            for j, name in enumerate(("mX", "mY")):
+                # Generator spread of the best mass, in quadrature on each side (GeV).
+                sigma_m = spread.sigma_of(hypotheses[:, j])
+                best_m = masses[name]
+                masses[f"{name}_lo"] = best_m - math.hypot(best_m - masses[f"{name}_lo"], sigma_m)
+                masses[f"{name}_hi"] = best_m + math.hypot(masses[f"{name}_hi"] - best_m, sigma_m)
+                masses[f"{name}_sys_generator"] = sigma_m
+            interval = total_interval(
+                fit.mu_hat,
+                fit.interval,
+                sigma_gen=sigma_gen,
+                z_global=calibrated["significance"],
+            )
             stages["parametrized_fit"] = time.perf_counter() - start
             best_mass = (masses["mX"], masses["mY"])
             methods["parametrized"] = {
                 "status": "ok",
                 "message": "",
                 **fit.to_dict(),
+                "mu_lo": interval[0],
+                "mu_hi": interval[1],
+                "mu_err": 0.5 * (interval[1] - interval[0]),
+                "mu_lo_stat": fit.interval[0],
+                "mu_hi_stat": fit.interval[1],
+                "mu_upper_limit_95": total_upper_limit(
+                    fit.mu_hat, fit.upper_limit, sigma_gen=sigma_gen
+                ),
+                "mu_upper_limit_95_stat": fit.upper_limit,
+                "mu_sys_generator": sigma_gen,
+                "mu_hat_flow_members": spread.mu_members,
                 "significance": calibrated["significance"],
                 "p_value": calibrated["p_value"],
                 "significance_calibration": calibrated["method"],

@@ -1,0 +1,56 @@
+"""Closure of the generator uncertainty: a biased background model, and its bootstrap ensemble."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from gbi.infer.mixture import profile_mixture
+from gbi.infer.uncertainty import generator_spread, total_interval
+
+
+def _pseudo_experiment(rng: np.random.Generator, members: int, tau: float) -> dict[str, float]:
+    """Gaussian background N(0, 1), signal N(2, 0.5), mu = 0.05, 20k events.
+
+    The background model is biased like a fit to a finite sideband: its mean is ``m_hat ~
+    N(0, tau)``; the ensemble members are bootstrap-like replicas ``m_k ~ N(m_hat, tau)``.
+    The classifier ratio is exact against the members' mixture.
+    """
+    n, mu_true = 20000, 0.05
+    is_sig = rng.random(n) < mu_true
+    x = np.where(is_sig, rng.normal(2.0, 0.5, n), rng.normal(0.0, 1.0, n))
+    m_hat = rng.normal(0.0, tau)
+    shifts = rng.normal(m_hat, tau, members)
+    p_k = np.stack([stats.norm.pdf(x, s, 1.0) for s in shifts])
+    p_mix = p_k.mean(axis=0)
+    ratio = stats.norm.pdf(x, 2.0, 0.5) / p_mix
+    fit = profile_mixture(ratio[:, None])
+    sigma, mus = generator_spread(ratio[:, None], p_k / p_mix)
+    lo, hi = total_interval(fit.mu_hat, fit.interval, sigma_gen=sigma, z_global=fit.significance)
+    return {
+        "stat": float(fit.interval[0] <= mu_true <= fit.interval[1]),
+        "total": float(lo <= mu_true <= hi),
+        "sigma": sigma,
+        "stat_width": 0.5 * (fit.interval[1] - fit.interval[0]),
+        "spread_members": float(np.ptp(mus)),
+    }
+
+
+def test_generator_uncertainty_restores_coverage() -> None:
+    rng = np.random.default_rng(7)
+    runs = [_pseudo_experiment(rng, members=8, tau=0.02) for _ in range(200)]
+    stat = np.mean([r["stat"] for r in runs])
+    total = np.mean([r["total"] for r in runs])
+    ratio = np.median([r["sigma"] / r["stat_width"] for r in runs])
+    # The model bias is comparable to the statistical error: stat-only intervals undercover.
+    assert ratio > 0.7, ratio
+    assert stat < 0.55, stat
+    # With the ensemble spread in quadrature the 68% interval covers (200 runs: +-3.3% s.d.).
+    assert 0.60 < total < 0.80, total
+
+
+def test_identical_members_add_nothing() -> None:
+    rng = np.random.default_rng(3)
+    runs = [_pseudo_experiment(rng, members=3, tau=0.0) for _ in range(5)]
+    assert all(r["sigma"] == 0.0 and r["spread_members"] == 0.0 for r in runs)
+    assert all(r["stat"] == r["total"] for r in runs)
