@@ -2,7 +2,9 @@
 """Generator-based inference injection scan: estimated vs true signal fraction, per method.
 
 For every seed the data background is a bootstrap resample of ``--background`` (seed 0
-uses it as it is), so the runs are independent pseudo-experiments; ``N`` signal events
+uses it as it is), or with ``--background-events M`` a random subset of M events drawn
+without replacement (bootstrap duplicates let a k-fold classifier recognise events it saw
+in another fold, which fakes a signal in the ``binned`` method); ``N`` signal events
 (a seed-dependent random subset of ``--signal``) are injected for each ``N`` of
 ``--n-signal``. ``mu_true`` is the true signal fraction of SR events. Each method of
 ``gbi infer`` fits ``mu`` with its 68% interval, the 95% CL upper limit and a significance.
@@ -51,6 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-signal", type=int, nargs="+", default=[0, 300, 600, 1000])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument(
+        "--background-events",
+        type=int,
+        default=None,
+        help=(
+            "background events per run, drawn without replacement from --background for every "
+            "seed > 0 (default: all events; seeds > 0 then bootstrap them)"
+        ),
+    )
+    p.add_argument(
         "--first-seed", type=int, default=0, help="first seed (to split a scan over processes)"
     )
     p.add_argument(
@@ -88,7 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         rng = np.random.default_rng(5000 + seed)
         n_bkg = len(background["mjj"])
-        pick = np.arange(n_bkg) if seed == 0 else rng.integers(n_bkg, size=n_bkg)
+        if args.background_events is not None and args.background_events < n_bkg:
+            # A subset without replacement: no duplicated events, which a flexible classifier
+            # trained on one fold would recognise in another.
+            pick = rng.choice(n_bkg, size=args.background_events, replace=False)
+            n_bkg = args.background_events
+        elif seed == 0:
+            pick = np.arange(n_bkg)
+        else:
+            pick = rng.integers(n_bkg, size=n_bkg)
         bkg = {c: background[c][pick] for c in columns}
         order = rng.permutation(len(signal["mjj"]))
         shared: dict[str, Any] = {}

@@ -25,7 +25,8 @@ def _pseudo_experiment(rng: np.random.Generator, members: int, tau: float) -> di
     p_mix = p_k.mean(axis=0)
     ratio = stats.norm.pdf(x, 2.0, 0.5) / p_mix
     fit = profile_mixture(ratio[:, None])
-    sigma, mus = generator_spread(ratio[:, None], p_k / p_mix)
+    spread = generator_spread(ratio[:, None], p_k / p_mix)
+    sigma, mus = spread.sigma_mu, spread.mu_members
     lo, hi = total_interval(fit.mu_hat, fit.interval, sigma_gen=sigma, z_global=fit.significance)
     return {
         "stat": float(fit.interval[0] <= mu_true <= fit.interval[1]),

@@ -123,6 +123,7 @@ class MixtureFit:
     profile: dict[str, list[float]]  # mu grid and 2 dlogL(mu), profiled over hypotheses
     per_hypothesis: dict[str, np.ndarray]  # mu_hat (h,), log L max (h,)
     ratios: np.ndarray | None = None  # the fitted ratios (n, h), when the caller keeps them
+    member_ratios: np.ndarray | None = None  # per model member (K, n, h), when kept
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -44,6 +44,7 @@ __all__ = [
     "fit_masses",
     "fit_parametrized",
     "mass_hypotheses",
+    "normalised_ratios",
 ]
 
 #: The LHCO classifier inputs.
@@ -60,8 +61,8 @@ class ParametrizedConfig:
     batch_size: int = 1024
     lr: float = 2e-3
     patience: int = 6
-    ensemble: int = 1
-    mass_step: float = 25.0
+    ensemble: int = 3
+    mass_step: float = 50.0
     validation_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
@@ -154,17 +155,21 @@ class ParametrizedModel:
             members.append(clf)
         return cls(members, config, masses)
 
-    def ratio(self, table: Mapping[str, np.ndarray], masses: np.ndarray) -> np.ndarray:
-        """``p_sig(x | m) / p_bkg(x)`` for every event and mass hypothesis, shape ``(n, h)``."""
+    def member_ratios(self, table: Mapping[str, np.ndarray], masses: np.ndarray) -> np.ndarray:
+        """``f / (1 - f)`` of every member, event and mass hypothesis, shape ``(K, n, h)``."""
         x = _matrix(table, self.config.features, "data")
         masses = np.atleast_2d(np.asarray(masses, dtype=np.float64))
-        out = np.zeros((len(x), len(masses)))
+        out = np.zeros((len(self.members), len(x), len(masses)))
         for j, m in enumerate(masses):
             inputs = np.concatenate([x, np.broadcast_to(m, (len(x), 2))], axis=1)
-            for member in self.members:
+            for k, member in enumerate(self.members):
                 f = np.clip(member.score(inputs), 1e-7, 1 - 1e-7)
-                out[:, j] += f / (1.0 - f)
-        return out / len(self.members)
+                out[k, :, j] = f / (1.0 - f)
+        return out
+
+    def ratio(self, table: Mapping[str, np.ndarray], masses: np.ndarray) -> np.ndarray:
+        """``p_sig(x | m) / p_bkg(x)`` (member mean) per event and hypothesis, shape ``(n, h)``."""
+        return self.member_ratios(table, masses).mean(axis=0)
 
 
 def fit_masses(fit: MixtureFit, hypotheses: np.ndarray) -> dict[str, Any]:
@@ -206,16 +211,31 @@ def fit_parametrized(
 
     ``normalise_with``: background events the classifier never saw (e.g. a fresh generated
     sample). A density ratio must average to 1 over the background (``p_sig`` integrates to
-    1), so each hypothesis' ratios are divided by their mean there; this removes the
-    miscalibration of the network at masses between grid points. The normalised data ratios
-    ``(n, h)`` are kept in ``fit.ratios``.
+    1), so each member's ratios are divided by their mean there, per hypothesis; this removes
+    the miscalibration of the network at masses between grid points. The fit uses the mean of
+    the normalised members, kept in ``fit.ratios`` ``(n, h)``; ``fit.member_ratios``
+    ``(K, n, h)`` holds the members' own (for the classifier spread) and
+    ``fit.per_hypothesis["ratio_norm"]`` the norms ``(K, h)``.
     """
     hypotheses = mass_hypotheses(model.grid_masses, model.config.mass_step)
-    norm = np.ones(len(hypotheses))
+    members = model.member_ratios(data_sr, hypotheses)
+    norm = np.ones((len(members), len(hypotheses)))
     if normalise_with is not None:
-        norm = model.ratio(normalise_with, hypotheses).mean(axis=0)
-    ratios = model.ratio(data_sr, hypotheses) / norm
+        norm = model.member_ratios(normalise_with, hypotheses).mean(axis=1)
+    members /= norm[:, None, :]
+    ratios = members.mean(axis=0)
     fit = profile_mixture(ratios)
     fit.per_hypothesis["ratio_norm"] = norm
     fit.ratios = ratios
+    fit.member_ratios = members
     return fit, fit_masses(fit, hypotheses), hypotheses
+
+
+def normalised_ratios(
+    model: ParametrizedModel,
+    table: Mapping[str, np.ndarray],
+    hypotheses: np.ndarray,
+    norm: np.ndarray,
+) -> np.ndarray:
+    """Mean of the members' ratios normalised by ``norm`` ``(K, h)`` from :func:`fit_parametrized`."""
+    return (model.member_ratios(table, hypotheses) / norm[:, None, :]).mean(axis=0)

@@ -34,12 +34,18 @@ from gbi.errors import GbiInputError
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.infer.binned import BinnedConfig, fit_binned
 from gbi.infer.mixture import global_significance, toy_q0
-from gbi.infer.parametrized import ParametrizedConfig, ParametrizedModel, fit_parametrized
+from gbi.infer.parametrized import (
+    ParametrizedConfig,
+    ParametrizedModel,
+    fit_parametrized,
+    normalised_ratios,
+)
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import MjjSidebandDensity, UnbinnedConfig, fit_unbinned, signal_summary
 from gbi.infer.uncertainty import (
     generator_spread,
     member_weights,
+    model_spread,
     total_interval,
     total_upper_limit,
 )
@@ -186,16 +192,21 @@ def run_inference(
             reference = background.sample_sr(2 * n_sr, seed=seed + 404)
             pool = background.sample_sr(2 * n_sr, seed=seed + 202)
             fit, masses, hypotheses = fit_parametrized(model, data_sr, normalise_with=reference)
-            norm = fit.per_hypothesis["ratio_norm"]
-            pool_ratios = model.ratio(pool, hypotheses) / norm
+            pool_ratios = normalised_ratios(
+                model, pool, hypotheses, fit.per_hypothesis["ratio_norm"]
+            )
             toys = toy_q0(pool_ratios, n_sr, config.toys, seed=seed + 303)
             calibrated = global_significance(fit.q0, toys)
             assert fit.ratios is not None
             spread = generator_spread(fit.ratios, member_weights(background.model, data_sr))
-            sigma_gen = spread.sigma_mu
+            assert fit.member_ratios is not None
+            classifiers = model_spread(fit.member_ratios)
+            sigma_gen = math.hypot(spread.sigma_mu, classifiers.sigma_mu)
             for j, name in enumerate(("mX", "mY")):
-                # Generator spread of the best mass, in quadrature on each side (GeV).
-                sigma_m = spread.sigma_of(hypotheses[:, j])
+                # Flow and classifier spreads of the best mass, in quadrature (GeV).
+                sigma_m = math.hypot(
+                    spread.sigma_of(hypotheses[:, j]), classifiers.sigma_of(hypotheses[:, j])
+                )
                 best_m = masses[name]
                 masses[f"{name}_lo"] = best_m - math.hypot(best_m - masses[f"{name}_lo"], sigma_m)
                 masses[f"{name}_hi"] = best_m + math.hypot(masses[f"{name}_hi"] - best_m, sigma_m)
@@ -223,6 +234,9 @@ def run_inference(
                 "mu_upper_limit_95_stat": fit.upper_limit,
                 "mu_sys_generator": sigma_gen,
                 "mu_hat_flow_members": spread.mu_members,
+                "mu_sys_flows": spread.sigma_mu,
+                "mu_hat_classifier_members": classifiers.mu_members,
+                "mu_sys_classifiers": classifiers.sigma_mu,
                 "significance": calibrated["significance"],
                 "p_value": calibrated["p_value"],
                 "significance_calibration": calibrated["method"],

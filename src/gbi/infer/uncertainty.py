@@ -13,7 +13,10 @@ assumes the background shape changes little across the narrow SR). Refitting ``m
 each ``r_k`` gives ``mu_hat_k``; their standard deviation ``sigma_gen`` is the generator's
 statistical uncertainty on ``mu``, added in quadrature to each side of the likelihood
 interval (:func:`total_interval`); the spread of the members' best-fit masses widens the
-mass intervals the same way.
+mass intervals the same way. The parametrised classifier is an ensemble too (members with
+their own seeds and validation splits); the spread of the refits with each member's ratios
+(:func:`model_spread`) measures its training (calibration) uncertainty and is added in
+quadrature.
 
 **Zero in the interval.** When the signal masses are scanned, the masses are not defined
 under ``mu = 0``, so Wilks' theorem does not hold at ``mu = 0`` and the likelihood interval
@@ -44,6 +47,7 @@ __all__ = [
     "GeneratorSpread",
     "generator_spread",
     "member_weights",
+    "model_spread",
     "total_interval",
     "total_upper_limit",
 ]
@@ -84,14 +88,27 @@ def generator_spread(ratios: np.ndarray, weights: np.ndarray) -> GeneratorSpread
     """
     r = np.asarray(ratios, dtype=np.float64)
     r = r[:, None] if r.ndim == 1 else r
-    mus, best = [], []
-    for w in weights:
-        mu_h, ll_h = best_fit_per_hypothesis(r / np.asarray(w)[:, None])
-        best.append(int(np.argmax(ll_h)))
-        mus.append(float(mu_h[best[-1]]))
+    return _spread([_best(r / np.asarray(w)[:, None]) for w in weights])
+
+
+def model_spread(member_ratios: np.ndarray) -> GeneratorSpread:
+    """Refit ``mu`` with each classifier member's own ratios ``(K, n, h)``: the classifier
+    (training) uncertainty, reported like :func:`generator_spread`.
+    """
+    return _spread([_best(r) for r in member_ratios])
+
+
+def _best(ratios: np.ndarray) -> tuple[float, int]:
+    mu_h, ll_h = best_fit_per_hypothesis(ratios)
+    best = int(np.argmax(ll_h))
+    return float(mu_h[best]), best
+
+
+def _spread(fits: list[tuple[float, int]]) -> GeneratorSpread:
+    mus = [m for m, _ in fits]
     # Deviations from the first member: identical members give exactly 0.
     sigma = float(np.std(np.subtract(mus, mus[0]), ddof=1)) if len(mus) > 1 else 0.0
-    return GeneratorSpread(sigma, mus, best)
+    return GeneratorSpread(sigma, mus, [b for _, b in fits])
 
 
 def total_interval(
