@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy.special import logsumexp
 
 from gbi.detect.background import SidebandBackground
 from gbi.detect.config import DEFAULT_FEATURES
@@ -249,16 +250,41 @@ def run_inference(
     if "unbinned" in config.methods:
         start = time.perf_counter()
         mjj_density = MjjSidebandDensity(data["mjj"], regions.signal_region)
-        log_bkg = background.model.log_prob(data_sr) + mjj_density.log_pdf(data_sr["mjj"])
+        log_mjj = mjj_density.log_pdf(data_sr["mjj"])
+        log_members = background.model.member_log_probs(data_sr, source="signal-region data")
+        log_bkg = logsumexp(log_members, axis=0) - math.log(len(log_members)) + log_mjj
         columns = (*config.features, "mjj")
         x = np.stack([data_sr[c] for c in columns], 1)
         ucfg = dataclasses.replace(config.unbinned, seed=config.unbinned.seed + seed)
         fit = fit_unbinned(x, log_bkg, ucfg)
+        # Generator uncertainty: the same fit with each bootstrap flow's density.
+        mu_members = (
+            [fit_unbinned(x, lp + log_mjj, ucfg).mu_hat for lp in log_members]
+            if len(log_members) > 1
+            else [fit.mu_hat]
+        )
+        sigma_u = (
+            float(np.std(np.subtract(mu_members, mu_members[0]), ddof=1))
+            if len(mu_members) > 1
+            else 0.0
+        )
+        interval = total_interval(
+            fit.mu_hat, fit.interval, sigma_gen=sigma_u, z_global=fit.significance
+        )
         stages["unbinned_fit"] = time.perf_counter() - start
         methods["unbinned"] = {
             "status": "ok",
             "message": "significance is local: not calibrated for the freedom of the signal model",
             **fit.to_dict(),
+            "mu_lo": interval[0],
+            "mu_hi": interval[1],
+            "mu_err": 0.5 * (interval[1] - interval[0]),
+            "mu_lo_stat": fit.interval[0],
+            "mu_hi_stat": fit.interval[1],
+            "mu_upper_limit_95": total_upper_limit(fit.mu_hat, fit.upper_limit, sigma_gen=sigma_u),
+            "mu_upper_limit_95_stat": fit.upper_limit,
+            "mu_sys_generator": sigma_u,
+            "mu_hat_flow_members": mu_members,
             "significance": fit.significance,
             "mjj_slope_per_gev": mjj_density.slope,
             "signal_model": signal_summary(fit, columns),
