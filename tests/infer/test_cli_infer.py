@@ -85,6 +85,7 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
         assert res["status"] == "ok", res
         assert res["mu_lo"] <= res["mu_hat"] <= res["mu_hi"]
         assert res["mu_upper_limit_95"] > 0
+    assert doc["methods"]["binned"]["generator_histosys"] == ["generator_ensemble"]
     par = doc["methods"]["parametrized"]
     # Two bootstrap flows: the generator spread is measured and inside the total interval.
     assert len(par["mu_hat_flow_members"]) == 2

@@ -57,9 +57,16 @@ def fit_binned(
     window: tuple[float, float],
     config: BinnedConfig | None = None,
     seed: int = 0,
+    member_weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Cut on the CATHODE score and fit ``mu`` with pyhf; returns a result dict."""
-    from gbi.workspace import Channel, Sample, build_workspace
+    """Cut on the CATHODE score and fit ``mu`` with pyhf; returns a result dict.
+
+    ``member_weights`` ``(K, n_generated)``: ``p_k / p_mix`` of each flow of the background
+    ensemble at the generated events (:func:`gbi.infer.uncertainty.member_weights`); the
+    background templates they give (mean +- standard deviation per bin) enter as a
+    ``histosys``, the generator uncertainty of the background shape and normalisation.
+    """
+    from gbi.workspace import Channel, HistoSys, Sample, build_workspace
     from gbi.workspace.fit import fit_workspace
 
     config = config or BinnedConfig()
@@ -100,13 +107,28 @@ def fit_binned(
             f"binned: a mjj bin has no generated background after the cut ({background.values()}); "
             "use fewer --binned-bins or a looser --binned-efficiency"
         )
+    histosys = []
+    if member_weights is not None and len(member_weights) > 1:
+        scale = n_sr / n_gen
+        members = np.stack(
+            [
+                _hist(generated["mjj"][pass_gen], scale * w[pass_gen], edges).values()
+                for w in member_weights
+            ]
+        )
+        spread = members.std(axis=0, ddof=1)
+        nominal = background.values()
+        up, down = background.copy(), background.copy()
+        up.view().value = nominal + spread
+        down.view().value = np.maximum(nominal - spread, 1e-3 * nominal)
+        histosys.append(HistoSys("generator_ensemble", up, down))
     ws = build_workspace(
         [
             Channel(
                 "signal_region",
                 [
                     Sample("signal", sig_hist, signal=True, staterror=False),
-                    Sample("background", background, kind="data-driven"),
+                    Sample("background", background, kind="data-driven", histosys=histosys),
                 ],
                 data=observed,
             )
@@ -122,6 +144,7 @@ def fit_binned(
         "mu_upper_limit_95": result["cls_upper_limit_obs"],
         "mu_upper_limit_95_exp": result["cls_upper_limit_exp"],
         "q0": result["q0"],
+        "generator_histosys": [h.name for h in histosys],
         "significance": result["q0_significance"],
         "cut": {
             "background_efficiency": config.efficiency,

@@ -313,6 +313,7 @@ def run_inference(
                     regions.signal_region,
                     config.binned,
                     seed=seed,
+                    member_weights=member_weights(background.model, generated),
                 )
             except GbiInputError as err:
                 methods["binned"] = _skipped(str(err))
