@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import sys
 import tempfile
@@ -47,8 +48,14 @@ from lhco_injection_scan import load_features  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--signal", nargs="+", required=True, help="signal events to inject")
-    p.add_argument("--background", nargs="+", required=True, help="data background")
+    p.add_argument("--signal", nargs="+", help="signal events to inject")
+    p.add_argument("--background", nargs="+", help="data background")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="no new runs: merge the results of earlier scans (e.g. split with --first-seed)",
+    )
     p.add_argument("--signal-grid", nargs="+", help="gbi generate signal grid (dirs or files)")
     p.add_argument("--n-signal", type=int, nargs="+", default=[0, 300, 600, 1000])
     p.add_argument("--seeds", type=int, default=3)
@@ -77,12 +84,27 @@ def main(argv: list[str] | None = None) -> int:
             "of the first --n-signal) and reuse them for every N"
         ),
     )
+    p.add_argument(
+        "--true-mass",
+        nargs=2,
+        type=float,
+        metavar=("MX", "MY"),
+        help="masses of the injected signal (GeV), to report how often the mass intervals hold them",
+    )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        merged = [
+            row for path in args.merge for row in json.loads(Path(path).read_text())["results"]
+        ]
+        _write(args, merged, out)
+        return 0
+    if not args.signal or not args.background:
+        p.error("--signal and --background are required (unless --merge)")
     work = Path(tempfile.mkdtemp(prefix="gbi_infer_scan_"))
     background = load_features(args.background, work, "background")
     signal = load_features(args.signal, work, "signal")
@@ -143,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
                     "mu_lo_stat": res.get("mu_lo_stat"),
                     "mu_hi_stat": res.get("mu_hi_stat"),
                     "mu_sys_generator": res.get("mu_sys_generator"),
+                    "mu_sys_flows": res.get("mu_sys_flows"),
+                    "mu_sys_classifiers": res.get("mu_sys_classifiers"),
+                    "mu_hat_flow_members": res.get("mu_hat_flow_members"),
+                    "mu_hat_classifier_members": res.get("mu_hat_classifier_members"),
                     "significance": res.get("significance"),
                     "significance_local": res.get("significance_local"),
                     "masses": res.get("masses"),
@@ -166,8 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def summarize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (method, N): median mu_hat/mu_true, coverage of the 68% interval, Z quantiles."""
+def summarize_rows(
+    rows: list[dict[str, Any]], true_mass: tuple[float, float] | None = None
+) -> list[dict[str, Any]]:
+    """Per (method, N): median mu_hat/mu_true, coverage of the 68% interval, Z quantiles,
+    whether a 95% upper limit was reported, and (with ``true_mass``) how often the fitted
+    mass intervals hold the true masses.
+    """
     out = []
     for method, n in sorted({(r["method"], r["n_signal"]) for r in rows}):
         sel = [
@@ -194,25 +225,45 @@ def summarize_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "significance_median": float(np.median(z)),
             "fraction_significance_below_2": float((z < 2).mean()),
         }
+        entry["fraction_with_upper_limit"] = float(
+            np.mean([r.get("mu_upper_limit_95") is not None for r in sel])
+        )
         if n > 0:
             entry["median_ratio"] = float(np.median(hat / true))
+            with_mass = [r for r in sel if r.get("masses")]
+            if true_mass is not None and with_mass:
+                entry["mass_coverage"] = float(
+                    np.mean(
+                        [
+                            r["masses"]["mX_lo"] <= true_mass[0] <= r["masses"]["mX_hi"]
+                            and r["masses"]["mY_lo"] <= true_mass[1] <= r["masses"]["mY_hi"]
+                            for r in with_mass
+                        ]
+                    )
+                )
         out.append(entry)
     return out
 
 
 def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> None:
-    summary = summarize_rows(rows)
+    summary = summarize_rows(rows, args.true_mass)
     write_json({"results": rows, "summary": summary, "argv": sys.argv[1:]}, args.json)
     lines = [
-        "| method | N | runs | median mu_true | median mu_hat | median ratio | 68% coverage | median Z | Z<2 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| method | N | runs | median mu_true | median mu_hat | median ratio | 68% coverage "
+        "| stat-only coverage | median Z | Z<2 | masses covered |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
     for s in summary:
         lines.append(
             f"| {s['method']} | {s['n_signal']} | {s['runs']} | {s['mu_true_median']:.5f} | "
-            f"{s['mu_hat_median']:.5f} | {s.get('median_ratio', float('nan')):.2f} | "
-            f"{s['coverage_68']:.2f} | {s['significance_median']:.2f} | "
-            f"{s['fraction_significance_below_2']:.2f} |"
+            f"{s['mu_hat_median']:.5f} | {fmt(s.get('median_ratio'))} | "
+            f"{s['coverage_68']:.2f} | {fmt(s.get('coverage_68_stat_only'))} | "
+            f"{s['significance_median']:.2f} | {s['fraction_significance_below_2']:.2f} | "
+            f"{fmt(s.get('mass_coverage'))} |"
         )
     (out / "gbi_scan_table.md").write_text("\n".join(lines) + "\n")
     plot_scan(rows, out)

@@ -116,7 +116,8 @@ def fit_binned(
                 for w in member_weights
             ]
         )
-        spread = members.std(axis=0, ddof=1)
+        # Bootstrap members: the mixture template's error is sqrt(1 + 1/K) x their spread.
+        spread = members.std(axis=0, ddof=1) * np.sqrt(1.0 + 1.0 / len(members))
         nominal = background.values()
         up, down = background.copy(), background.copy()
         up.view().value = nominal + spread

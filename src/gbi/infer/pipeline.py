@@ -202,11 +202,11 @@ def run_inference(
             spread = generator_spread(fit.ratios, member_weights(background.model, data_sr))
             assert fit.member_ratios is not None
             classifiers = model_spread(fit.member_ratios)
-            sigma_gen = math.hypot(spread.sigma_mu, classifiers.sigma_mu)
+            sigma_gen = math.hypot(spread.error_mu, classifiers.error_mu)
             for j, name in enumerate(("mX", "mY")):
                 # Flow and classifier spreads of the best mass, in quadrature (GeV).
                 sigma_m = math.hypot(
-                    spread.sigma_of(hypotheses[:, j]), classifiers.sigma_of(hypotheses[:, j])
+                    spread.error_of(hypotheses[:, j]), classifiers.error_of(hypotheses[:, j])
                 )
                 best_m = masses[name]
                 masses[f"{name}_lo"] = best_m - math.hypot(best_m - masses[f"{name}_lo"], sigma_m)
@@ -235,9 +235,9 @@ def run_inference(
                 "mu_upper_limit_95_stat": fit.upper_limit,
                 "mu_sys_generator": sigma_gen,
                 "mu_hat_flow_members": spread.mu_members,
-                "mu_sys_flows": spread.sigma_mu,
+                "mu_sys_flows": spread.error_mu,
                 "mu_hat_classifier_members": classifiers.mu_members,
-                "mu_sys_classifiers": classifiers.sigma_mu,
+                "mu_sys_classifiers": classifiers.error_mu,
                 "significance": calibrated["significance"],
                 "p_value": calibrated["p_value"],
                 "significance_calibration": calibrated["method"],
@@ -265,6 +265,7 @@ def run_inference(
         )
         sigma_u = (
             float(np.std(np.subtract(mu_members, mu_members[0]), ddof=1))
+            * math.sqrt(1.0 + 1.0 / len(mu_members))
             if len(mu_members) > 1
             else 0.0
         )

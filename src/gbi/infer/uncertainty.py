@@ -11,12 +11,13 @@ without retraining anything::
 (exact for the conditional densities at the event's mjj; the classifier sees no mjj, so this
 assumes the background shape changes little across the narrow SR). Refitting ``mu`` with
 each ``r_k`` gives ``mu_hat_k``; their standard deviation ``sigma_gen`` is the generator's
-statistical uncertainty on ``mu``, added in quadrature to each side of the likelihood
+statistical uncertainty on ``mu`` (times ``sqrt(1 + 1/K)`` for the fit with the mixture:
+:class:`GeneratorSpread`), added in quadrature to each side of the likelihood
 interval (:func:`total_interval`); the spread of the members' best-fit masses widens the
 mass intervals the same way. The parametrised classifier is an ensemble too (members with
 their own seeds and validation splits); the spread of the refits with each member's ratios
-(:func:`model_spread`) measures its training (calibration) uncertainty and is added in
-quadrature.
+(:func:`model_spread`) measures its training (calibration) noise; the fit uses the members'
+mean, whose share of it is ``sigma / sqrt(K)``, added in quadrature.
 
 **Zero in the interval.** When the signal masses are scanned, the masses are not defined
 under ``mu = 0``, so Wilks' theorem does not hold at ``mu = 0`` and the likelihood interval
@@ -62,16 +63,34 @@ def member_weights(model: FlowModel, table: Mapping[str, np.ndarray]) -> np.ndar
 
 @dataclasses.dataclass(frozen=True)
 class GeneratorSpread:
-    """Refits with each flow member: ``mu_hat_k``, the best hypothesis ``best_k`` (index)."""
+    """Refits with each ensemble member: ``mu_hat_k`` and the best hypothesis ``best_k``.
+
+    ``sigma_mu`` is the standard deviation over members; ``error_mu`` the uncertainty it
+    implies for the fit with the ensemble mean: ``sigma sqrt(1 + 1/K)`` for bootstrap
+    members (each replica scatters around the full-sample fit as much as that fit scatters
+    around the truth, so the mean keeps the full-sample error plus ``1/K`` of the replica
+    noise) and ``sigma / sqrt(K)`` for members that differ only by their training seed.
+    """
 
     sigma_mu: float  # standard deviation of mu_hat_k (0 for a single member)
     mu_members: list[float]
     best_members: list[int]
+    bootstrap: bool = True
 
-    def sigma_of(self, values: np.ndarray) -> float:
-        """Standard deviation over members of ``values[best_k]`` (e.g. a mass, GeV)."""
+    @property
+    def scale(self) -> float:
+        k = len(self.mu_members)
+        return math.sqrt(1.0 + 1.0 / k) if self.bootstrap else 1.0 / math.sqrt(k)
+
+    @property
+    def error_mu(self) -> float:
+        return self.scale * self.sigma_mu
+
+    def error_of(self, values: np.ndarray) -> float:
+        """Like :attr:`error_mu` for ``values[best_k]`` (e.g. a mass per hypothesis, GeV)."""
         picked = np.asarray(values, dtype=np.float64)[self.best_members]
-        return float(np.std(picked - picked[0], ddof=1)) if len(picked) > 1 else 0.0
+        sigma = float(np.std(picked - picked[0], ddof=1)) if len(picked) > 1 else 0.0
+        return self.scale * sigma
 
 
 def generator_spread(ratios: np.ndarray, weights: np.ndarray) -> GeneratorSpread:
@@ -95,7 +114,7 @@ def model_spread(member_ratios: np.ndarray) -> GeneratorSpread:
     """Refit ``mu`` with each classifier member's own ratios ``(K, n, h)``: the classifier
     (training) uncertainty, reported like :func:`generator_spread`.
     """
-    return _spread([_best(r) for r in member_ratios])
+    return _spread([_best(r) for r in member_ratios], bootstrap=False)
 
 
 def _best(ratios: np.ndarray) -> tuple[float, int]:
@@ -104,11 +123,11 @@ def _best(ratios: np.ndarray) -> tuple[float, int]:
     return float(mu_h[best]), best
 
 
-def _spread(fits: list[tuple[float, int]]) -> GeneratorSpread:
+def _spread(fits: list[tuple[float, int]], bootstrap: bool = True) -> GeneratorSpread:
     mus = [m for m, _ in fits]
     # Deviations from the first member: identical members give exactly 0.
     sigma = float(np.std(np.subtract(mus, mus[0]), ddof=1)) if len(mus) > 1 else 0.0
-    return GeneratorSpread(sigma, mus, [b for _, b in fits])
+    return GeneratorSpread(sigma, mus, [b for _, b in fits], bootstrap)
 
 
 def total_interval(
