@@ -159,3 +159,27 @@ def test_foreign_workspace_with_zero_bins_is_caught() -> None:
         GbiInputError, match=r"parameter 'staterror_SR' is fixed in bins \[3\] only"
     ):
         fit_workspace(pyhf.Workspace(spec))
+
+
+def test_minos_interval_is_the_profile_likelihood_crossing() -> None:
+    # Few events: the interval is asymmetric, so MINOS and HESSE differ.
+    spec = pyhf.simplemodels.uncorrelated_background([6.0], [4.0], [1.0]).spec
+    ws = pyhf.Workspace(
+        {
+            **spec,
+            "observations": [{"name": "singlechannel", "data": [7.0]}],
+            "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+            "version": "1.0.0",
+        }
+    )
+    result = fit_workspace(ws, minos=True)
+    validate(result, "fit-result", "test")
+    lo, hi = result["mu_minos"]
+    assert lo < result["mu_hat"] < hi
+    assert hi - result["mu_hat"] > result["mu_hat"] - lo  # Poisson: longer upper side
+    model, data = ws.model(), ws.data(ws.model())
+    pyhf.set_backend("numpy", "scipy")
+    _, best = pyhf.infer.mle.fit(data, model, return_fitted_val=True)
+    for edge in (lo, hi):
+        _, at_edge = pyhf.infer.mle.fixed_poi_fit(edge, data, model, return_fitted_val=True)
+        assert abs(float(at_edge - best) - 1.0) < 0.02

@@ -39,6 +39,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--test-stat", choices=["qtilde", "q"], default="qtilde")
     parser.add_argument(
+        "--minos", action="store_true", help="also the asymmetric MINOS 68%% interval of mu"
+    )
+    parser.add_argument(
         "--scan-points",
         type=int,
         default=None,
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         level=1 - args.cl,
         test_stat=args.test_stat,
         scan_points=scan_points,
+        minos=args.minos,
         source=str(args.workspace),
     )
     if args.json == "-":
@@ -85,9 +89,13 @@ def run(args: argparse.Namespace) -> int:
 def _summary(result: dict[str, Any]) -> str:
     band = result["cls_upper_limit_exp_band"]
     cl = 100 * (1 - result["cls_level"])
+    minos = ""
+    if "mu_minos" in result:
+        lo, hi = result["mu_minos"]
+        minos = f" (MINOS 68%: [{lo:.4g}, {hi:.4g}])"
     return "\n".join(
         [
-            f"{result['poi']}_hat = {result['mu_hat']:.4g} ± {result['mu_err']:.3g}",
+            f"{result['poi']}_hat = {result['mu_hat']:.4g} ± {result['mu_err']:.3g}{minos}",
             f"discovery: Z = {result['q0_significance']:.3g} (expected for mu=1: "
             f"{result['q0_significance_exp']:.3g}), p0 = {result['p0']:.3g}",
             f"{cl:g}% CLs upper limit: observed {result['cls_upper_limit_obs']:.4g}, expected "

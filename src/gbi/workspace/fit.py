@@ -96,12 +96,14 @@ def fit_workspace(
     level: float = 0.05,
     test_stat: str = "qtilde",
     scan_points: int = 0,
+    minos: bool = False,
     source: str | None = None,
 ) -> dict[str, Any]:
     """Fit ``workspace`` (a ``pyhf.Workspace``) and return a ``fit-result-1.0`` dict.
 
     The MLE fit always uses minuit (for HESSE errors); the discovery test and the CLs
-    limits use ``optimizer``. ``scan_points > 0`` adds a CLs scan for the Brazil plot.
+    limits use ``optimizer``. ``scan_points > 0`` adds a CLs scan for the Brazil plot;
+    ``minos=True`` adds the asymmetric MINOS interval ``mu_minos = [lo, hi]`` of the POI.
 
     >>> import pyhf
     >>> spec = pyhf.simplemodels.uncorrelated_background([5.0], [50.0], [5.0]).spec
@@ -110,6 +112,8 @@ def fit_workspace(
     >>> result = fit_workspace(ws)
     >>> round(result["mu_hat"], 3), round(result["cls_upper_limit_exp"], 2)
     (1.0, 3.6)
+    >>> [round(x, 2) for x in fit_workspace(ws, minos=True)["mu_minos"]]  # lower: the POI bound
+    [0.0, 2.83]
     """
     import pyhf
 
@@ -119,7 +123,7 @@ def fit_workspace(
     with pyhf_backend(backend, optimizer):
         model, data = model_and_data(workspace, measurement)
         start = time.perf_counter()
-        mle = mle_fit(data, model)
+        mle = mle_fit(data, model, minos=minos)
         timing["fit"] = time.perf_counter() - start
         start = time.perf_counter()
         disc = discovery(data, model)
@@ -161,6 +165,9 @@ def fit_workspace(
     }
     if scan is not None:
         result["cls_scan"] = scan
+    if "minos_poi" in mle:
+        lower, upper = mle["minos_poi"]
+        result["mu_minos"] = [result["mu_hat"] + lower, result["mu_hat"] + upper]
     validate(result, "fit-result", "the fit result")
     return result
 

@@ -56,11 +56,12 @@ def pyhf_backend(backend: str = "numpy", optimizer: str = "minuit") -> Iterator[
         pyhf.set_backend(*previous)
 
 
-def mle_fit(data: Any, model: Any) -> dict[str, Any]:
+def mle_fit(data: Any, model: Any, minos: bool = False) -> dict[str, Any]:
     """Unconditional maximum-likelihood fit with minuit (HESSE uncertainties).
 
     Returns ``values`` and ``errors`` (shape ``(npars,)``, model parameter order),
-    ``twice_nll`` and the ``correlation`` matrix.
+    ``twice_nll`` and the ``correlation`` matrix; with ``minos=True`` also ``minos_poi``,
+    the MINOS ``(lower, upper)`` 68% errors of the POI (profile likelihood, asymmetric).
     """
     import pyhf
 
@@ -79,12 +80,26 @@ def mle_fit(data: Any, model: Any) -> dict[str, Any]:
             f"the maximum-likelihood fit did not converge ({result.message}); check the "
             "workspace with 'pyhf inspect', and that every bin has a positive expected yield"
         )
-    return {
+    out = {
         "values": values,
         "errors": errors,
         "twice_nll": float(twice_nll),
         "correlation": np.asarray(result.corr, dtype=float),
     }
+    if minos:
+        # pyhf's minuit objective is -2 log L with errordef 1, so MINOS gives 68% errors.
+        name = model.config.par_names[model.config.poi_index]
+        minuit = result.minuit
+        minuit.minos(name)
+        err = minuit.merrors[name]
+        if not (err.lower_valid and err.upper_valid):
+            raise GbiError(
+                f"MINOS did not find both 68% crossings of {name!r} (lower valid: "
+                f"{err.lower_valid}, upper valid: {err.upper_valid}); the likelihood may hit "
+                "a parameter bound: widen the POI bounds or use the HESSE error"
+            )
+        out["minos_poi"] = (float(err.lower), float(err.upper))
+    return out
 
 
 def discovery(data: Any, model: Any) -> dict[str, float]:
