@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -61,6 +62,20 @@ def test_no_signal_no_bump(toy_samples) -> None:
             chi2 = cut["mjj_chi2"]
             assert chi2["p_value"] > 1e-3, (name, cut["label"], chi2)
             assert chi2["chi2_ndf"] < 2.0
+
+
+def test_flow_ensemble_adds_generator_error(toy_samples) -> None:
+    config = dataclasses.replace(tiny_config(("cathode",)), flow_ensemble=2)
+    result = run_detection(toy_samples["background"], config=config)
+    cuts = result.summary["methods"]["cathode"]["cuts"]
+    for cut in cuts:
+        assert len(cut["estimate_members"]) == 2
+        assert cut["estimate_err_generator"] > 0  # two bootstrap flows never agree exactly
+        assert cut["estimate_err"] >= cut["estimate_err_generator"]
+    # the members' estimates average to the mixture's (the weights average to 1)
+    loose = cuts[0]
+    assert np.mean(loose["estimate_members"]) == pytest.approx(loose["estimate"], rel=0.1)
+    validate(json.loads(json.dumps(result.summary, default=float)), "detect-result", "test")
 
 
 def test_signal_region_with_too_few_events(toy_samples, tmp_path) -> None:

@@ -36,6 +36,7 @@ from gbi.detect.inputs import DetectInputs, Table, prepare_inputs, subset
 from gbi.detect.methods import MethodRun, skipped, train_method
 from gbi.detect.metrics import evaluate
 from gbi.detect.selection import (
+    add_generator_errors,
     background_estimates,
     chi2_compare,
     cut_label,
@@ -142,6 +143,7 @@ def run_detection(
                     sr_mjj=data_sr["mjj"],
                     window=config.regions.signal_region,
                     ensemble=config.flow_ensemble,
+                    bootstrap=config.flow_ensemble > 1,
                     out_dir=flow_dir,
                 )
     if needs_flow and background is not None and n_sr >= config.min_sr_events:
@@ -222,7 +224,9 @@ def run_detection(
                         **kw,
                     )
     with _stage(stages, "scoring_and_histograms"):
-        scores, hists, method_summaries = _score_and_fill(inputs, runs, background, config)
+        scores, hists, method_summaries = _score_and_fill(
+            inputs, runs, background, config, generated
+        )
     with _stage(stages, "evaluation"):
         evaluation = _evaluate(inputs, runs, scores, truth_label)
     for name, run in runs.items():
@@ -254,8 +258,15 @@ def _score_and_fill(
     runs: dict[str, MethodRun],
     background: SidebandBackground | None,
     config: DetectConfig,
+    generated: Table | None = None,
 ) -> tuple[Table, dict[str, hist.Hist], dict[str, dict[str, Any]]]:
-    """Score column per method, observed/expected mjj hists per cut, SR estimates."""
+    """Score column per method, observed/expected mjj hists per cut, SR estimates.
+
+    With a bootstrap flow ensemble, the CATHODE SR estimates also carry the generator
+    uncertainty: each flow's own estimate reweights the generated events by ``p_k / p_mix``
+    (:meth:`gbi.flows.FlowModel.member_weights`), and their spread times
+    ``sqrt(1 + 1/K)`` is ``estimate_err_generator``, added in quadrature to ``estimate_err``.
+    """
     seed = config.seed
     data = inputs.data
     scores: Table = {k: v for k, v in data.items()}
@@ -301,6 +312,18 @@ def _score_and_fill(
         hists[f"{name}/observed"] = observed
         info: dict[str, Any] = {"cuts": [], "expected_source": expected_source}
         estimates = background_estimates(run.background_scores, cuts, run.norm, inputs.n_sr)
+        if (
+            name == "cathode"
+            and generated is not None
+            and background is not None
+            and len(background.model) > 1
+        ):
+            add_generator_errors(
+                estimates,
+                run.background_scores,
+                background.model.member_weights(generated),
+                run.norm,
+            )
         expected = None
 
         if ref is not None:

@@ -31,6 +31,7 @@ import numpy as np
 from gbi.regions import Regions
 
 __all__ = [
+    "add_generator_errors",
     "background_estimates",
     "chi2_compare",
     "cut_label",
@@ -85,6 +86,39 @@ def background_estimates(
             }
         )
     return out
+
+
+def add_generator_errors(
+    estimates: list[dict[str, float]],
+    background_scores: np.ndarray,
+    member_weights: np.ndarray,
+    norm: float,
+) -> None:
+    """Add the flow-ensemble spread to :func:`background_estimates` entries, in place.
+
+    ``member_weights`` ``(K, n)``: ``p_k / p_mix`` of each bootstrap flow at the generated
+    events that ``background_scores`` belong to. Member ``k`` estimates ``norm * sum(w_k)``
+    over passing events; the standard deviation over members times ``sqrt(1 + 1/K)`` (the
+    error of the mixture of bootstrap fits) is ``estimate_err_generator``, and
+    ``estimate_err`` becomes the quadrature sum.
+
+    >>> est = background_estimates(np.array([0.1, 0.5, 0.9, 0.7]), np.array([0.6]), 1.0, 1e12)
+    >>> add_generator_errors(est, np.array([0.1, 0.5, 0.9, 0.7]),
+    ...     np.array([[1.0, 1.0, 1.5, 1.5], [1.0, 1.0, 0.5, 0.5]]), 1.0)
+    >>> round(est[0]["estimate_err_generator"], 3), est[0]["estimate_members"]
+    (1.732, [3.0, 1.0])
+    """
+    s = np.asarray(background_scores)
+    w = np.asarray(member_weights, dtype=np.float64)
+    k = len(w)
+    for entry in estimates:
+        t = entry["threshold"]
+        passing = s > t if np.isfinite(t) else np.zeros(len(s), dtype=bool)
+        members = norm * w[:, passing].sum(axis=1)
+        spread = float(members.std(ddof=1)) * math.sqrt(1.0 + 1.0 / k) if k > 1 else 0.0
+        entry["estimate_members"] = [float(m) for m in members]
+        entry["estimate_err_generator"] = spread
+        entry["estimate_err"] = math.hypot(entry["estimate_err"], spread)
 
 
 def mjj_edges(regions: Regions, mjj: np.ndarray, bins_per_sr: int = 4) -> np.ndarray:

@@ -96,6 +96,19 @@ class FlowModel:
         per_member = self.member_log_probs(data, drop_invalid=drop_invalid, source=source)
         return logsumexp(per_member, axis=0) - np.log(len(self.members))
 
+    def member_weights(
+        self, data: Mapping[str, Any], *, source: str = "input", clip: float = 50.0
+    ) -> np.ndarray:
+        """``p_k / p_mix`` of every member ``k`` at ``data``, shape ``(n_members, n)``.
+
+        Reweighting events of the equal-weight mixture by row ``k`` gives events of member
+        ``k``: how a bootstrap ensemble's spread reaches any quantity computed on generated
+        events, without sampling each member. Log ratios are clipped at ``+-clip``.
+        """
+        log_k = self.member_log_probs(data, source=source)
+        log_mix = logsumexp(log_k, axis=0) - np.log(len(log_k))
+        return np.exp(np.clip(log_k - log_mix, -clip, clip))
+
     def member_log_probs(
         self, data: Mapping[str, Any], *, drop_invalid: bool = False, source: str = "input"
     ) -> np.ndarray:

@@ -62,7 +62,7 @@ def fit_binned(
     """Cut on the CATHODE score and fit ``mu`` with pyhf; returns a result dict.
 
     ``member_weights`` ``(K, n_generated)``: ``p_k / p_mix`` of each flow of the background
-    ensemble at the generated events (:func:`gbi.infer.uncertainty.member_weights`); the
+    ensemble at the generated events (:meth:`gbi.flows.FlowModel.member_weights`); the
     background templates they give (mean +- standard deviation per bin) enter as a
     ``histosys``, the generator uncertainty of the background shape and normalisation.
     """

@@ -45,7 +45,6 @@ from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import MjjSidebandDensity, UnbinnedConfig, fit_unbinned, signal_summary
 from gbi.infer.uncertainty import (
     generator_spread,
-    member_weights,
     model_spread,
     total_interval,
     total_upper_limit,
@@ -199,7 +198,9 @@ def run_inference(
             toys = toy_q0(pool_ratios, n_sr, config.toys, seed=seed + 303)
             calibrated = global_significance(fit.q0, toys)
             assert fit.ratios is not None
-            spread = generator_spread(fit.ratios, member_weights(background.model, data_sr))
+            spread = generator_spread(
+                fit.ratios, background.model.member_weights(data_sr, source="signal-region data")
+            )
             assert fit.member_ratios is not None
             classifiers = model_spread(fit.member_ratios)
             sigma_gen = math.hypot(spread.error_mu, classifiers.error_mu)
@@ -314,7 +315,7 @@ def run_inference(
                     regions.signal_region,
                     config.binned,
                     seed=seed,
-                    member_weights=member_weights(background.model, generated),
+                    member_weights=background.model.member_weights(generated),
                 )
             except GbiInputError as err:
                 methods["binned"] = _skipped(str(err))

@@ -36,29 +36,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 
 import numpy as np
-from scipy.special import logsumexp
 
-from gbi.flows import FlowModel
 from gbi.infer.mixture import best_fit_per_hypothesis
 
 __all__ = [
     "GeneratorSpread",
     "generator_spread",
-    "member_weights",
     "model_spread",
     "total_interval",
     "total_upper_limit",
 ]
-
-
-def member_weights(model: FlowModel, table: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``p_k(x | mjj) / p_mix(x | mjj)`` for every flow member and event, shape ``(K, n)``."""
-    log_k = model.member_log_probs(table, source="signal-region data")
-    log_mix = logsumexp(log_k, axis=0) - math.log(len(log_k))
-    return np.exp(np.clip(log_k - log_mix, -50.0, 50.0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +85,8 @@ class GeneratorSpread:
 def generator_spread(ratios: np.ndarray, weights: np.ndarray) -> GeneratorSpread:
     """Refit ``mu`` with each member's ratios ``ratios / weights[k]`` (see the module doc).
 
-    ``ratios`` (n, h) are against the mixture; ``weights`` (K, n) from :func:`member_weights`.
+    ``ratios`` (n, h) are against the mixture; ``weights`` (K, n) from
+    :meth:`gbi.flows.FlowModel.member_weights`.
     With a single member, or identical members, ``sigma_mu`` is 0.
 
     >>> rng = np.random.default_rng(0)
