@@ -116,7 +116,9 @@ def main() -> None:
     parser.add_argument("--generated-points", type=float, nargs="+", default=[1e4, 1e5, 1e6, 1e7])
     parser.add_argument("--sys", type=float, nargs="+", default=[0.05, 0.1, 0.2])
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--ensemble", type=int, default=1, help=">= 2 adds a histosys")
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help=">= 2: bootstrap flows, their spread is a histosys"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument(
@@ -184,6 +186,7 @@ def main() -> None:
             flow_config,
             TrainConfig(epochs=args.epochs, device="cpu", seed=args.seed),
             ensemble=args.ensemble,
+            bootstrap=args.ensemble > 1,
             out_dir=args.out / "flow",
             source=f"qcd_a_000[:{args.limited_mc}]",
             progress=False,
@@ -245,7 +248,7 @@ def main() -> None:
         ]
         if k == 1:
             return units[0], None
-        pooled, histosys = ensemble_histosys(units, f"flow N_gen={n_gen}")
+        pooled, histosys = ensemble_histosys(units, f"flow N_gen={n_gen}", bootstrap=True)
         return pooled, histosys
 
     start = time.perf_counter()

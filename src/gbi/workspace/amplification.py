@@ -153,14 +153,15 @@ def quantile_edges(x: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
 
 
 def ensemble_histosys(
-    members: Sequence[UnitTemplate], name: str = "generator_ensemble"
+    members: Sequence[UnitTemplate], name: str = "generator_ensemble", bootstrap: bool = False
 ) -> tuple[UnitTemplate, list[np.ndarray]]:
     """Mean of ensemble-member templates and the ``(up, down)`` unit shapes mean +- spread.
 
     Returns the mean :class:`UnitTemplate` (variance: the sampling noise of the pooled events)
     and ``[up, down]`` arrays for :func:`study_point` (``histosys=``). The spread is the
     between-member standard deviation, which estimates what the limited training sample left
-    uncertain in each member.
+    uncertain in each member. For ``bootstrap`` members (each trained on a resample) the
+    pooled template's own error is ``sqrt(1 + 1/K)`` times that spread, and up/down use it.
 
     >>> a = UnitTemplate(np.array([0.2, 0.3]), np.array([1e-4, 1e-4]), np.array([0, 1, 2.0]), 100)
     >>> b = UnitTemplate(np.array([0.4, 0.3]), np.array([1e-4, 1e-4]), np.array([0, 1, 2.0]), 100)
@@ -172,8 +173,8 @@ def ensemble_histosys(
         raise GbiInputError(f"{name}: expected >= 2 ensemble members, found {len(members)}")
     values = np.stack([m.values for m in members])
     mean = values.mean(axis=0)
-    spread = values.std(axis=0, ddof=1)
     k = len(members)
+    spread = values.std(axis=0, ddof=1) * (np.sqrt(1.0 + 1.0 / k) if bootstrap else 1.0)
     pooled = UnitTemplate(
         mean,
         np.sum([m.variances for m in members], axis=0) / k**2,
