@@ -90,22 +90,25 @@ def plot_scan(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) ->
     methods = sorted({r["method"] for r in rows})
     fig, ax = _figure(figsize=(8, 7))
     top = max(max(r["mu_true"] for r in rows), 1e-4) * 1.3
+    low, high = -0.3 * top, 1.8 * top  # a failed fit far off scale must not hide the rest
     ax.plot([0, top], [0, top], color="black", lw=1, ls="--", label="truth")
     for k, method in enumerate(methods):
         sel = [r for r in rows if r["method"] == method]
-        x = np.array([r["mu_true"] for r in sel]) * (1 + 0.02 * (k - 1)) + 2e-4 * (k - 1)
+        x = np.array([r["mu_true"] for r in sel]) + 0.012 * top * (k - 1)
         y = np.array([r["mu_hat"] for r in sel])
         err = np.array([[r["mu_hat"] - r["mu_lo"], r["mu_hi"] - r["mu_hat"]] for r in sel]).T
+        off = int(((y < low) | (y > high)).sum())
         ax.errorbar(
             x,
-            y,
+            np.clip(y, low, high),
             yerr=np.maximum(err, 0),
             fmt="o",
             ms=4,
             color=_COLORS.get(method),
-            label=method,
+            label=method + (f" ({off} off scale, drawn at the edge)" if off else ""),
             alpha=0.7,
         )
+    ax.set_ylim(low, high)
     ax.set_xlabel(r"true $\mu$ (signal fraction in the SR)")
     ax.set_ylabel(r"estimated $\mu$ (68% interval)")
     ax.legend(fontsize=14)
@@ -123,7 +126,10 @@ def plot_scan(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) ->
         ax.plot(ns, med, "o-", color=_COLORS.get(method), label=method)
         ax.fill_between(ns, lo, hi, color=_COLORS.get(method), alpha=0.2)
     ax.axhline(2.0, color="grey", ls=":", lw=1)
-    ax.set_yscale("symlog", linthresh=5)
+    ax.set_yscale("symlog", linthresh=2)
+    ticks = [0, 1, 2, 5, 10, 20, 50]
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.set_ylim(0, None)
     ax.set_xlabel("injected signal events N")
     ax.set_ylabel("significance Z (median, 68% band)")
     ax.legend(fontsize=14)
