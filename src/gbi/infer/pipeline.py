@@ -46,8 +46,7 @@ from gbi.infer.unbinned import MjjSidebandDensity, UnbinnedConfig, fit_unbinned,
 from gbi.infer.uncertainty import (
     generator_spread,
     model_spread,
-    total_interval,
-    total_upper_limit,
+    total_result,
 )
 from gbi.regions import Regions
 
@@ -213,28 +212,12 @@ def run_inference(
                 masses[f"{name}_lo"] = best_m - math.hypot(best_m - masses[f"{name}_lo"], sigma_m)
                 masses[f"{name}_hi"] = best_m + math.hypot(masses[f"{name}_hi"] - best_m, sigma_m)
                 masses[f"{name}_sys_generator"] = sigma_m
-            interval = total_interval(
-                fit.mu_hat,
-                fit.interval,
-                sigma_gen=sigma_gen,
-                z_global=calibrated["significance"],
-            )
             stages["parametrized_fit"] = time.perf_counter() - start
             best_mass = (masses["mX"], masses["mY"])
             methods["parametrized"] = {
                 "status": "ok",
                 "message": "",
-                **fit.to_dict(),
-                "mu_lo": interval[0],
-                "mu_hi": interval[1],
-                "mu_err": 0.5 * (interval[1] - interval[0]),
-                "mu_lo_stat": fit.interval[0],
-                "mu_hi_stat": fit.interval[1],
-                "mu_upper_limit_95": total_upper_limit(
-                    fit.mu_hat, fit.upper_limit, sigma_gen=sigma_gen
-                ),
-                "mu_upper_limit_95_stat": fit.upper_limit,
-                "mu_sys_generator": sigma_gen,
+                **total_result(fit, sigma_gen=sigma_gen, z_for_zero=calibrated["significance"]),
                 "mu_hat_flow_members": spread.mu_members,
                 "mu_sys_flows": spread.error_mu,
                 "mu_hat_classifier_members": classifiers.mu_members,
@@ -270,22 +253,11 @@ def run_inference(
             if len(mu_members) > 1
             else 0.0
         )
-        interval = total_interval(
-            fit.mu_hat, fit.interval, sigma_gen=sigma_u, z_global=fit.significance
-        )
         stages["unbinned_fit"] = time.perf_counter() - start
         methods["unbinned"] = {
             "status": "ok",
             "message": "significance is local: not calibrated for the freedom of the signal model",
-            **fit.to_dict(),
-            "mu_lo": interval[0],
-            "mu_hi": interval[1],
-            "mu_err": 0.5 * (interval[1] - interval[0]),
-            "mu_lo_stat": fit.interval[0],
-            "mu_hi_stat": fit.interval[1],
-            "mu_upper_limit_95": total_upper_limit(fit.mu_hat, fit.upper_limit, sigma_gen=sigma_u),
-            "mu_upper_limit_95_stat": fit.upper_limit,
-            "mu_sys_generator": sigma_u,
+            **total_result(fit, sigma_gen=sigma_u, z_for_zero=fit.significance),
             "mu_hat_flow_members": mu_members,
             "significance": fit.significance,
             "mjj_slope_per_gev": mjj_density.slope,

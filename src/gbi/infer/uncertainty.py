@@ -39,13 +39,14 @@ import math
 
 import numpy as np
 
-from gbi.infer.mixture import best_fit_per_hypothesis
+from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis
 
 __all__ = [
     "GeneratorSpread",
     "generator_spread",
     "model_spread",
     "total_interval",
+    "total_result",
     "total_upper_limit",
 ]
 
@@ -142,3 +143,23 @@ def total_upper_limit(mu_hat: float, upper_limit: float, *, sigma_gen: float) ->
     """
     base = max(mu_hat, 0.0)
     return base + math.hypot(upper_limit - base, 1.6448536269514722 * sigma_gen)
+
+
+def total_result(fit: MixtureFit, *, sigma_gen: float, z_for_zero: float) -> dict[str, float]:
+    """The reported ``mu`` fields of a fit with generator uncertainty ``sigma_gen``.
+
+    The likelihood (stat) values are kept as ``*_stat``; ``z_for_zero`` is the significance
+    that decides whether the 68% interval reaches 0 (:func:`total_interval`).
+    """
+    lo, hi = total_interval(fit.mu_hat, fit.interval, sigma_gen=sigma_gen, z_global=z_for_zero)
+    return {
+        **fit.to_dict(),
+        "mu_lo": lo,
+        "mu_hi": hi,
+        "mu_err": 0.5 * (hi - lo),
+        "mu_lo_stat": fit.interval[0],
+        "mu_hi_stat": fit.interval[1],
+        "mu_upper_limit_95": total_upper_limit(fit.mu_hat, fit.upper_limit, sigma_gen=sigma_gen),
+        "mu_upper_limit_95_stat": fit.upper_limit,
+        "mu_sys_generator": sigma_gen,
+    }
