@@ -108,14 +108,15 @@ def add_generator_errors(
     >>> round(est[0]["estimate_err_generator"], 3), est[0]["estimate_members"]
     (1.732, [3.0, 1.0])
     """
+    from gbi.flows import ensemble_error  # here: gbi.flows imports torch
+
     s = np.asarray(background_scores)
     w = np.asarray(member_weights, dtype=np.float64)
-    k = len(w)
     for entry in estimates:
         t = entry["threshold"]
         passing = s > t if np.isfinite(t) else np.zeros(len(s), dtype=bool)
         members = norm * w[:, passing].sum(axis=1)
-        spread = float(members.std(ddof=1)) * math.sqrt(1.0 + 1.0 / k) if k > 1 else 0.0
+        spread = ensemble_error(members)
         entry["estimate_members"] = [float(m) for m in members]
         entry["estimate_err_generator"] = spread
         entry["estimate_err"] = math.hypot(entry["estimate_err"], spread)

@@ -24,7 +24,7 @@ Command line: ``gbi amplify train|sample|evaluate`` (:mod:`gbi.cli.amplify`).
 from __future__ import annotations
 
 from gbi.flows.context import MjjFit, MjjKDE
-from gbi.flows.ensemble import FlowModel
+from gbi.flows.ensemble import FlowModel, ensemble_error, member_weights_from_log_probs
 from gbi.flows.fitting import train_model
 from gbi.flows.models import FlowConfig
 from gbi.flows.preprocessing import Preprocessor
@@ -37,7 +37,9 @@ __all__ = [
     "MjjKDE",
     "Preprocessor",
     "TrainConfig",
+    "ensemble_error",
     "load_model",
+    "member_weights_from_log_probs",
     "train_model",
 ]
 

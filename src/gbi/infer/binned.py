@@ -27,6 +27,7 @@ from gbi.classifiers import ClassifierConfig
 from gbi.detect.methods import train_method
 from gbi.detect.selection import thresholds
 from gbi.errors import GbiInputError
+from gbi.flows import ensemble_error
 
 __all__ = ["BinnedConfig", "fit_binned"]
 
@@ -116,8 +117,7 @@ def fit_binned(
                 for w in member_weights
             ]
         )
-        # Bootstrap members: the mixture template's error is sqrt(1 + 1/K) x their spread.
-        spread = members.std(axis=0, ddof=1) * np.sqrt(1.0 + 1.0 / len(members))
+        spread = ensemble_error(members)  # bootstrap members: error of the mixture template
         nominal = background.values()
         up, down = background.copy(), background.copy()
         up.view().value = nominal + spread

@@ -32,7 +32,12 @@ from gbi.detect.background import SidebandBackground
 from gbi.detect.config import DEFAULT_FEATURES
 from gbi.detect.inputs import subset
 from gbi.errors import GbiInputError
-from gbi.flows import FlowConfig, TrainConfig
+from gbi.flows import (
+    FlowConfig,
+    TrainConfig,
+    ensemble_error,
+    member_weights_from_log_probs,
+)
 from gbi.infer.binned import BinnedConfig, fit_binned
 from gbi.infer.mixture import global_significance, toy_q0
 from gbi.infer.parametrized import (
@@ -168,6 +173,11 @@ def run_inference(
         )
         stages["flow_training"] = time.perf_counter() - start
     extras["background"] = background
+    # Every flow's density at the SR data, once: the unbinned fit's background and the
+    # member weights of the generator uncertainty.
+    log_members_sr = None
+    if {"parametrized", "unbinned"} & set(config.methods):
+        log_members_sr = background.model.member_log_probs(data_sr, source="signal-region data")
     start = time.perf_counter()
     n_gen = max(1, round(config.oversampling * n_sr))
     generated = background.sample_sr(n_gen, seed=seed + 101)
@@ -197,9 +207,7 @@ def run_inference(
             toys = toy_q0(pool_ratios, n_sr, config.toys, seed=seed + 303)
             calibrated = global_significance(fit.q0, toys)
             assert fit.ratios is not None
-            spread = generator_spread(
-                fit.ratios, background.model.member_weights(data_sr, source="signal-region data")
-            )
+            spread = generator_spread(fit.ratios, member_weights_from_log_probs(log_members_sr))
             assert fit.member_ratios is not None
             classifiers = model_spread(fit.member_ratios)
             sigma_gen = math.hypot(spread.error_mu, classifiers.error_mu)
@@ -235,7 +243,8 @@ def run_inference(
         start = time.perf_counter()
         mjj_density = MjjSidebandDensity(data["mjj"], regions.signal_region)
         log_mjj = mjj_density.log_pdf(data_sr["mjj"])
-        log_members = background.model.member_log_probs(data_sr, source="signal-region data")
+        log_members = log_members_sr
+        assert log_members is not None
         log_bkg = logsumexp(log_members, axis=0) - math.log(len(log_members)) + log_mjj
         columns = (*config.features, "mjj")
         x = np.stack([data_sr[c] for c in columns], 1)
@@ -247,12 +256,7 @@ def run_inference(
             if len(log_members) > 1
             else [fit.mu_hat]
         )
-        sigma_u = (
-            float(np.std(np.subtract(mu_members, mu_members[0]), ddof=1))
-            * math.sqrt(1.0 + 1.0 / len(mu_members))
-            if len(mu_members) > 1
-            else 0.0
-        )
+        sigma_u = ensemble_error(mu_members)
         stages["unbinned_fit"] = time.perf_counter() - start
         methods["unbinned"] = {
             "status": "ok",

@@ -39,6 +39,7 @@ import math
 
 import numpy as np
 
+from gbi.flows import ensemble_error
 from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis
 
 __all__ = [
@@ -55,32 +56,19 @@ __all__ = [
 class GeneratorSpread:
     """Refits with each ensemble member: ``mu_hat_k`` and the best hypothesis ``best_k``.
 
-    ``sigma_mu`` is the standard deviation over members; ``error_mu`` the uncertainty it
-    implies for the fit with the ensemble mean: ``sigma sqrt(1 + 1/K)`` for bootstrap
-    members (each replica scatters around the full-sample fit as much as that fit scatters
-    around the truth, so the mean keeps the full-sample error plus ``1/K`` of the replica
-    noise) and ``sigma / sqrt(K)`` for members that differ only by their training seed.
+    ``error_mu`` is the uncertainty the members' spread implies for the fit with the
+    ensemble (:func:`gbi.flows.ensemble_error`): ``kind="bootstrap"`` for bootstrap flows,
+    ``"mean"`` for classifiers that differ only by their seed.
     """
 
-    sigma_mu: float  # standard deviation of mu_hat_k (0 for a single member)
+    error_mu: float
     mu_members: list[float]
     best_members: list[int]
-    bootstrap: bool = True
-
-    @property
-    def scale(self) -> float:
-        k = len(self.mu_members)
-        return math.sqrt(1.0 + 1.0 / k) if self.bootstrap else 1.0 / math.sqrt(k)
-
-    @property
-    def error_mu(self) -> float:
-        return self.scale * self.sigma_mu
+    kind: str = "bootstrap"
 
     def error_of(self, values: np.ndarray) -> float:
         """Like :attr:`error_mu` for ``values[best_k]`` (e.g. a mass per hypothesis, GeV)."""
-        picked = np.asarray(values, dtype=np.float64)[self.best_members]
-        sigma = float(np.std(picked - picked[0], ddof=1)) if len(picked) > 1 else 0.0
-        return self.scale * sigma
+        return ensemble_error(np.asarray(values, dtype=np.float64)[self.best_members], self.kind)
 
 
 def generator_spread(ratios: np.ndarray, weights: np.ndarray) -> GeneratorSpread:
@@ -88,12 +76,12 @@ def generator_spread(ratios: np.ndarray, weights: np.ndarray) -> GeneratorSpread
 
     ``ratios`` (n, h) are against the mixture; ``weights`` (K, n) from
     :meth:`gbi.flows.FlowModel.member_weights`.
-    With a single member, or identical members, ``sigma_mu`` is 0.
+    With a single member, or identical members, ``error_mu`` is 0.
 
     >>> rng = np.random.default_rng(0)
     >>> r = rng.exponential(1.0, (5000, 2))
     >>> spread = generator_spread(r, np.ones((3, 5000)))
-    >>> spread.sigma_mu, len(spread.mu_members)
+    >>> spread.error_mu, len(spread.mu_members)
     (0.0, 3)
     """
     r = np.asarray(ratios, dtype=np.float64)
@@ -105,7 +93,7 @@ def model_spread(member_ratios: np.ndarray) -> GeneratorSpread:
     """Refit ``mu`` with each classifier member's own ratios ``(K, n, h)``: the classifier
     (training) uncertainty, reported like :func:`generator_spread`.
     """
-    return _spread([_best(r) for r in member_ratios], bootstrap=False)
+    return _spread([_best(r) for r in member_ratios], kind="mean")
 
 
 def _best(ratios: np.ndarray) -> tuple[float, int]:
@@ -114,11 +102,9 @@ def _best(ratios: np.ndarray) -> tuple[float, int]:
     return float(mu_h[best]), best
 
 
-def _spread(fits: list[tuple[float, int]], bootstrap: bool = True) -> GeneratorSpread:
+def _spread(fits: list[tuple[float, int]], kind: str = "bootstrap") -> GeneratorSpread:
     mus = [m for m, _ in fits]
-    # Deviations from the first member: identical members give exactly 0.
-    sigma = float(np.std(np.subtract(mus, mus[0]), ddof=1)) if len(mus) > 1 else 0.0
-    return GeneratorSpread(sigma, mus, [b for _, b in fits], bootstrap)
+    return GeneratorSpread(ensemble_error(mus, kind), mus, [b for _, b in fits], kind)
 
 
 def total_interval(

@@ -174,7 +174,9 @@ def ensemble_histosys(
     values = np.stack([m.values for m in members])
     mean = values.mean(axis=0)
     k = len(members)
-    spread = values.std(axis=0, ddof=1) * (np.sqrt(1.0 + 1.0 / k) if bootstrap else 1.0)
+    from gbi.flows import ensemble_error  # here: gbi.flows imports torch
+
+    spread = ensemble_error(values, "bootstrap" if bootstrap else "member")
     pooled = UnitTemplate(
         mean,
         np.sum([m.variances for m in members], axis=0) / k**2,
