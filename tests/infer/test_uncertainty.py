@@ -55,3 +55,31 @@ def test_identical_members_add_nothing() -> None:
     runs = [_pseudo_experiment(rng, members=3, tau=0.0) for _ in range(5)]
     assert all(r["sigma"] == 0.0 and r["spread_members"] == 0.0 for r in runs)
     assert all(r["stat"] == r["total"] for r in runs)
+
+
+def test_evidence_threshold_keeps_zero_and_only_overcovers() -> None:
+    """Gaussian measurement x ~ N(mu, 1), mu_hat = max(x, 0) (mu >= 0), Z = mu_hat, stat
+    interval mu_hat +- 1: the lower edge goes to 0 below 2 sigma.
+
+    At mu = 0 the interval contains 0 in P(Z < 2) = 97.7% of the runs (the bare central
+    interval: 84%); at every true mu the coverage stays >= 68.3% (only the lower edge moves).
+    """
+    rng = np.random.default_rng(7)
+    n = 20000
+    for mu_true in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
+        mu_hat = np.maximum(rng.normal(mu_true, 1.0, n), 0.0)
+        covered = 0
+        for m in mu_hat:
+            lo, hi = total_interval(m, (m - 1.0, m + 1.0), sigma_gen=0.0, z_global=m)
+            covered += lo <= mu_true <= hi
+        coverage = covered / n
+        assert coverage >= 0.683 - 0.01, (mu_true, coverage)
+        if mu_true == 0.0:
+            assert abs(coverage - stats.norm.cdf(2.0)) < 0.005, coverage
+        if mu_true >= 4.0:  # far from 0 the rule is inactive: the plain central interval
+            assert abs(coverage - 0.6827) < 0.01, coverage
+    bare = [
+        total_interval(m, (m - 1.0, m + 1.0), sigma_gen=0.0, z_global=m, zero_below=1.0)
+        for m in np.maximum(rng.normal(0.0, 1.0, 4000), 0.0)
+    ]
+    assert 0.80 < np.mean([lo <= 0.0 for lo, _ in bare]) < 0.88  # the 1-sigma rule: 84%

@@ -4,7 +4,7 @@ Usage::
 
     gbi infer FEATURES [...] --json OUT [--method parametrized unbinned binned]
               [--signal-grid DIR ...] [--out DIR] [--toys 100] [--flow-epochs 30]
-              [--flow-ensemble 3]
+              [--flow-ensemble 3] [--evidence-threshold 2]
               [--binned-mass MX MY] [--seed S] [--truth-label label]
 
 ``FEATURES`` are Parquet feature files or ``gbi process`` output folders. The signal grid
@@ -25,6 +25,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from gbi.infer.pipeline import INFER_METHODS
+    from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
     p = subparsers.add_parser(
         "infer",
@@ -52,6 +53,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=3,
         help="bootstrap sideband flows; their spread is the generator uncertainty (default: 3)",
+    )
+    p.add_argument(
+        "--evidence-threshold",
+        type=float,
+        default=EVIDENCE_THRESHOLD,
+        metavar="Z",
+        help="below this significance (sigma) the 68%% interval starts at mu = 0 "
+        f"(default: {EVIDENCE_THRESHOLD:g})",
     )
     p.add_argument(
         "--classifier-epochs",
@@ -101,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
         methods = ("unbinned",)
     if args.flow_ensemble < 1:
         raise GbiInputError(f"--flow-ensemble: expected >= 1 flows, found {args.flow_ensemble}")
+    if not args.evidence_threshold >= 0:
+        raise GbiInputError(
+            f"--evidence-threshold: expected a significance >= 0 (sigma), "
+            f"found {args.evidence_threshold}"
+        )
     if args.toys < 0:
         raise GbiInputError(f"--toys: expected >= 0, found {args.toys}")
     regions = Regions() if args.sr is None else Regions(sr_low=args.sr[0], sr_high=args.sr[1])
@@ -109,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         flow_train=dataclasses.replace(config.flow_train, epochs=args.flow_epochs),
         flow_ensemble=args.flow_ensemble,
+        evidence_threshold=args.evidence_threshold,
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
         parametrized=dataclasses.replace(config.parametrized, epochs=args.classifier_epochs),
     )

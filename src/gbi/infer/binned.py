@@ -28,6 +28,7 @@ from gbi.detect.methods import train_method
 from gbi.detect.selection import thresholds
 from gbi.errors import GbiInputError
 from gbi.flows import ensemble_error
+from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
 __all__ = ["BinnedConfig", "fit_binned"]
 
@@ -59,6 +60,7 @@ def fit_binned(
     config: BinnedConfig | None = None,
     seed: int = 0,
     member_weights: np.ndarray | None = None,
+    zero_below: float = EVIDENCE_THRESHOLD,
 ) -> dict[str, Any]:
     """Cut on the CATHODE score and fit ``mu`` with pyhf; returns a result dict.
 
@@ -66,6 +68,8 @@ def fit_binned(
     ensemble at the generated events (:meth:`gbi.flows.FlowModel.member_weights`); the
     background templates they give (mean +- standard deviation per bin) enter as a
     ``histosys``, the generator uncertainty of the background shape and normalisation.
+    The 68% interval is ``mu_hat +- HESSE error``, with the lower edge at 0 when the pyhf
+    significance is below ``zero_below`` (:mod:`gbi.infer.uncertainty`).
     """
     from gbi.workspace import Channel, HistoSys, Sample, build_workspace
     from gbi.workspace.fit import fit_workspace
@@ -137,11 +141,15 @@ def fit_binned(
         poi_bounds=(0.0, max(1.0, 20.0 * (pass_data.sum() + 10) / n_sr / max(eff_sig, 1e-3))),
     )
     result = fit_workspace(ws)
+    mu_lo = result["mu_hat"] - result["mu_err"]
+    if not result["q0_significance"] >= zero_below:
+        mu_lo = min(mu_lo, 0.0)
     return {
         "mu_hat": result["mu_hat"],
         "mu_err": result["mu_err"],
-        "mu_lo": result["mu_hat"] - result["mu_err"],
+        "mu_lo": mu_lo,
         "mu_hi": result["mu_hat"] + result["mu_err"],
+        "mu_lo_stat": result["mu_hat"] - result["mu_err"],
         "mu_upper_limit_95": result["cls_upper_limit_obs"],
         "mu_upper_limit_95_exp": result["cls_upper_limit_exp"],
         "q0": result["q0"],

@@ -49,6 +49,7 @@ from gbi.infer.parametrized import (
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import MjjSidebandDensity, UnbinnedConfig, fit_unbinned, signal_summary
 from gbi.infer.uncertainty import (
+    EVIDENCE_THRESHOLD,
     generator_spread,
     model_spread,
     total_result,
@@ -82,12 +83,20 @@ class InferConfig:
     binned: BinnedConfig = dataclasses.field(default_factory=BinnedConfig)
     binned_mass: tuple[float, float] | None = None
     min_sr_events: int = 200
+    #: Below this significance (sigma) the reported 68% interval starts at mu = 0
+    #: (:mod:`gbi.infer.uncertainty`, "Zero in the interval").
+    evidence_threshold: float = EVIDENCE_THRESHOLD
     seed: int = 0
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in INFER_METHODS]
         if unknown or not self.methods:
             raise GbiInputError(f"methods: expected some of {INFER_METHODS}, found {unknown or []}")
+        if not self.evidence_threshold >= 0:
+            raise GbiInputError(
+                f"evidence_threshold: expected a significance >= 0 (sigma), "
+                f"found {self.evidence_threshold}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +112,7 @@ class InferConfig:
             "parametrized": dataclasses.asdict(self.parametrized),
             "unbinned": dataclasses.asdict(self.unbinned),
             "binned": {**dataclasses.asdict(self.binned), "mass": self.binned_mass},
+            "evidence_threshold": self.evidence_threshold,
             "seed": self.seed,
         }
 
@@ -225,7 +235,12 @@ def run_inference(
             methods["parametrized"] = {
                 "status": "ok",
                 "message": "",
-                **total_result(fit, sigma_gen=sigma_gen, z_for_zero=calibrated["significance"]),
+                **total_result(
+                    fit,
+                    sigma_gen=sigma_gen,
+                    z_for_zero=calibrated["significance"],
+                    zero_below=config.evidence_threshold,
+                ),
                 "mu_hat_flow_members": spread.mu_members,
                 "mu_sys_flows": spread.error_mu,
                 "mu_hat_classifier_members": classifiers.mu_members,
@@ -261,7 +276,12 @@ def run_inference(
         methods["unbinned"] = {
             "status": "ok",
             "message": "significance is local: not calibrated for the freedom of the signal model",
-            **total_result(fit, sigma_gen=sigma_u, z_for_zero=fit.significance),
+            **total_result(
+                fit,
+                sigma_gen=sigma_u,
+                z_for_zero=fit.significance,
+                zero_below=config.evidence_threshold,
+            ),
             "mu_hat_flow_members": mu_members,
             "significance": fit.significance,
             "mjj_slope_per_gev": mjj_density.slope,
@@ -292,6 +312,7 @@ def run_inference(
                     config.binned,
                     seed=seed,
                     member_weights=background.model.member_weights(generated),
+                    zero_below=config.evidence_threshold,
                 )
             except GbiInputError as err:
                 methods["binned"] = _skipped(str(err))

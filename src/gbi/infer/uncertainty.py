@@ -21,15 +21,24 @@ mean, whose share of it is ``sigma / sqrt(K)``, added in quadrature.
 
 **Zero in the interval.** When the signal masses are scanned, the masses are not defined
 under ``mu = 0``, so Wilks' theorem does not hold at ``mu = 0`` and the likelihood interval
-excludes 0 far too often (the best of many hypotheses always fluctuates up). The lower edge of
-a central 68% interval is a one-sided test at 15.9%: ``mu = 0`` is kept in the interval when
-the toy-calibrated (global) significance is at most 1, the same rule that Wilks gives for a
-single hypothesis (``2 dlogL(0) <= 1``).
+excludes 0 far too often (the best of many hypotheses always fluctuates up). The reported
+68% interval therefore keeps ``mu = 0`` (lower edge 0) unless the toy-calibrated (global)
+significance reaches the *evidence threshold* ``zero_below`` (default 2 sigma): without
+evidence for a signal the interval says "from 0 up to ...", and the significance and the
+interval never contradict each other. Only the lower edge moves, never the upper one, so
+the interval contains the central one and its coverage can only grow (unlike the
+"flip-flop" of switching between an upper limit and a central interval, Feldman & Cousins
+1998, which changes the upper edge and undercovers); the price is overcoverage where the
+true ``mu`` is about 1-2 standard deviations above 0 (``tests/infer/test_uncertainty.py``
+measures it). ``zero_below=1`` gives the bare one-sided 15.9% test of a central interval's
+lower edge (the Wilks rule for a single hypothesis, ``2 dlogL(0) <= 1``).
 
 >>> total_interval(0.02, (0.018, 0.022), sigma_gen=0.0015, z_global=4.0)
 (0.0175, 0.0225)
->>> total_interval(0.001, (0.0006, 0.0014), sigma_gen=0.0, z_global=0.4)
+>>> total_interval(0.001, (0.0006, 0.0014), sigma_gen=0.0, z_global=1.5)
 (0.0, 0.0014)
+>>> total_interval(0.001, (0.0006, 0.0014), sigma_gen=0.0, z_global=1.5, zero_below=1.0)
+(0.0006, 0.0014)
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from gbi.flows import ensemble_error
 from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis
 
 __all__ = [
+    "EVIDENCE_THRESHOLD",
     "GeneratorSpread",
     "generator_spread",
     "model_spread",
@@ -107,16 +117,26 @@ def _spread(fits: list[tuple[float, int]], kind: str = "bootstrap") -> Generator
     return GeneratorSpread(ensemble_error(mus, kind), mus, [b for _, b in fits], kind)
 
 
+#: Default evidence threshold (sigma) below which the 68% interval reaches 0 (module doc).
+EVIDENCE_THRESHOLD = 2.0
+
+
 def total_interval(
-    mu_hat: float, stat_interval: tuple[float, float], *, sigma_gen: float, z_global: float
+    mu_hat: float,
+    stat_interval: tuple[float, float],
+    *,
+    sigma_gen: float,
+    z_global: float,
+    zero_below: float = EVIDENCE_THRESHOLD,
 ) -> tuple[float, float]:
     """The 68% interval: the likelihood (stat) interval with ``sigma_gen`` added in
-    quadrature on each side; the lower edge drops to 0 when ``z_global <= 1`` (module doc).
+    quadrature on each side; the lower edge drops to 0 when ``z_global < zero_below``
+    (module doc).
     """
     lo_s, hi_s = stat_interval
     lo = mu_hat - math.hypot(max(mu_hat - lo_s, 0.0), sigma_gen)
     hi = mu_hat + math.hypot(max(hi_s - mu_hat, 0.0), sigma_gen)
-    if z_global <= 1.0:
+    if z_global < zero_below:
         lo = min(lo, 0.0)
     return round(lo, 12), round(hi, 12)
 
@@ -131,13 +151,26 @@ def total_upper_limit(mu_hat: float, upper_limit: float, *, sigma_gen: float) ->
     return base + math.hypot(upper_limit - base, 1.6448536269514722 * sigma_gen)
 
 
-def total_result(fit: MixtureFit, *, sigma_gen: float, z_for_zero: float) -> dict[str, float]:
+def total_result(
+    fit: MixtureFit,
+    *,
+    sigma_gen: float,
+    z_for_zero: float,
+    zero_below: float = EVIDENCE_THRESHOLD,
+) -> dict[str, float]:
     """The reported ``mu`` fields of a fit with generator uncertainty ``sigma_gen``.
 
     The likelihood (stat) values are kept as ``*_stat``; ``z_for_zero`` is the significance
-    that decides whether the 68% interval reaches 0 (:func:`total_interval`).
+    that decides, against ``zero_below``, whether the 68% interval reaches 0
+    (:func:`total_interval`).
     """
-    lo, hi = total_interval(fit.mu_hat, fit.interval, sigma_gen=sigma_gen, z_global=z_for_zero)
+    lo, hi = total_interval(
+        fit.mu_hat,
+        fit.interval,
+        sigma_gen=sigma_gen,
+        z_global=z_for_zero,
+        zero_below=zero_below,
+    )
     return {
         **fit.to_dict(),
         "mu_lo": lo,
