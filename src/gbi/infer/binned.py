@@ -150,6 +150,7 @@ def fit_binned(
         "mu_lo": mu_lo,
         "mu_hi": result["mu_hat"] + result["mu_err"],
         "mu_lo_stat": result["mu_hat"] - result["mu_err"],
+        "mu_hi_stat": result["mu_hat"] + result["mu_err"],
         "mu_upper_limit_95": result["cls_upper_limit_obs"],
         "mu_upper_limit_95_exp": result["cls_upper_limit_exp"],
         "q0": result["q0"],
