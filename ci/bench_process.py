@@ -5,6 +5,8 @@ Each measurement runs in a fresh Python process (so that peak RSS belongs to it 
 
 - ``uproot``: ``uproot.iterate`` over the same files, same branches, same chunk size, doing
   nothing with the arrays (the I/O + decompression floor);
+- ``minimal``: a coffea processor (same ``Runner``, NanoAODSchema) that only materialises
+  those branches: the floor of any coffea processor, i.e. coffea's own overhead;
 - ``processor``: ``DijetFeatureProcessor`` alone in a coffea ``Runner`` (iterative);
 - ``gbi``: ``gbi.feature_job.process_fileset`` (file checks, coffea NanoEvents, features,
   histograms, Parquet/pickle/ROOT outputs) with the iterative executor.
@@ -37,6 +39,33 @@ for arrays in uproot.iterate([{f: "Events"} for f in files], branches, step_size
     n += len(arrays)
 seconds = time.perf_counter() - start
 print(json.dumps({"events": n, "seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+_MINIMAL = """
+import json, sys, time, resource, warnings
+warnings.simplefilter("ignore", RuntimeWarning)  # NanoAODSchema cross-reference notices
+import awkward as ak
+from coffea import processor
+from coffea.nanoevents import NanoAODSchema
+files, branches, chunk = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+class Minimal(processor.ProcessorABC):
+    # the floor of a coffea processor: materialise the branches gbi reads, compute nothing
+    def process(self, events):
+        for name in branches:
+            if name.startswith("FatJet_"):
+                ak.to_numpy(ak.flatten(events.FatJet[name[len("FatJet_"):]]))
+            elif name != "nFatJet":
+                ak.to_numpy(events[name])
+        return {"events": len(events)}
+    def postprocess(self, accumulator):
+        return accumulator
+fileset = {"qcd": {"files": {f: "Events" for f in files}}}
+runner = processor.Runner(processor.IterativeExecutor(status=False), schema=NanoAODSchema, chunksize=chunk)
+start = time.perf_counter()
+out = runner(fileset, Minimal())
+seconds = time.perf_counter() - start
+print(json.dumps({"events": out["events"], "seconds": seconds,
+                  "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 _PROCESSOR = """
@@ -100,6 +129,7 @@ def main() -> int:
         for _ in range(args.repeat):
             for name, code, executor in (
                 ("uproot", _UPROOT, ""),
+                ("minimal", _MINIMAL, ""),
                 ("processor", _PROCESSOR, ""),
                 ("gbi", _GBI, "iterative"),
             ):
@@ -116,9 +146,11 @@ def main() -> int:
             print(
                 f"{label:<10} {name:<8} {f['events']:>9,} {f['rate']:>11,.0f} {f['maxrss_kib'] / 1024:>13.0f}"
             )
-        for name in ("processor", "gbi"):
+        for name in ("minimal", "processor", "gbi"):
             ratio = best[name]["rate"] / best["uproot"]["rate"]
             print(f"{label:<10} {name} / bare uproot read rate = {ratio:.2f}")
+        ratio = best["processor"]["rate"] / best["minimal"]["rate"]
+        print(f"{label:<10} processor / minimal coffea processor rate = {ratio:.2f}")
     print(
         f"futures executor (2 workers), {len(files)} files: "
         f"{futures['events'] / futures['seconds']:,.0f} events/s"

@@ -212,9 +212,7 @@ def summarize_rows(
         hat = np.array([r["mu_hat"] for r in sel])
         covered = np.array([r["mu_lo"] <= r["mu_true"] <= r["mu_hi"] for r in sel])
         stat = [
-            r
-            for r in sel
-            if r.get("mu_lo_stat") is not None and r.get("mu_hi_stat") is not None
+            r for r in sel if r.get("mu_lo_stat") is not None and r.get("mu_hi_stat") is not None
         ]
         covered_stat = [r["mu_lo_stat"] <= r["mu_true"] <= r["mu_hi_stat"] for r in stat]
         z = np.array([r["significance"] or 0.0 for r in sel])

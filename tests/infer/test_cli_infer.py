@@ -74,6 +74,8 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
             "20",
             "--flow-ensemble",
             "2",
+            "--unbinned-toys",
+            "4",
         ]
     )
     assert rc == 0
@@ -86,6 +88,10 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
         assert res["mu_lo"] <= res["mu_hat"] <= res["mu_hi"]
         assert res["mu_upper_limit_95"] > 0
     assert doc["methods"]["binned"]["generator_histosys"] == ["generator_ensemble"]
+    unb = doc["methods"]["unbinned"]
+    # The unbinned significance is calibrated with 4 background-only toys of the flows.
+    assert len(unb["toy_q0"]) == 4
+    assert unb["significance"] < unb["significance_local"]
     par = doc["methods"]["parametrized"]
     # Two bootstrap flows: the generator spread is measured and inside the total interval.
     assert len(par["mu_hat_flow_members"]) == 2

@@ -46,7 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--signal-grid", nargs="+", metavar="DIR", help="signal grid files or folders")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for plots")
-    p.add_argument("--toys", type=int, default=100, help="background-only toys (default: 100)")
+    p.add_argument(
+        "--toys", type=int, default=100, help="background-only toys, parametrized (default: 100)"
+    )
+    p.add_argument(
+        "--unbinned-toys",
+        type=int,
+        default=10,
+        help="background-only toys calibrating the unbinned significance (default: 10)",
+    )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs (default: 30)")
     p.add_argument(
         "--flow-ensemble",
@@ -115,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
             f"--evidence-threshold: expected a significance >= 0 (sigma), "
             f"found {args.evidence_threshold}"
         )
+    if args.unbinned_toys < 1:
+        raise GbiInputError(f"--unbinned-toys: expected >= 1 toys, found {args.unbinned_toys}")
     if args.toys < 0:
         raise GbiInputError(f"--toys: expected >= 0, found {args.toys}")
     regions = Regions() if args.sr is None else Regions(sr_low=args.sr[0], sr_high=args.sr[1])
@@ -124,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         flow_train=dataclasses.replace(config.flow_train, epochs=args.flow_epochs),
         flow_ensemble=args.flow_ensemble,
         evidence_threshold=args.evidence_threshold,
+        unbinned_toys=args.unbinned_toys,
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
         parametrized=dataclasses.replace(config.parametrized, epochs=args.classifier_epochs),
     )
