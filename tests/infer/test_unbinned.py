@@ -52,3 +52,18 @@ def test_free_fit_matches_the_full_fit() -> None:
     assert abs(mu - fit.per_hypothesis["mu_hat"][0]) < 1e-9
     assert abs(q0 - free_fit_q0(fit)) < 1e-6
     assert 0.02 < fit.mu_hat < 0.06
+
+
+def test_mjj_toys_follow_the_sideband_fit() -> None:
+    """Toy mjj values are drawn from the same density the fit uses (KS test against its CDF)."""
+    from gbi.infer.unbinned import MjjSidebandDensity
+
+    mjj = np.random.default_rng(3).exponential(600.0, 300000) + 2000.0
+    density = MjjSidebandDensity(mjj, (3300.0, 3700.0))
+    grid = np.linspace(3300.0, 3700.0, 4001)
+    cdf_grid = np.cumsum(np.exp(density.log_pdf(grid))) * (grid[1] - grid[0])
+    cdf_grid /= cdf_grid[-1]
+    sample = density.sample(20000, seed=4)
+    result = stats.kstest(sample, lambda m: np.interp(m, grid, cdf_grid))
+    assert result.pvalue > 1e-3, result
+    assert abs(1.0 / density.slope - 600.0) < 30.0
