@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
+from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.plots import plot_scan
 from gbi.io import write_json
 
@@ -91,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("MX", "MY"),
         help="masses of the injected signal (GeV), to report how often the mass intervals hold them",
     )
+    p.add_argument(
+        "--binned-sideband-closure",
+        choices=SIDEBAND_CLOSURE_MODES,
+        default="correct",
+        help="binned: use of the sideband closure factor k (see gbi infer --help)",
+    )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
     args = p.parse_args(argv)
@@ -115,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     base = InferConfig(
         methods=tuple(args.methods), toys=args.toys, flow_ensemble=args.flow_ensemble
+    )
+    base = dataclasses.replace(
+        base,
+        binned=dataclasses.replace(base.binned, sideband_closure=args.binned_sideband_closure),
     )
     columns = ("mjj", *base.features)
     rows: list[dict[str, Any]] = []
@@ -172,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                     "significance": res.get("significance"),
                     "significance_local": res.get("significance_local"),
                     "masses": res.get("masses"),
+                    "cut": res.get("cut"),
+                    "sideband_closure": res.get("sideband_closure"),
                     "wall_s": wall,
                     "stages": summary["stages"],
                 }

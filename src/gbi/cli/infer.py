@@ -24,6 +24,7 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
     from gbi.infer.pipeline import INFER_METHODS
     from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
@@ -83,6 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar=("MX", "MY"),
         help="signal template mass of the binned fit (default: the parametrized best fit)",
     )
+    p.add_argument(
+        "--binned-sideband-closure",
+        choices=SIDEBAND_CLOSURE_MODES,
+        default="correct",
+        help="binned: what the closure factor k of the score cut, measured in the sideband "
+        "windows next to the SR, does to the background: scale it by k ('correct', default), "
+        "add |k - 1| as a systematic ('systematic'), or nothing ('off', k is still reported)",
+    )
     p.add_argument("--sr", nargs=2, type=float, metavar=("LOW", "HIGH"), help="signal region, GeV")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -136,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         evidence_threshold=args.evidence_threshold,
         unbinned_toys=args.unbinned_toys,
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
+        binned=dataclasses.replace(config.binned, sideband_closure=args.binned_sideband_closure),
         parametrized=dataclasses.replace(config.parametrized, epochs=args.classifier_epochs),
     )
     grid = load_signal_grid(args.signal_grid, regions=regions) if args.signal_grid else None
