@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--binned-sideband-closure",
         choices=SIDEBAND_CLOSURE_MODES,
-        default="correct",
+        default="control",
         help="binned: use of the sideband closure factor k (see gbi infer --help)",
     )
     p.add_argument("--json", required=True, help="output JSON")

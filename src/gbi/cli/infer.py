@@ -87,10 +87,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--binned-sideband-closure",
         choices=SIDEBAND_CLOSURE_MODES,
-        default="correct",
-        help="binned: what the closure factor k of the score cut, measured in the sideband "
-        "windows next to the SR, does to the background: scale it by k ('correct', default), "
-        "add |k - 1| as a systematic ('systematic'), or nothing ('off', k is still reported)",
+        default="control",
+        help="binned: the score cut's closure factor k, measured in the sideband windows next "
+        "to the SR: a free background normalisation fitted in the windows as a control "
+        "channel, with the signal leaking there modelled ('control', default), |k - 1| as a "
+        "systematic ('systematic'), or only reported ('off')",
     )
     p.add_argument("--sr", nargs=2, type=float, metavar=("LOW", "HIGH"), help="signal region, GeV")
     p.add_argument("--seed", type=int, default=0)

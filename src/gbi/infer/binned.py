@@ -15,13 +15,21 @@ CLs upper limit (:func:`gbi.workspace.fit.fit_workspace`).
 
 Sideband closure. The flow mismodels the tails of the background a little everywhere, and
 the cut selects exactly the events where the data exceed the generated background, so a
-signal-free SR shows an excess after the cut. The same cut applied to the data of the
+signal-free SR can show an excess after the cut. The same cut applied to the data of the
 sideband windows next to the SR (``sideband_width`` GeV on each side) and to events
-generated at their mjj measures that mismodelling where no resonance is expected:
-``k = eff_data / eff_generated``. ``sideband_closure="correct"`` (default) scales the
-background template by ``k`` and adds its statistical uncertainty as a ``normsys``;
-``"systematic"`` keeps the template and adds ``sqrt((k - 1)^2 + err_k^2)`` as a ``normsys``;
-``"off"`` only reports ``k``.
+generated at their mjj measures that mismodelling where the resonance is small:
+``k = eff_data / eff_generated`` (always reported). ``sideband_closure`` chooses its use:
+
+- ``"control"`` (default): the windows become a second pyhf channel (low and high window,
+  one bin each) and ``k`` a free ``normfactor`` shared by the generated background of both
+  channels, so the windows fit it; the simulated signal that leaks into the windows is a
+  sample there with the same ``mu``, so a real signal does not inflate ``k``.
+  ``extrapolation_uncertainty`` (a ``normsys`` on the SR background) covers the difference
+  between ``k`` in the windows and in the SR: 6% by default, from the scatter of the SR
+  excess around the window ``k`` in signal-free LHCO-style runs (README, section 8).
+- ``"systematic"``: no fit of ``k``; ``sqrt((k - 1)^2 + err_k^2)`` as a ``normsys``
+  (a real signal leaking into the windows inflates it).
+- ``"off"``: only report ``k``.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 __all__ = ["SIDEBAND_CLOSURE_MODES", "BinnedConfig", "fit_binned", "sideband_closure"]
 
 #: What the sideband closure factor ``k`` does to the background template.
-SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("correct", "systematic", "off")
+SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +63,20 @@ class BinnedConfig:
     bins: int = 4
     n_folds: int = 5
     classifier: ClassifierConfig = dataclasses.field(default_factory=ClassifierConfig)
-    sideband_closure: str = "correct"
+    sideband_closure: str = "control"
     sideband_width: float = 200.0
+    extrapolation_uncertainty: float = 0.06
 
     def __post_init__(self) -> None:
         if self.sideband_closure not in SIDEBAND_CLOSURE_MODES:
             raise GbiInputError(
                 f"binned sideband_closure: expected one of {SIDEBAND_CLOSURE_MODES}, "
                 f"found {self.sideband_closure!r}"
+            )
+        if not 0 <= self.extrapolation_uncertainty < 1:
+            raise GbiInputError(
+                "binned extrapolation_uncertainty: expected a relative uncertainty in [0, 1), "
+                f"found {self.extrapolation_uncertainty}"
             )
         if not self.sideband_width > 0:
             raise GbiInputError(
@@ -111,6 +125,53 @@ def _hist(mjj: np.ndarray, weight: np.ndarray, edges: np.ndarray) -> hist.Hist:
     return h
 
 
+def _window_hist(mjj: np.ndarray, weight: float, sr_low: float) -> hist.Hist:
+    """Two bins: the sideband window below the SR and the one above it."""
+    h = hist.Hist(
+        hist.axis.Regular(2, 0, 2, name="window", label="sideband window (0: below SR, 1: above)"),
+        storage=hist.storage.Weight(),
+    )
+    h.fill(window=(np.asarray(mjj) >= sr_low) + 0.5, weight=np.full(len(mjj), weight))
+    return h
+
+
+def _control_channel(
+    pass_data: np.ndarray,
+    pass_gen: np.ndarray,
+    side_data: Mapping[str, np.ndarray],
+    side_gen: Mapping[str, np.ndarray],
+    signal_side: tuple[np.ndarray, float] | None,
+    sr_low: float,
+) -> Any:
+    """The sideband windows after the cut: data, generated background x ``sideband_k``
+    (weight ``n_data / n_generated``), and the simulated signal that leaks there
+    (``signal_side``: mjj of the passing events and their weight, as in the SR template)."""
+    from gbi.workspace import Channel, Sample
+
+    n_d, n_g = len(pass_data), max(len(pass_gen), 1)
+    background = _window_hist(side_gen["mjj"][pass_gen], n_d / n_g, sr_low)
+    if (background.values() <= 0).any():
+        raise GbiInputError(
+            "binned: a sideband window has no generated background after the cut "
+            f"({background.values()}); use a wider --binned-sideband-width or a looser "
+            "--binned-efficiency, or --binned-sideband-closure off"
+        )
+    samples = [Sample("background", background, kind="data-driven", normfactors=["sideband_k"])]
+    if signal_side is not None and len(signal_side[0]):
+        samples.insert(
+            0,
+            Sample(
+                "signal",
+                _window_hist(signal_side[0], signal_side[1], sr_low),
+                signal=True,
+                staterror=False,
+            ),
+        )
+    return Channel(
+        "sideband_windows", samples, data=_window_hist(side_data["mjj"][pass_data], 1.0, sr_low)
+    )
+
+
 def fit_binned(
     data_sr: Mapping[str, np.ndarray],
     generated: Mapping[str, np.ndarray],
@@ -122,6 +183,7 @@ def fit_binned(
     member_weights: np.ndarray | None = None,
     zero_below: float = EVIDENCE_THRESHOLD,
     sideband: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None = None,
+    signal_sideband: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Cut on the CATHODE score and fit ``mu`` with pyhf; returns a result dict.
 
@@ -132,7 +194,9 @@ def fit_binned(
     The 68% interval is ``mu_hat +- HESSE error``, with the lower edge at 0 when the pyhf
     significance is below ``zero_below`` (:mod:`gbi.infer.uncertainty`).
     ``sideband``: ``(data, generated)`` events of the sideband windows next to the SR, for
-    the sideband closure (module docstring); ``None`` skips it.
+    the sideband closure (module docstring); ``None`` skips it. ``signal_sideband``: the
+    simulated signal events of the same windows (same sample as ``signal``, whose SR events
+    set the normalisation), for the ``"control"`` closure.
     """
     from gbi.workspace import Channel, HistoSys, Sample, build_workspace
     from gbi.workspace.fit import fit_workspace
@@ -180,26 +244,37 @@ def fit_binned(
         )
     closure: dict[str, Any] = {"mode": "none"}
     normsys: dict[str, tuple[float, float]] = {}
+    normfactors: list[str] = []
+    control = []
     if sideband is not None:
         side_data, side_gen = sideband
         # One random fold model per event: distributed like the out-of-fold scores the cut
         # was set on (the fold mean is smoother and would pass a different fraction).
-        closure = sideband_closure(
-            run.score_single(matrix(side_data), seed=seed + 17) > cut,
-            run.score_single(matrix(side_gen), seed=seed + 18) > cut,
-        )
-        closure["mode"] = config.sideband_closure
-        k, rel = closure["k"], closure["k_rel_err"]
-        if config.sideband_closure == "correct":
-            background.view().value = background.values() * k
-            background.view().variance = background.variances() * k**2
-            size = rel
+        pass_side_data = run.score_single(matrix(side_data), seed=seed + 17) > cut
+        pass_side_gen = run.score_single(matrix(side_gen), seed=seed + 18) > cut
+        closure = {
+            "mode": config.sideband_closure,
+            **sideband_closure(pass_side_data, pass_side_gen),
+        }
+        if config.sideband_closure == "control":
+            signal_side = None
+            if signal_sideband is not None and len(signal_sideband["mjj"]):
+                pass_sig_side = run.score_single(matrix(signal_sideband), seed=seed + 20) > cut
+                signal_side = (signal_sideband["mjj"][pass_sig_side], n_sr / n_sig)
+                closure["signal_passing"] = int(pass_sig_side.sum())
+            control.append(
+                _control_channel(
+                    pass_side_data, pass_side_gen, side_data, side_gen, signal_side, window[0]
+                )
+            )
+            normfactors = ["sideband_k"]
+            u = config.extrapolation_uncertainty
+            if u > 0:
+                normsys["sideband_extrapolation"] = (1.0 - u, 1.0 + u)
         elif config.sideband_closure == "systematic":
-            size = float(np.hypot(k - 1.0, rel))
-        else:
-            size = 0.0
-        if size > 0:
-            normsys["sideband_closure"] = (max(1.0 - size, 0.05), 1.0 + size)
+            size = float(np.hypot(closure["k"] - 1.0, closure["k_rel_err"]))
+            if size > 0:
+                normsys["sideband_closure"] = (max(1.0 - size, 0.05), 1.0 + size)
     histosys = []
     if member_weights is not None and len(member_weights) > 1:
         scale = n_sr / n_gen
@@ -227,14 +302,19 @@ def fit_binned(
                         kind="data-driven",
                         histosys=histosys,
                         normsys=normsys,
+                        normfactors=normfactors,
                     ),
                 ],
                 data=observed,
-            )
+            ),
+            *control,
         ],
         poi_bounds=(0.0, max(1.0, 20.0 * (pass_data.sum() + 10) / n_sr / max(eff_sig, 1e-3))),
     )
     result = fit_workspace(ws)
+    for par in result["parameters"]:
+        if par["name"] == "sideband_k":
+            closure["k_fitted"], closure["k_fitted_err"] = par["value"], par["error"]
     mu_lo = result["mu_hat"] - result["mu_err"]
     if not result["q0_significance"] >= zero_below:
         mu_lo = min(mu_lo, 0.0)

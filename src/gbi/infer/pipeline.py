@@ -355,6 +355,10 @@ def run_inference(
             side_data = subset(data, near)
             side_mjj = np.repeat(side_data["mjj"], max(1, round(config.oversampling)))
             sideband = (side_data, background.sample_at(side_mjj, seed=seed + 707))
+            signal_side = signal_grid.outside.get(nearest)
+            if signal_side is not None:
+                m = signal_side["mjj"]
+                signal_side = subset(signal_side, (m >= lo - width) & (m < hi + width))
             try:
                 res = fit_binned(
                     data_sr,
@@ -367,6 +371,7 @@ def run_inference(
                     member_weights=background.model.member_weights(generated),
                     zero_below=config.evidence_threshold,
                     sideband=sideband,
+                    signal_sideband=signal_side,
                 )
             except GbiInputError as err:
                 methods["binned"] = _skipped(str(err))

@@ -112,10 +112,18 @@ def generate_grid(
 class SignalGrid:
     """Signal-region feature tables per mass point ``(mX, mY)`` (GeV)."""
 
-    def __init__(self, tables: dict[tuple[float, float], Table], m_w: float) -> None:
+    def __init__(
+        self,
+        tables: dict[tuple[float, float], Table],
+        m_w: float,
+        outside: dict[tuple[float, float], Table] | None = None,
+    ) -> None:
         if not tables:
             raise GbiInputError("signal grid: expected at least one mass point, found none")
         self.tables = dict(sorted(tables.items()))
+        #: Events of each point outside the SR (the binned fit's sideband windows); the
+        #: SR tables set the normalisation, so these count as ``len(outside) / len(tables)``.
+        self.outside = dict(outside or {})
         self.m_w = m_w
 
     @property
@@ -125,7 +133,11 @@ class SignalGrid:
 
     def without(self, point: tuple[float, float]) -> SignalGrid:
         """The grid minus one point (to test interpolation to a mass not on the grid)."""
-        return SignalGrid({k: v for k, v in self.tables.items() if k != point}, self.m_w)
+        return SignalGrid(
+            {k: v for k, v in self.tables.items() if k != point},
+            self.m_w,
+            {k: v for k, v in self.outside.items() if k != point},
+        )
 
     def counts(self) -> dict[str, int]:
         return {f"{mx:g}/{my:g}": len(t["mjj"]) for (mx, my), t in self.tables.items()}
@@ -173,7 +185,8 @@ def load_signal_grid(
 ) -> SignalGrid:
     """Load grid files (directories are searched for ``wprime_*.root`` / ``.parquet``).
 
-    Only signal-region events are kept (mjj inside ``regions.signal_region``).
+    ``tables`` hold the signal-region events (mjj inside ``regions.signal_region``),
+    ``outside`` the rest.
     """
     regions = regions or Regions()
     paths: list[Path] = []
@@ -204,9 +217,11 @@ def load_signal_grid(
     if len(m_ws) > 1:
         raise GbiInputError(f"signal grid: expected one W' mass, found {sorted(m_ws)} GeV")
     merged: dict[tuple[float, float], Table] = {}
+    outside: dict[tuple[float, float], Table] = {}
     for key, parts in grouped.items():
         columns = set.intersection(*(set(t) for t in parts))
         table = {c: np.concatenate([t[c] for t in parts]) for c in sorted(columns)}
         mask = regions.in_signal_region(table["mjj"])
         merged[key] = {c: v[mask] for c, v in table.items()}
-    return SignalGrid(merged, m_w=m_ws.pop())
+        outside[key] = {c: v[~mask] for c, v in table.items()}
+    return SignalGrid(merged, m_w=m_ws.pop(), outside=outside)
