@@ -70,9 +70,16 @@ def load_features(paths: list[str], work: Path, name: str) -> dict[str, np.ndarr
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--signal", nargs="+", required=True)
-    p.add_argument("--background", nargs="+", required=True, help="data background")
-    p.add_argument("--reference-background", nargs="+", required=True)
+    p.add_argument("--signal", nargs="+")
+    p.add_argument("--background", nargs="+", help="data background")
+    p.add_argument("--reference-background", nargs="+")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="no new runs: merge the runs of earlier scans (e.g. split with --first-seed)",
+    )
+    p.add_argument("--first-seed", type=int, default=0, help="first seed (to split a scan)")
     p.add_argument("--n-signal", type=int, nargs="+", default=[0, 300, 600, 1000, 2000])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--classifier", nargs="+", choices=("hgb", "mlp"), default=["hgb"])
@@ -93,6 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        merged = [r for path in args.merge for r in json.loads(Path(path).read_text())["runs"]]
+        _write(args, merged, out)
+        return 0
+    missing = [
+        f"--{name.replace('_', '-')}"
+        for name in ("signal", "background", "reference_background")
+        if not getattr(args, name)
+    ]
+    if missing:
+        p.error(f"the following arguments are required without --merge: {', '.join(missing)}")
     work = Path(tempfile.mkdtemp(prefix="gbi_scan_"))
     background = load_features(args.background, work, "background")
     reference = load_features(args.reference_background, work, "reference")
@@ -103,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     flow = FlowConfig(flow=args.flow, features=DetectConfig().features, context=("mjj",))
     runs: list[dict[str, Any]] = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         shared = None
         order = np.random.default_rng(1000 + seed).permutation(len(signal["mjj"]))
         for n in args.n_signal:

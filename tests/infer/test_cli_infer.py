@@ -143,6 +143,9 @@ def test_infer_without_grid_and_bad_input(
         == 2
     )
     assert "expected a directory or a file" in capsys.readouterr().err
+    bad_cut = ["--binned-efficiency", "1.5"]
+    assert main(["infer", str(inputs["data"]), "--json", str(out), *bad_cut]) == 2
+    assert "binned efficiency: expected a fraction in (0, 1), found 1.5" in capsys.readouterr().err
     # Too few signal-region events: a valid result with skipped methods, not a crash.
     table = pq.read_table(inputs["data"]).to_pydict()
     keep = np.asarray(table["mjj"]) < 3300

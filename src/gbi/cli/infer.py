@@ -24,7 +24,7 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
+    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
     from gbi.infer.pipeline import INFER_METHODS
     from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
@@ -83,6 +83,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         metavar=("MX", "MY"),
         help="signal template mass of the binned fit (default: the parametrized best fit)",
+    )
+    p.add_argument(
+        "--binned-efficiency",
+        type=float,
+        default=BinnedConfig.efficiency,
+        help="binned: fraction of the generated SR background kept by the score cut "
+        f"(default: {BinnedConfig.efficiency:g})",
+    )
+    p.add_argument(
+        "--binned-bins",
+        type=int,
+        default=BinnedConfig.bins,
+        help=f"binned: mjj bins of the SR histogram (default: {BinnedConfig.bins})",
+    )
+    p.add_argument(
+        "--binned-sideband-width",
+        type=float,
+        default=BinnedConfig.sideband_width,
+        metavar="GEV",
+        help="binned: width of each sideband window next to the SR for the closure "
+        f"(default: {BinnedConfig.sideband_width:g} GeV)",
     )
     p.add_argument(
         "--binned-sideband-closure",
@@ -146,7 +167,13 @@ def run(args: argparse.Namespace) -> int:
         evidence_threshold=args.evidence_threshold,
         unbinned_toys=args.unbinned_toys,
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
-        binned=dataclasses.replace(config.binned, sideband_closure=args.binned_sideband_closure),
+        binned=dataclasses.replace(
+            config.binned,
+            efficiency=args.binned_efficiency,
+            bins=args.binned_bins,
+            sideband_width=args.binned_sideband_width,
+            sideband_closure=args.binned_sideband_closure,
+        ),
         parametrized=dataclasses.replace(config.parametrized, epochs=args.classifier_epochs),
     )
     grid = load_signal_grid(args.signal_grid, regions=regions) if args.signal_grid else None

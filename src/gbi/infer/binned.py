@@ -46,9 +46,10 @@ from gbi.detect.methods import train_method
 from gbi.detect.selection import thresholds
 from gbi.errors import GbiInputError
 from gbi.flows import ensemble_error
+from gbi.infer.closure import control_channel, sideband_closure
 from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
-__all__ = ["SIDEBAND_CLOSURE_MODES", "BinnedConfig", "fit_binned", "sideband_closure"]
+__all__ = ["SIDEBAND_CLOSURE_MODES", "BinnedConfig", "fit_binned"]
 
 #: What the sideband closure factor ``k`` does to the background template.
 SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
@@ -68,6 +69,12 @@ class BinnedConfig:
     extrapolation_uncertainty: float = 0.06
 
     def __post_init__(self) -> None:
+        if not 0 < self.efficiency < 1:
+            raise GbiInputError(
+                f"binned efficiency: expected a fraction in (0, 1), found {self.efficiency}"
+            )
+        if self.bins < 1:
+            raise GbiInputError(f"binned bins: expected >= 1 mjj bins, found {self.bins}")
         if self.sideband_closure not in SIDEBAND_CLOSURE_MODES:
             raise GbiInputError(
                 f"binned sideband_closure: expected one of {SIDEBAND_CLOSURE_MODES}, "
@@ -84,92 +91,12 @@ class BinnedConfig:
             )
 
 
-def sideband_closure(pass_data: np.ndarray, pass_generated: np.ndarray) -> dict[str, float]:
-    """Closure factor of the background model after a cut, from events outside the SR.
-
-    ``pass_data``, ``pass_generated``: booleans (events passing the cut) of sideband data
-    and of events generated at their mjj. Returns ``k = eff_data / eff_generated`` and its
-    relative statistical error ``sqrt(1/n_data_pass + 1/n_generated_pass)`` (Poisson counts).
-
-    >>> import numpy as np
-    >>> out = sideband_closure(np.arange(1000) < 110, np.arange(4000) < 400)
-    >>> round(out["k"], 3), round(out["k_rel_err"], 3)
-    (1.1, 0.108)
-    """
-    n_d, n_g = int(np.sum(pass_data)), int(np.sum(pass_generated))
-    if len(pass_data) == 0 or n_g == 0:
-        return {
-            "k": 1.0,
-            "k_rel_err": 0.0,
-            "data_pass": n_d,
-            "generated_pass": n_g,
-            "data": len(pass_data),
-            "generated": len(pass_generated),
-        }
-    k = (n_d / len(pass_data)) / (n_g / len(pass_generated))
-    return {
-        "k": float(k),
-        "k_rel_err": float(np.sqrt(1.0 / max(n_d, 1) + 1.0 / n_g)),
-        "data_pass": n_d,
-        "generated_pass": n_g,
-        "data": len(pass_data),
-        "generated": len(pass_generated),
-    }
-
-
 def _hist(mjj: np.ndarray, weight: np.ndarray, edges: np.ndarray) -> hist.Hist:
     h = hist.Hist(
         hist.axis.Variable(edges, name="mjj", label="mjj [GeV]"), storage=hist.storage.Weight()
     )
     h.fill(mjj=mjj, weight=weight)
     return h
-
-
-def _window_hist(mjj: np.ndarray, weight: float, sr_low: float) -> hist.Hist:
-    """Two bins: the sideband window below the SR and the one above it."""
-    h = hist.Hist(
-        hist.axis.Regular(2, 0, 2, name="window", label="sideband window (0: below SR, 1: above)"),
-        storage=hist.storage.Weight(),
-    )
-    h.fill(window=(np.asarray(mjj) >= sr_low) + 0.5, weight=np.full(len(mjj), weight))
-    return h
-
-
-def _control_channel(
-    pass_data: np.ndarray,
-    pass_gen: np.ndarray,
-    side_data: Mapping[str, np.ndarray],
-    side_gen: Mapping[str, np.ndarray],
-    signal_side: tuple[np.ndarray, float] | None,
-    sr_low: float,
-) -> Any:
-    """The sideband windows after the cut: data, generated background x ``sideband_k``
-    (weight ``n_data / n_generated``), and the simulated signal that leaks there
-    (``signal_side``: mjj of the passing events and their weight, as in the SR template)."""
-    from gbi.workspace import Channel, Sample
-
-    n_d, n_g = len(pass_data), max(len(pass_gen), 1)
-    background = _window_hist(side_gen["mjj"][pass_gen], n_d / n_g, sr_low)
-    if (background.values() <= 0).any():
-        raise GbiInputError(
-            "binned: a sideband window has no generated background after the cut "
-            f"({background.values()}); use a wider --binned-sideband-width or a looser "
-            "--binned-efficiency, or --binned-sideband-closure off"
-        )
-    samples = [Sample("background", background, kind="data-driven", normfactors=["sideband_k"])]
-    if signal_side is not None and len(signal_side[0]):
-        samples.insert(
-            0,
-            Sample(
-                "signal",
-                _window_hist(signal_side[0], signal_side[1], sr_low),
-                signal=True,
-                staterror=False,
-            ),
-        )
-    return Channel(
-        "sideband_windows", samples, data=_window_hist(side_data["mjj"][pass_data], 1.0, sr_low)
-    )
 
 
 def fit_binned(
@@ -263,7 +190,7 @@ def fit_binned(
                 signal_side = (signal_sideband["mjj"][pass_sig_side], n_sr / n_sig)
                 closure["signal_passing"] = int(pass_sig_side.sum())
             control.append(
-                _control_channel(
+                control_channel(
                     pass_side_data, pass_side_gen, side_data, side_gen, signal_side, window[0]
                 )
             )
