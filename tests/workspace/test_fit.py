@@ -11,7 +11,7 @@ import numpy as np
 import pyhf
 import pytest
 
-from gbi.errors import GbiInputError
+from gbi.errors import GbiError, GbiInputError
 from gbi.io import write_json
 from gbi.schema import validate
 from gbi.workspace import Channel, Sample, Template, build_spec
@@ -183,3 +183,37 @@ def test_minos_interval_is_the_profile_likelihood_crossing() -> None:
     for edge in (lo, hi):
         _, at_edge = pyhf.infer.mle.fixed_poi_fit(edge, data, model, return_fitted_val=True)
         assert abs(float(at_edge - best) - 1.0) < 0.02
+
+
+def test_limit_falls_back_to_scipy_when_minuit_fails(
+    closure: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fixed-POI fit that MINUIT does not converge is redone with SLSQP: same limits; when
+    both fail, a GbiError names the fit instead of a pyhf traceback."""
+    path, reference = closure
+    real_fit = pyhf.infer.mle.fixed_poi_fit
+    calls = {"minuit": 0, "scipy": 0}
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        name = type(pyhf.optimizer).__name__.split("_")[0]
+        calls[name] += 1
+        if name == "minuit":
+            raise pyhf.exceptions.FailedMinimization(_FakeResult())
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(pyhf.infer.mle, "fixed_poi_fit", flaky)
+    result = fit_workspace(load_workspace(path), source=str(path))
+    assert calls["minuit"] > 0
+    assert calls["scipy"] == calls["minuit"]
+    assert result["cls_upper_limit_exp"] == pytest.approx(reference["cls_upper_limit_exp"], 1e-3)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise pyhf.exceptions.FailedMinimization(_FakeResult())
+
+    monkeypatch.setattr(pyhf.infer.mle, "fixed_poi_fit", broken)
+    with pytest.raises(GbiError, match="did not converge with minuit"):
+        fit_workspace(load_workspace(path), source=str(path))
+
+
+class _FakeResult:
+    message = "stopped above the EDM goal (test)"

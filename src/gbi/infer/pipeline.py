@@ -31,7 +31,7 @@ from scipy.special import logsumexp
 from gbi.detect.background import SidebandBackground
 from gbi.detect.config import DEFAULT_FEATURES
 from gbi.detect.inputs import subset
-from gbi.errors import GbiInputError
+from gbi.errors import GbiError, GbiInputError
 from gbi.flows import (
     FlowConfig,
     TrainConfig,
@@ -373,7 +373,7 @@ def run_inference(
                     sideband=sideband,
                     signal_sideband=signal_side,
                 )
-            except GbiInputError as err:
+            except GbiError as err:  # bad input, or a pyhf fit that did not converge
                 methods["binned"] = _skipped(str(err))
             else:
                 extras["binned"] = {"workspace": res.pop("workspace")}

@@ -62,14 +62,32 @@ class AsymptoticCLs:
         """(mu_hat, twice_nll) of a free fit, or (mu, twice_nll) of a fixed-POI fit."""
         import pyhf
 
-        if mu is None:
-            pars, twice_nll = pyhf.infer.mle.fit(
-                data, self.model, self.init, self.bounds, self.fixed, return_fitted_val=True
-            )
-        else:
-            pars, twice_nll = pyhf.infer.mle.fixed_poi_fit(
+        from gbi.workspace.inference import pyhf_backend
+
+        def run() -> tuple[Any, Any]:
+            if mu is None:
+                return pyhf.infer.mle.fit(
+                    data, self.model, self.init, self.bounds, self.fixed, return_fitted_val=True
+                )
+            return pyhf.infer.mle.fixed_poi_fit(
                 mu, data, self.model, self.init, self.bounds, self.fixed, return_fitted_val=True
             )
+
+        try:
+            pars, twice_nll = run()
+        except pyhf.exceptions.FailedMinimization as first:
+            # MINUIT can stop above its EDM goal at an extreme POI value (e.g. the upper bound,
+            # where a free background normalisation runs to its limit); SLSQP from the same
+            # start usually converges there.
+            try:
+                with pyhf_backend(pyhf.tensorlib.name, "scipy"):
+                    pars, twice_nll = run()
+            except pyhf.exceptions.FailedMinimization as second:
+                where = "the free fit" if mu is None else f"the fit with the POI fixed at {mu:g}"
+                raise GbiError(
+                    f"{where} did not converge with minuit ({first}) nor scipy ({second}); "
+                    "check the POI bounds and the templates (gbi fit --json shows the pulls)"
+                ) from second
         return float(pars[self.poi]), float(twice_nll)
 
     def _qmu(self, mu: float, key: str) -> float:
