@@ -147,9 +147,8 @@ def fit_binned(
     assert run.data_scores is not None
     assert run.background_scores is not None
     cut = float(thresholds(run.background_scores, [config.efficiency])[0])
-    # One random fold model per signal event, like the out-of-fold data scores: the fold
-    # mean is smoother, so more of a well-separated signal passes with it (efficiency too
-    # high, mu too low).
+    # One random fold model per signal event, scored like the out-of-fold data the cut
+    # is applied to (the fold mean is a different, smoother score).
     signal_scores = run.score_single(matrix(signal), seed=seed + 19)
     edges = np.linspace(window[0], window[1], config.bins + 1)
     pass_data = run.data_scores > cut
