@@ -349,14 +349,9 @@ def _score_and_fill(
             }
             if expected is not None:
                 o, e = observed[lab, :], expected[lab, :]
-                entry["mjj_chi2"] = chi2_compare(
-                    o.values(), e.values(), e.values(), e.variances(), constraints
-                )
+                entry["mjj_chi2"] = chi2_compare(o.values(), e.values(), e.variances(), constraints)
                 entry["mjj_chi2_sr"] = chi2_compare(
-                    o.values()[sr_bins],
-                    e.values()[sr_bins],
-                    e.values()[sr_bins],
-                    e.variances()[sr_bins],
+                    o.values()[sr_bins], e.values()[sr_bins], e.variances()[sr_bins]
                 )
             info["cuts"].append(entry)
         summaries[name] = info
