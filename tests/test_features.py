@@ -103,3 +103,23 @@ def test_no_event_with_two_jets_gives_empty_columns():
     )
     assert mask.tolist() == [False]
     assert all(features[name].shape == (0,) for name in FEATURE_COLUMNS)
+
+
+def test_dijet_mass_matches_vector_library():
+    """The numpy invariant mass agrees with scikit-hep ``vector`` on random jet pairs."""
+    import vector
+
+    from gbi.features import dijet_mass
+
+    rng = np.random.default_rng(7)
+    n = 2000
+    pt = rng.uniform(20.0, 3000.0, (n, 2))
+    eta = rng.uniform(-4.0, 4.0, (n, 2))
+    phi = rng.uniform(-np.pi, np.pi, (n, 2))
+    mass = rng.uniform(0.0, 800.0, (n, 2))
+    jets = [
+        vector.array({"pt": pt[:, i], "eta": eta[:, i], "phi": phi[:, i], "mass": mass[:, i]})
+        for i in range(2)
+    ]
+    expected = np.asarray((jets[0] + jets[1]).mass)
+    np.testing.assert_allclose(dijet_mass(pt, eta, phi, mass), expected, rtol=1e-9, atol=1e-6)

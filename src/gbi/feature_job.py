@@ -18,7 +18,12 @@ from typing import Any
 from gbi import __version__
 from gbi.execution import run_processor
 from gbi.io import write_json, write_parquet, write_pickle, write_root_histograms
-from gbi.processors.dijet import REQUIRED_BRANCHES, DijetFeatureProcessor, assemble_columns
+from gbi.processors.dijet import (
+    OPTIONAL_BRANCHES,
+    REQUIRED_BRANCHES,
+    DijetFeatureProcessor,
+    assemble_columns,
+)
 from gbi.regions import REGION_NAMES, Regions
 
 __all__ = ["process_fileset", "root_histograms"]
@@ -49,6 +54,7 @@ def process_fileset(
         fileset,
         DijetFeatureProcessor(regions),
         required_branches=REQUIRED_BRANCHES,
+        preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
         executor=executor,
         workers=workers,
         scheduler=scheduler,

@@ -27,7 +27,7 @@ import uproot
 
 from gbi.errors import GbiInputError
 
-__all__ = ["BadFile", "check_files", "load_fileset", "normalize_fileset"]
+__all__ = ["BadFile", "check_files", "inspect_files", "load_fileset", "normalize_fileset"]
 
 DEFAULT_TREE = "Events"
 _DATASET_FIELDS = {"files", "treename", "metadata"}
@@ -171,17 +171,28 @@ def check_files(
     tree, missing branches, or not a TTree). Nothing is raised here: the caller decides
     between stopping with the first problem and skipping bad files.
     """
+    return inspect_files(fileset, required_branches)[0]
+
+
+def inspect_files(
+    fileset: Mapping[str, Mapping[str, Any]], required_branches: Iterable[str]
+) -> tuple[list[BadFile], dict[str, set[str]]]:
+    """:func:`check_files`, also returning the branch names of every good file (by path)."""
     required = list(required_branches)
     problems: list[BadFile] = []
+    branches: dict[str, set[str]] = {}
     for dataset, spec in fileset.items():
         for path, tree_name in spec["files"].items():
-            reason = _check_one(path, tree_name, required)
+            found: set[str] = set()
+            reason = _check_one(path, tree_name, required, found)
             if reason:
                 problems.append(BadFile(dataset, path, reason))
-    return problems
+            else:
+                branches[path] = found
+    return problems, branches
 
 
-def _check_one(path: str, tree_name: str, required: list[str]) -> str | None:
+def _check_one(path: str, tree_name: str, required: list[str], found: set[str]) -> str | None:
     if "://" not in path and not Path(path).is_file():
         return "file does not exist; check the path in the fileset"
     try:
@@ -200,6 +211,7 @@ def _check_one(path: str, tree_name: str, required: list[str]) -> str | None:
             if not isinstance(tree, uproot.TTree):
                 return f"{tree_name!r} is a {type(tree).__name__}, expected a TTree"
             available = set(tree.keys())
+            found.update(available)
             missing = [b for b in required if b not in available]
             if missing:
                 return (
