@@ -4,10 +4,13 @@
 Each measurement runs in a fresh Python process (so that peak RSS belongs to it alone):
 
 - ``uproot``: ``uproot.iterate`` over the same files, same branches, same chunk size, doing
-  nothing with the arrays (the I/O + decompression floor);
-- ``minimal``: a coffea processor (same ``Runner``, NanoAODSchema) that only materialises
-  those branches: the floor of any coffea processor, i.e. coffea's own overhead;
-- ``processor``: ``DijetFeatureProcessor`` alone in a coffea ``Runner`` (iterative);
+  nothing with the arrays (the I/O + decompression floor, with uproot's defaults);
+- ``uproot_threads``: the same with the decompression thread pool that gbi uses with the
+  iterative executor (``min(CPUs, 4)`` threads): the floor for the same resources;
+- ``minimal``: a coffea processor (same ``Runner``, NanoAODSchema, coffea's defaults) that
+  only materialises those branches: coffea's own overhead;
+- ``processor``: ``DijetFeatureProcessor`` through :func:`gbi.execution.run_processor`
+  (file checks, preloaded branches, decompression threads; iterative executor);
 - ``gbi``: ``gbi.feature_job.process_fileset`` (file checks, coffea NanoEvents, features,
   histograms, Parquet/pickle/ROOT outputs) with the iterative executor.
 
@@ -41,6 +44,18 @@ seconds = time.perf_counter() - start
 print(json.dumps({"events": n, "seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
+_UPROOT_THREADS = """
+import concurrent.futures, json, os, sys, time, resource, uproot
+files, branches, chunk = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+pool = concurrent.futures.ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
+start = time.perf_counter(); n = 0
+for arrays in uproot.iterate([{f: "Events"} for f in files], branches, step_size=chunk, library="ak",
+                             decompression_executor=pool):
+    n += len(arrays)
+seconds = time.perf_counter() - start
+print(json.dumps({"events": n, "seconds": seconds, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
 _MINIMAL = """
 import json, sys, time, resource, warnings
 warnings.simplefilter("ignore", RuntimeWarning)  # NanoAODSchema cross-reference notices
@@ -69,16 +84,16 @@ print(json.dumps({"events": out["events"], "seconds": seconds,
 """
 
 _PROCESSOR = """
-import json, sys, time, resource, warnings
-warnings.simplefilter("ignore", RuntimeWarning)  # NanoAODSchema cross-reference notices
-from coffea import processor
-from coffea.nanoevents import NanoAODSchema
+import json, sys, time, resource
+from gbi.execution import run_processor
 from gbi.processors import DijetFeatureProcessor
+from gbi.processors.dijet import OPTIONAL_BRANCHES, REQUIRED_BRANCHES
 files, chunk = json.loads(sys.argv[1]), int(sys.argv[3])
 fileset = {"qcd": {"files": {f: "Events" for f in files}}}
-runner = processor.Runner(processor.IterativeExecutor(status=False), schema=NanoAODSchema, chunksize=chunk)
 start = time.perf_counter()
-out = runner(fileset, DijetFeatureProcessor())
+out = run_processor(fileset, DijetFeatureProcessor(), required_branches=REQUIRED_BRANCHES,
+                    preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES, chunksize=chunk,
+                    progress=False).output
 seconds = time.perf_counter() - start
 print(json.dumps({"events": out["qcd"]["cutflow"]["events"], "seconds": seconds,
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
@@ -129,6 +144,7 @@ def main() -> int:
         for _ in range(args.repeat):
             for name, code, executor in (
                 ("uproot", _UPROOT, ""),
+                ("uproot_threads", _UPROOT_THREADS, ""),
                 ("minimal", _MINIMAL, ""),
                 ("processor", _PROCESSOR, ""),
                 ("gbi", _GBI, "iterative"),
@@ -140,15 +156,19 @@ def main() -> int:
         rows[label] = best
 
     futures = _measure(_GBI, files, args.chunksize, "futures")
-    print(f"{'input':<10} {'reader':<9} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
+    print(f"{'input':<10} {'reader':<15} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
     for label, best in rows.items():
         for name, f in best.items():
             print(
-                f"{label:<10} {name:<8} {f['events']:>9,} {f['rate']:>11,.0f} {f['maxrss_kib'] / 1024:>13.0f}"
+                f"{label:<10} {name:<14} {f['events']:>9,} {f['rate']:>11,.0f} {f['maxrss_kib'] / 1024:>13.0f}"
             )
         for name in ("minimal", "processor", "gbi"):
             ratio = best[name]["rate"] / best["uproot"]["rate"]
-            print(f"{label:<10} {name} / bare uproot read rate = {ratio:.2f}")
+            same = best[name]["rate"] / best["uproot_threads"]["rate"]
+            print(
+                f"{label:<10} {name} / bare uproot read rate = {ratio:.2f} "
+                f"(/ bare read with the same decompression threads = {same:.2f})"
+            )
         ratio = best["processor"]["rate"] / best["minimal"]["rate"]
         print(f"{label:<10} processor / minimal coffea processor rate = {ratio:.2f}")
     print(

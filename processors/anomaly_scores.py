@@ -18,7 +18,7 @@ from gbi.execution import run_processor
 from gbi.fileset import load_fileset
 from gbi.io import write_pickle
 from gbi.processors.anomaly import AnomalyScoreProcessor
-from gbi.processors.dijet import REQUIRED_BRANCHES
+from gbi.processors.dijet import OPTIONAL_BRANCHES, REQUIRED_BRANCHES
 
 
 def main() -> int:
@@ -35,6 +35,7 @@ def main() -> int:
         load_fileset(args.fileset),
         AnomalyScoreProcessor(classifiers),
         required_branches=REQUIRED_BRANCHES,
+        preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
         executor=args.executor,
         workers=args.workers,
         chunksize=args.chunksize,

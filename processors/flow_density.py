@@ -19,7 +19,7 @@ import numpy as np
 from gbi.execution import run_processor
 from gbi.fileset import load_fileset
 from gbi.processors import FlowDensityProcessor, assemble_columns
-from gbi.processors.dijet import REQUIRED_BRANCHES
+from gbi.processors.dijet import OPTIONAL_BRANCHES, REQUIRED_BRANCHES
 
 
 def main() -> int:
@@ -34,6 +34,7 @@ def main() -> int:
         load_fileset(args.fileset),
         FlowDensityProcessor(args.model_dir),
         required_branches=REQUIRED_BRANCHES,
+        preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
         executor=args.executor,
         workers=args.workers,
         chunksize=args.chunksize,

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import uproot
 
+from gbi.errors import GbiInputError
 from gbi.execution import run_processor
 from gbi.fileset import normalize_fileset
 from gbi.processors import DijetFeatureProcessor, assemble_columns
-from gbi.processors.dijet import REQUIRED_BRANCHES
+from gbi.processors.dijet import OPTIONAL_BRANCHES, REQUIRED_BRANCHES
 
 
 def _run(fileset, executor, **kwargs):
@@ -20,7 +21,7 @@ def _run(fileset, executor, **kwargs):
         required_branches=REQUIRED_BRANCHES,
         executor=executor,
         progress=False,
-        **kwargs,
+        **{"preload_branches": REQUIRED_BRANCHES + OPTIONAL_BRANCHES, **kwargs},
     )
 
 
@@ -91,6 +92,19 @@ def test_dask_existing_scheduler(lhco_fileset, iterative_result):
     ) as cluster:
         result = _run(lhco_fileset, "dask", scheduler=cluster.scheduler_address, chunksize=15_000)
     _assert_same_output(iterative_result.output, result.output)
+
+
+def test_preloading_and_read_threads_do_not_change_the_output(lhco_fileset, iterative_result):
+    """Lazy one-branch-at-a-time reads in one thread give the same bits as the default."""
+    result = _run(lhco_fileset, "iterative", chunksize=15_000, read_threads=1, preload_branches=())
+    _assert_same_output(iterative_result.output, result.output)
+    threaded = _run(lhco_fileset, "iterative", chunksize=15_000, read_threads=3)
+    _assert_same_output(iterative_result.output, threaded.output)
+
+
+def test_read_threads_must_be_positive(lhco_fileset):
+    with pytest.raises(GbiInputError, match="read_threads: expected at least 1, found 0"):
+        _run(lhco_fileset, "iterative", read_threads=0)
 
 
 def test_chunk_order_does_not_matter(lhco_fileset, iterative_result):

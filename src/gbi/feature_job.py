@@ -39,6 +39,7 @@ def process_fileset(
     scheduler: str | None = None,
     chunksize: int = 100_000,
     maxchunks: int | None = None,
+    read_threads: int | None = None,
     skip_bad_files: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -60,6 +61,7 @@ def process_fileset(
         scheduler=scheduler,
         chunksize=chunksize,
         maxchunks=maxchunks,
+        read_threads=read_threads,
         skip_bad_files=skip_bad_files,
         progress=progress,
     )

@@ -43,6 +43,13 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
         metavar="REGIONS.json",
         help="signal region / sidebands (schema regions-1.0)",
     )
+    parser.add_argument(
+        "--read-threads",
+        type=int,
+        metavar="N",
+        help="threads that decompress the input baskets [default: the CPU count, at most 4, "
+        "with the iterative executor; 1 with futures/dask]",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         chunksize=args.chunksize,
         maxchunks=args.maxchunks,
+        read_threads=args.read_threads,
         skip_bad_files=args.skip_bad_files,
         progress=not args.no_progress,
     )
