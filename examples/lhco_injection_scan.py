@@ -225,6 +225,14 @@ def _write(args: argparse.Namespace, runs: list[dict[str, Any]], out: Path) -> N
             )["median"]
             for lab in (sel[0]["chi2_ndf"] if sel else {})
         }
+        rejected = {
+            lab: sum(
+                1
+                for r in sel
+                if (r.get("chi2_p") or {}).get(lab) is not None and r["chi2_p"][lab] < 0.05
+            )
+            for lab in (sel[0]["chi2_ndf"] if sel else {})
+        }
         rows.append(
             {
                 "method": method,
@@ -239,6 +247,7 @@ def _write(args: argparse.Namespace, runs: list[dict[str, Any]], out: Path) -> N
                 if ideal["n"] and ideal["median"]
                 else None,
                 "chi2_ndf_median": chi,
+                "chi2_p_below_0.05": rejected,
                 "wall_s_median": float(np.median([r["wall_s"] for r in sel])) if sel else None,
             }
         )
@@ -246,8 +255,9 @@ def _write(args: argparse.Namespace, runs: list[dict[str, Any]], out: Path) -> N
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(doc, indent=1, default=_nan_safe).replace("NaN", "null"))
     lines = [
-        "| classifier | method | N | max SIC median [16, 84] | / idealized | chi2/ndf (10%, 1%, 0.1%) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| classifier | method | N | max SIC median [16, 84] | / idealized "
+        "| chi2/ndf (10%, 1%, 0.1%) | runs with chi2 p < 0.05 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         chi = ", ".join(
@@ -255,9 +265,10 @@ def _write(args: argparse.Namespace, runs: list[dict[str, Any]], out: Path) -> N
             for v in r["chi2_ndf_median"].values()
         )
         ratio = "-" if r["ratio_to_idealized"] is None else f"{r['ratio_to_idealized']:.2f}"
+        rejected = ", ".join(f"{v}/{r['n_runs']}" for v in r["chi2_p_below_0.05"].values())
         lines.append(
             f"| {r['classifier']} | {r['method']} | {r['n_signal']} | {r['max_sic_median']:.2f} "
-            f"[{r['max_sic_16']:.2f}, {r['max_sic_84']:.2f}] | {ratio} | {chi} |"
+            f"[{r['max_sic_16']:.2f}, {r['max_sic_84']:.2f}] | {ratio} | {chi} | {rejected} |"
         )
     (out / "scan_table.md").write_text("\n".join(lines) + "\n")
     _plot(rows, out / "sic_vs_n.png")
