@@ -119,36 +119,10 @@ def _run_once(
             pool = _ReadThreads(read_threads)
             stack.callback(pool.close)
             uproot_options["decompression_executor"] = pool
-        return _run_runner(
-            fileset,
-            processor_instance,
-            executor,
-            workers,
-            scheduler,
-            chunksize,
-            maxchunks,
-            progress,
-            retries,
-            uproot_options,
+        stack.enter_context(_quiet_schema_warnings())
+        executor_instance = stack.enter_context(
+            _make_executor(executor, workers, scheduler, progress, retries)
         )
-
-
-def _run_runner(
-    fileset: Mapping[str, Any],
-    processor_instance: processor.ProcessorABC,
-    executor: str,
-    workers: int,
-    scheduler: str | None,
-    chunksize: int,
-    maxchunks: int | None,
-    progress: bool,
-    retries: int,
-    uproot_options: dict[str, Any],
-) -> tuple[Any, dict[str, Any]]:
-    with (
-        _quiet_schema_warnings(),
-        _make_executor(executor, workers, scheduler, progress, retries) as executor_instance,
-    ):
         runner = processor.Runner(
             executor=executor_instance,
             # file metadata (entries per file) is cheap to read; do it here, quietly if asked
