@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,14 @@ import uproot
 
 from gbi.errors import GbiInputError
 
-__all__ = ["BadFile", "check_files", "inspect_files", "load_fileset", "normalize_fileset"]
+__all__ = [
+    "BadFile",
+    "FileInfo",
+    "check_files",
+    "inspect_files",
+    "load_fileset",
+    "normalize_fileset",
+]
 
 DEFAULT_TREE = "Events"
 _DATASET_FIELDS = {"files", "treename", "metadata"}
@@ -174,25 +181,35 @@ def check_files(
     return inspect_files(fileset, required_branches)[0]
 
 
+@dataclass
+class FileInfo:
+    """What :func:`inspect_files` learnt about a good file."""
+
+    branches: set[str] = field(default_factory=set)
+    entries: int = 0
+    uuid: bytes = b""
+
+
 def inspect_files(
     fileset: Mapping[str, Mapping[str, Any]], required_branches: Iterable[str]
-) -> tuple[list[BadFile], dict[str, set[str]]]:
-    """:func:`check_files`, also returning the branch names of every good file (by path)."""
+) -> tuple[list[BadFile], dict[str, FileInfo]]:
+    """:func:`check_files`, also returning the branches, entries and ROOT UUID of every good
+    file (by path), so that later steps need not open the files again."""
     required = list(required_branches)
     problems: list[BadFile] = []
-    branches: dict[str, set[str]] = {}
+    good: dict[str, FileInfo] = {}
     for dataset, spec in fileset.items():
         for path, tree_name in spec["files"].items():
-            found: set[str] = set()
-            reason = _check_one(path, tree_name, required, found)
+            info = FileInfo()
+            reason = _check_one(path, tree_name, required, info)
             if reason:
                 problems.append(BadFile(dataset, path, reason))
             else:
-                branches[path] = found
-    return problems, branches
+                good[path] = info
+    return problems, good
 
 
-def _check_one(path: str, tree_name: str, required: list[str], found: set[str]) -> str | None:
+def _check_one(path: str, tree_name: str, required: list[str], info: FileInfo) -> str | None:
     if "://" not in path and not Path(path).is_file():
         return "file does not exist; check the path in the fileset"
     try:
@@ -211,7 +228,8 @@ def _check_one(path: str, tree_name: str, required: list[str], found: set[str]) 
             if not isinstance(tree, uproot.TTree):
                 return f"{tree_name!r} is a {type(tree).__name__}, expected a TTree"
             available = set(tree.keys())
-            found.update(available)
+            info.branches, info.entries = available, int(tree.num_entries)
+            info.uuid = root_file.file.fUUID
             missing = [b for b in required if b not in available]
             if missing:
                 return (
