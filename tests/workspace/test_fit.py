@@ -215,5 +215,38 @@ def test_limit_falls_back_to_scipy_when_minuit_fails(
         fit_workspace(load_workspace(path), source=str(path))
 
 
+def test_mle_fit_restarts_minuit_from_scipys_minimum(
+    closure: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first MIGRAD that fails is followed by SLSQP and MIGRAD from its minimum: the same
+    mu_hat and HESSE error; when that fails too, a GbiError says which fits failed."""
+    path, reference = closure
+    real_fit = pyhf.infer.mle.fit
+    calls: list[tuple[str, bool]] = []
+
+    def first_minuit_fails(*args: object, **kwargs: object) -> object:
+        name = type(pyhf.optimizer).__name__.split("_")[0]
+        calls.append((name, kwargs.get("init_pars") is not None))
+        if name == "minuit" and kwargs.get("init_pars") is None and kwargs.get("return_result_obj"):
+            raise pyhf.exceptions.FailedMinimization(_FakeResult())
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(pyhf.infer.mle, "fit", first_minuit_fails)
+    result = fit_workspace(load_workspace(path), source=str(path))
+    assert ("scipy", False) in calls
+    assert ("minuit", True) in calls
+    assert result["mu_hat"] == pytest.approx(reference["mu_hat"], abs=1e-4)
+    assert result["mu_err"] == pytest.approx(reference["mu_err"], rel=1e-3)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        if kwargs.get("return_result_obj"):
+            raise pyhf.exceptions.FailedMinimization(_FakeResult())
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(pyhf.infer.mle, "fit", broken)
+    with pytest.raises(GbiError, match="maximum-likelihood fit did not converge"):
+        fit_workspace(load_workspace(path), source=str(path))
+
+
 class _FakeResult:
     message = "stopped above the EDM goal (test)"

@@ -65,14 +65,33 @@ def mle_fit(data: Any, model: Any, minos: bool = False) -> dict[str, Any]:
     """
     import pyhf
 
-    with pyhf_backend(pyhf.tensorlib.name, "minuit"):
-        pars, twice_nll, result = pyhf.infer.mle.fit(
-            data,
-            model,
-            return_uncertainties=True,
-            return_fitted_val=True,
-            return_result_obj=True,
-        )
+    def run(init: Any = None) -> tuple[Any, Any, Any]:
+        with pyhf_backend(pyhf.tensorlib.name, "minuit"):
+            return pyhf.infer.mle.fit(
+                data,
+                model,
+                init_pars=init,
+                return_uncertainties=True,
+                return_fitted_val=True,
+                return_result_obj=True,
+            )
+
+    try:
+        pars, twice_nll, result = run()
+    except pyhf.exceptions.FailedMinimization as first:
+        # MIGRAD can stop above its EDM goal when a nuisance parameter sits near its bound
+        # (e.g. a histosys at -5 sigma with a large template): SLSQP from the default start,
+        # then MIGRAD again from SLSQP's minimum, for the HESSE errors.
+        try:
+            with pyhf_backend(pyhf.tensorlib.name, "scipy"):
+                start = pyhf.infer.mle.fit(data, model)
+            pars, twice_nll, result = run(np.asarray(start, dtype=float).tolist())
+        except pyhf.exceptions.FailedMinimization as second:
+            raise GbiError(
+                f"the maximum-likelihood fit did not converge with minuit ({first}) nor with "
+                f"minuit started from scipy's minimum ({second}); check the workspace with "
+                "'pyhf inspect', the POI bounds and the templates"
+            ) from second
     pars = np.asarray(pars, dtype=float)
     values, errors = pars[:, 0], pars[:, 1]
     if not np.isfinite(values).all() or not bool(result.success):
