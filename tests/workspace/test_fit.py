@@ -250,3 +250,23 @@ def test_mle_fit_restarts_minuit_from_scipys_minimum(
 
 class _FakeResult:
     message = "stopped above the EDM goal (test)"
+
+
+def test_limit_above_the_poi_bound_is_a_clear_error() -> None:
+    """The upper bracket is searched upwards from 1% of the POI range; a limit beyond the
+    bound stops with the bound named, and a wide range gives the same limits as a tight one."""
+    from gbi.workspace.cls import cls_limits
+
+    model = pyhf.simplemodels.uncorrelated_background([5.0], [50.0], [5.0])
+    data = [55.0, *model.config.auxdata]
+    wide = cls_limits(data, model)  # POI bounds (0, 10)
+    spec = dict(model.spec)
+    narrow_model = pyhf.Model(spec, poi_name="mu")
+    narrow_model.config.par_map["mu"]["paramset"].suggested_bounds = [(0.0, 2.0)]
+    with pytest.raises(GbiError, match="above the POI upper bound 2"):
+        cls_limits(data, narrow_model)
+    very_wide = pyhf.Model(spec, poi_name="mu")
+    very_wide.config.par_map["mu"]["paramset"].suggested_bounds = [(0.0, 1000.0)]
+    far = cls_limits(data, very_wide)
+    assert far["obs"] == pytest.approx(wide["obs"], rel=1e-3)
+    assert far["exp_band"] == pytest.approx(wide["exp_band"], rel=1e-3)

@@ -310,9 +310,7 @@ def profile_error(workspace: Any, mu_hat: float, guess: float) -> tuple[float, f
     yields), this is the interval that ``Delta(2 NLL) = 1`` defines, for a parabola exactly.
     The POI may go below its lower bound here.
     """
-    import pyhf
-
-    from gbi.workspace.inference import pyhf_backend
+    from gbi.workspace.inference import fit_with_fallback, pyhf_backend
 
     with pyhf_backend("numpy", "minuit"):
         model, data = model_and_data(workspace)
@@ -324,15 +322,14 @@ def profile_error(workspace: Any, mu_hat: float, guess: float) -> tuple[float, f
         span = 20.0 * delta0
         bounds[poi] = (min(bounds[poi][0], mu_hat - span), max(bounds[poi][1], mu_hat + span))
         init[poi] = mu_hat
-        _, nll_min = pyhf.infer.mle.fit(data, model, init, bounds, fixed, return_fitted_val=True)
+        _, nll_min = fit_with_fallback(data, model, init, bounds, fixed)
         errors = []
         for sign in (1.0, -1.0):
             delta = delta0
             for _ in range(2):
-                _, nll = pyhf.infer.mle.fixed_poi_fit(
-                    mu_hat + sign * delta, data, model, init, bounds, fixed,
-                    return_fitted_val=True,
-                )  # fmt: skip
+                _, nll = fit_with_fallback(
+                    data, model, init, bounds, fixed, poi_value=mu_hat + sign * delta
+                )
                 rise = float(nll) - float(nll_min)
                 if not rise > 1e-9:
                     raise GbiError(

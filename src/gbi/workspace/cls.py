@@ -60,35 +60,12 @@ class AsymptoticCLs:
 
     def _fit(self, data: Any, mu: float | None = None) -> tuple[float, float]:
         """(mu_hat, twice_nll) of a free fit, or (mu, twice_nll) of a fixed-POI fit."""
-        import pyhf
+        from gbi.workspace.inference import fit_with_fallback
 
-        from gbi.workspace.inference import pyhf_backend
-
-        def run() -> tuple[Any, Any]:
-            if mu is None:
-                return pyhf.infer.mle.fit(
-                    data, self.model, self.init, self.bounds, self.fixed, return_fitted_val=True
-                )
-            return pyhf.infer.mle.fixed_poi_fit(
-                mu, data, self.model, self.init, self.bounds, self.fixed, return_fitted_val=True
-            )
-
-        try:
-            pars, twice_nll = run()
-        except pyhf.exceptions.FailedMinimization as first:
-            # MINUIT can stop above its EDM goal at an extreme POI value (e.g. the upper bound,
-            # where a free background normalisation runs to its limit); SLSQP from the same
-            # start usually converges there.
-            try:
-                with pyhf_backend(pyhf.tensorlib.name, "scipy"):
-                    pars, twice_nll = run()
-            except pyhf.exceptions.FailedMinimization as second:
-                where = "the free fit" if mu is None else f"the fit with the POI fixed at {mu:g}"
-                raise GbiError(
-                    f"{where} did not converge with minuit ({first}) nor scipy ({second}); "
-                    "check the POI bounds and the templates (gbi fit --json shows the pulls)"
-                ) from second
-        return float(pars[self.poi]), float(twice_nll)
+        pars, twice_nll = fit_with_fallback(
+            data, self.model, self.init, self.bounds, self.fixed, poi_value=mu
+        )
+        return float(pars[self.poi]), twice_nll
 
     def _qmu(self, mu: float, key: str) -> float:
         cache = self._q_cache[key]
@@ -145,15 +122,8 @@ def cls_limits(
     from scipy.stats import norm
 
     cls = evaluator or AsymptoticCLs(data, model, test_stat)
-    low, high = (float(b) for b in cls.bounds[cls.poi])
-    obs_high, exp_high = cls(high)
-    worst = max(obs_high, *exp_high)
-    if not worst < level:
-        raise GbiError(
-            f"the CLs limit lies above the POI upper bound {high:g} (CLs there is {worst:.3g} "
-            f">= {level}); widen the POI bounds (config measurement.poi_bounds or "
-            "'gbi workspace --poi-bounds')"
-        )
+    low, bound = (float(b) for b in cls.bounds[cls.poi])
+    high = _upper_bracket(cls, low, bound, level)
     sigma = high / cls.sqrt_qa(high)
     band = []
     for n_sigma in (2.0, 1.0, 0.0, -1.0, -2.0):  # pyhf order: -2 sigma limit first
@@ -183,6 +153,35 @@ def cls_limits(
         lo = mu
     obs = float(toms748(observed, lo, hi, k=2, xtol=2e-12, rtol=rtol)) if lo != hi else lo
     return {"obs": obs, "exp": band[2], "exp_band": band}
+
+
+def _upper_bracket(cls: AsymptoticCLs, low: float, bound: float, level: float) -> float:
+    """First POI value, doubling from 1% of the range, where the observed and all expected
+    CLs are below ``level``: it brackets all six limits.
+
+    Searching up from small values keeps the fits near the limits: at the POI upper bound
+    a large signal can push a histosys far out, where yields turn negative and the
+    likelihood is NaN (the amplification study failed there, at limits of about 3).
+    """
+    mu = low + 0.01 * (bound - low)
+    while True:
+        obs, expected = cls(mu)
+        values = np.array([obs, *expected])
+        if not np.all(np.isfinite(values)):
+            raise GbiError(
+                f"CLs is not a number at POI = {mu:g} (observed {obs:.3g}); the expected yields "
+                "may be negative there (a histosys extrapolated far out): check the up/down "
+                "templates, or lower the POI upper bound"
+            )
+        if values.max() < level:
+            return mu
+        if mu >= bound:
+            raise GbiError(
+                f"the CLs limit lies above the POI upper bound {bound:g} (CLs there is "
+                f"{values.max():.3g} >= {level}); widen the POI bounds (config "
+                "measurement.poi_bounds or 'gbi workspace --poi-bounds')"
+            )
+        mu = min(2.0 * mu, bound)
 
 
 def _solve(func: Any, guess: float, low: float, high: float, rtol: float) -> float:

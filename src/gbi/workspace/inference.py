@@ -17,7 +17,7 @@ import numpy as np
 
 from gbi.errors import GbiError, GbiInputError, MissingExtraError
 
-__all__ = ["discovery", "mle_fit", "pyhf_backend"]
+__all__ = ["discovery", "fit_with_fallback", "mle_fit", "pyhf_backend"]
 
 BACKENDS = ("numpy", "jax")
 OPTIMIZERS = ("minuit", "scipy")
@@ -54,6 +54,50 @@ def pyhf_backend(backend: str = "numpy", optimizer: str = "minuit") -> Iterator[
         yield
     finally:
         pyhf.set_backend(*previous)
+
+
+def fit_with_fallback(
+    data: Any,
+    model: Any,
+    init: Any,
+    bounds: Any,
+    fixed: Any,
+    poi_value: float | None = None,
+) -> tuple[np.ndarray, float]:
+    """(parameters, twice_nll) of a free fit, or of a fit with the POI fixed at ``poi_value``,
+    with the current optimizer; redone with scipy (SLSQP) from the same start when it fails.
+
+    MINUIT can stop above its EDM goal at an extreme POI value (e.g. the upper bound, where
+    a free background normalisation runs to its limit) or when very large yields constrain
+    many per-bin parameters tightly; SLSQP usually converges there. Raises
+    :class:`GbiError` naming the fit when both fail.
+    """
+    import pyhf
+
+    def run() -> tuple[Any, Any]:
+        if poi_value is None:
+            return pyhf.infer.mle.fit(data, model, init, bounds, fixed, return_fitted_val=True)
+        return pyhf.infer.mle.fixed_poi_fit(
+            poi_value, data, model, init, bounds, fixed, return_fitted_val=True
+        )
+
+    try:
+        pars, twice_nll = run()
+    except pyhf.exceptions.FailedMinimization as first:
+        try:
+            with pyhf_backend(pyhf.tensorlib.name, "scipy"):
+                pars, twice_nll = run()
+        except pyhf.exceptions.FailedMinimization as second:
+            where = (
+                "the free fit"
+                if poi_value is None
+                else f"the fit with the POI fixed at {poi_value:g}"
+            )
+            raise GbiError(
+                f"{where} did not converge with minuit ({first}) nor scipy ({second}); "
+                "check the POI bounds and the templates (gbi fit --json shows the pulls)"
+            ) from second
+    return np.asarray(pars, dtype=float), float(twice_nll)
 
 
 def mle_fit(data: Any, model: Any, minos: bool = False) -> dict[str, Any]:
