@@ -122,4 +122,5 @@ def test_dijet_mass_matches_vector_library():
         for i in range(2)
     ]
     expected = np.asarray((jets[0] + jets[1]).mass)
-    np.testing.assert_allclose(dijet_mass(pt, eta, phi, mass), expected, rtol=1e-9, atol=1e-6)
+    jet1, jet2 = ((pt[:, i], eta[:, i], phi[:, i], mass[:, i]) for i in range(2))
+    np.testing.assert_allclose(dijet_mass(jet1, jet2), expected, rtol=1e-9, atol=1e-6)
