@@ -121,7 +121,7 @@ def bench_cli(path: Path, optimizer: str, budget: float) -> dict[str, Any]:
                 )
             )
         except subprocess.TimeoutExpired:
-            row[f"cli_{command}"] = None
+            row[f"cli_{command}"] = f"> {budget:.0f}"
     return row
 
 
@@ -167,7 +167,7 @@ def main() -> int:
                 rows.append({"bins": nbins, **row})
                 print(json.dumps(rows[-1]), flush=True)
         for optimizer in args.optimizers:
-            rows.append({"bins": nbins, **bench_cli(path, optimizer, args.budget)})
+            rows.append({"bins": nbins, **bench_cli(path, optimizer, args.case_timeout)})
             print(json.dumps(rows[-1]), flush=True)
     print(table(rows))
     if args.out:
@@ -177,7 +177,9 @@ def main() -> int:
 
 def table(rows: list[dict[str, Any]]) -> str:
     def cell(value: Any) -> str:
-        return "n/a" if value is None else ("" if value == "" else f"{value:.3g}")
+        if isinstance(value, str):
+            return value
+        return "n/a" if value is None else f"{value:.3g}"
 
     def cells(r: dict[str, Any]) -> list[str]:
         keys = ("first_fit", "fit", "cls_limit", "pyhf_limit", "cli_fit", "cli_cls")
