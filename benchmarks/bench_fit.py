@@ -56,8 +56,10 @@ def timed(func: Any) -> tuple[float, Any]:
 
 
 def bench_api(
-    path: Path, backend: str, optimizer: str, repeat: int, budget: float
+    path: Path, backend: str, optimizer: str, repeat: int, budget: float, report: Any = None
 ) -> dict[str, Any]:
+    """Times of one backend/optimizer; ``report(row)`` is called after each measurement."""
+    report = report or (lambda row: None)
     import pyhf
 
     from gbi.workspace.cls import cls_limits
@@ -69,13 +71,16 @@ def bench_api(
         model = ws.model()
         data = pyhf.tensorlib.astensor(ws.data(model))
         row["first_fit"], _ = timed(lambda: pyhf.infer.mle.fit(data, model))  # incl. JIT
+        report(row)
         times = [timed(lambda: pyhf.infer.mle.fit(data, model))[0] for _ in range(repeat)]
         row["fit"] = statistics.median(times)
+        report(row)
         if row["fit"] * 50 > budget:
             row["cls_limit"] = row["pyhf_limit"] = None
             return row
         row["cls_limit"], limits = timed(lambda: cls_limits(data, model))
         row["exp_limit"] = limits["exp"]
+        report(row)
         if row["fit"] * 200 > budget:
             row["pyhf_limit"] = None
             return row
@@ -97,8 +102,14 @@ def run_case(
     command += ["--repeat", str(repeat), "--budget", str(budget)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"backend": backend, "optimizer": optimizer, "timeout": timeout}
+    except subprocess.TimeoutExpired as expired:
+        # keep what was measured before the timeout; the step that ran out shows "> T"
+        partial = expired.stdout or ""
+        if isinstance(partial, bytes):
+            partial = partial.decode()
+        lines = [line for line in partial.splitlines() if line.startswith("{")]
+        row = json.loads(lines[-1]) if lines else {"backend": backend, "optimizer": optimizer}
+        return {**row, "timeout": timeout}
     if done.returncode == 3:
         print(f"skip {backend}: {done.stderr.strip()}", file=sys.stderr)
         return None
@@ -145,7 +156,12 @@ def main() -> int:
     if args.case:
         try:
             row = bench_api(
-                Path(args.case[0]), args.case[1], args.case[2], args.repeat, args.budget
+                Path(args.case[0]),
+                args.case[1],
+                args.case[2],
+                args.repeat,
+                args.budget,
+                report=lambda partial: print(json.dumps(partial), flush=True),
             )
         except ImportError as err:
             print(err, file=sys.stderr)
@@ -183,11 +199,14 @@ def table(rows: list[dict[str, Any]]) -> str:
 
     def cells(r: dict[str, Any]) -> list[str]:
         keys = ("first_fit", "fit", "cls_limit", "pyhf_limit", "cli_fit", "cli_cls")
-        if "timeout" in r:  # the whole case ran out of time
-            return [f"> {r['timeout']:.0f}", "", "", "", "", ""]
         if "error" in r:
             return ["error", "", "", "", "", ""]
-        return [cell(r.get(k, "")) for k in keys]
+        out = [cell(r.get(k, "")) for k in keys]
+        if "timeout" in r:  # the first step not measured ran out of the case's time
+            missing = [i for i, k in enumerate(keys[:4]) if k not in r]
+            if missing:
+                out[missing[0]] = f"> {r['timeout']:.0f} (case)"
+        return out
 
     lines = [
         "| bins | backend | optimizer | first fit [s] | fit [s] | gbi CLs limit [s] | pyhf upper_limit [s] | pyhf fit CLI [s] | pyhf cls CLI [s] |",
