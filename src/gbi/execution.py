@@ -244,9 +244,9 @@ def run_processor(
     ``chunksize`` is in events. ``preload_branches`` (those of them present in every file
     of a dataset) are read in one go per chunk instead of one by one on first access, and
     ``read_threads`` threads decompress them (default: the CPU count, at most 4, with the
-    iterative executor; 1 with the others, whose workers already use the cores). Raises :class:`GbiInputError` for a bad file unless
-    ``skip_bad_files``; raises :class:`GbiError` naming the file and entry range when a
-    chunk fails during processing.
+    iterative executor; 1 with the others, whose workers already use the cores).
+    Raises :class:`GbiInputError` for a bad file unless ``skip_bad_files``; raises
+    :class:`GbiError` naming the file and entry range when a chunk fails during processing.
     """
     if chunksize < 1:
         raise GbiInputError(f"chunksize: expected a positive number of events, found {chunksize}")
