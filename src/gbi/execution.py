@@ -156,8 +156,8 @@ def _metadata_cache(
 ) -> dict[Any, dict[str, Any]] | None:
     """coffea's per-file metadata (entries, UUID) from our own file checks.
 
-    coffea would otherwise open every file once more before processing, which cost about
-    10% of the processing time of a 50k-event file here. The keys are coffea's
+    coffea would otherwise open every file once more before processing: 5-6 ms per file
+    here, against about 60 ms to process a 50k-event file. The keys are coffea's
     ``FileMeta`` objects (``coffea.processor.executor``, not a documented name): if it
     moves, coffea reads the metadata itself, as before.
     """

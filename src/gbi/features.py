@@ -111,7 +111,7 @@ def dijet_mass(
     (which gives the same numbers, ``tests/test_features.py``): ``vector``'s numpy backend
     built record arrays and converted coordinates back and forth, 8 ms per 50k events, as
     long as reading the six jet branches; this form needs one cosine per pair and no
-    reductions, 2.5 ms (``ci/bench_process.py`` measures the whole processor).
+    reductions, 3.5 ms (``ci/bench_process.py`` measures the whole processor).
 
     >>> jet1 = (np.array([1000.0]), np.array([0.0]), np.array([0.0]), np.array([300.0]))
     >>> jet2 = (np.array([1000.0]), np.array([0.0]), np.array([np.pi]), np.array([100.0]))
