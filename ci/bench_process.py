@@ -11,19 +11,24 @@ Each measurement runs in a fresh Python process (so that peak RSS belongs to it 
   only materialises those branches: coffea's own overhead;
 - ``processor``: ``DijetFeatureProcessor`` through :func:`gbi.execution.run_processor`
   (file checks, preloaded branches, decompression threads; iterative executor);
+  ``processor_1thread`` the same with one decompression thread, as the bare read;
+  ``processor_hists`` the same keeping histograms only (no feature columns): its peak
+  memory shows what the chunking alone costs;
 - ``gbi``: ``gbi.feature_job.process_fileset`` (file checks, coffea NanoEvents, features,
   histograms, Parquet/pickle/ROOT outputs) with the iterative executor.
 
-Both are repeated ``--repeat`` times in alternation and the best rate of each is kept (the
+All are repeated ``--repeat`` times in alternation and the best rate of each is kept (the
 machines are noisy; the best is the least disturbed). Peak memory is reported for 1 file and
-for all files to show it does not grow with the number of files.
+for the largest input to show it does not grow with the number of files.
 
-These "cold" figures include what a fresh process pays once (imports, schema set-up),
-which weighs heavily on 400k events. A "warm" section then runs the bare reads, the
-processor and the full job in one process, interleaved, after one warm-up call each: the
-steady-state rate that a long job over many files sees.
+These "cold" figures include what a fresh process pays once (lazy imports, schema set-up),
+which weighs heavily on 400k events; ``--copies K`` adds a longer cold run over the files
+K times (K datasets). A "warm" section then runs the bare reads, the processor and the full
+job in one process, interleaved, after one warm-up call each: the steady-state rate that a
+long job over many files sees.
 
-Usage: python ci/bench_process.py [--data ../shared/data/lhco_like] [--repeat 3] [--json OUT]
+Usage: python ci/bench_process.py [--data ../shared/data/lhco_like] [--repeat 3] [--copies 4]
+       [--json OUT]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ READ_BRANCHES = [
 _UPROOT = """
 import json, sys, time, resource, uproot
 files, branches, chunk = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+files = files * json.loads(sys.argv[4])["copies"]
 start = time.perf_counter(); n = 0
 for arrays in uproot.iterate([{f: "Events"} for f in files], branches, step_size=chunk, library="ak"):
     n += len(arrays)
@@ -52,6 +58,7 @@ print(json.dumps({"events": n, "seconds": seconds, "maxrss_kib": resource.getrus
 _UPROOT_THREADS = """
 import concurrent.futures, json, os, sys, time, resource, uproot
 files, branches, chunk = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+files = files * json.loads(sys.argv[4])["copies"]
 pool = concurrent.futures.ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
 start = time.perf_counter(); n = 0
 for arrays in uproot.iterate([{f: "Events"} for f in files], branches, step_size=chunk, library="ak",
@@ -79,7 +86,7 @@ class Minimal(processor.ProcessorABC):
         return {"events": len(events)}
     def postprocess(self, accumulator):
         return accumulator
-fileset = {"qcd": {"files": {f: "Events" for f in files}}}
+fileset = {f"qcd{i}": {"files": {f: "Events" for f in files}} for i in range(json.loads(sys.argv[4])["copies"])}
 runner = processor.Runner(processor.IterativeExecutor(status=False), schema=NanoAODSchema, chunksize=chunk)
 start = time.perf_counter()
 out = runner(fileset, Minimal())
@@ -93,25 +100,27 @@ import json, sys, time, resource
 from gbi.execution import run_processor
 from gbi.processors import DijetFeatureProcessor
 from gbi.processors.dijet import OPTIONAL_BRANCHES, REQUIRED_BRANCHES
-files, chunk = json.loads(sys.argv[1]), int(sys.argv[3])
-fileset = {"qcd": {"files": {f: "Events" for f in files}}}
+files, chunk, options = json.loads(sys.argv[1]), int(sys.argv[3]), json.loads(sys.argv[4])
+fileset = {f"qcd{i}": {"files": {f: "Events" for f in files}} for i in range(options["copies"])}
 start = time.perf_counter()
-out = run_processor(fileset, DijetFeatureProcessor(), required_branches=REQUIRED_BRANCHES,
+out = run_processor(fileset, DijetFeatureProcessor(keep_columns=options["columns"]),
+                    required_branches=REQUIRED_BRANCHES, read_threads=options["threads"],
                     preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES, chunksize=chunk,
                     progress=False).output
 seconds = time.perf_counter() - start
-print(json.dumps({"events": out["qcd"]["cutflow"]["events"], "seconds": seconds,
+print(json.dumps({"events": sum(o["cutflow"]["events"] for o in out.values()), "seconds": seconds,
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
 _GBI = """
 import json, sys, time, resource, tempfile
 from gbi.feature_job import process_fileset
-files, chunk, executor = json.loads(sys.argv[1]), int(sys.argv[3]), sys.argv[4]
-fileset = {"qcd": {"files": {f: "Events" for f in files}, "metadata": {}}}
+files, chunk, options = json.loads(sys.argv[1]), int(sys.argv[3]), json.loads(sys.argv[4])
+fileset = {f"qcd{i}": {"files": {f: "Events" for f in files}, "metadata": {}} for i in range(options["copies"])}
 start = time.perf_counter()
 with tempfile.TemporaryDirectory() as out:
-    summary = process_fileset(fileset, out, executor=executor, workers=2, chunksize=chunk, progress=False)
+    summary = process_fileset(fileset, out, executor=options["executor"], workers=2, chunksize=chunk,
+                              progress=False)
 seconds = time.perf_counter() - start
 children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"events": summary["events_read"], "seconds": seconds,
@@ -125,23 +134,25 @@ from gbi.execution import run_processor
 from gbi.feature_job import process_fileset
 from gbi.processors import DijetFeatureProcessor
 from gbi.processors.dijet import OPTIONAL_BRANCHES, REQUIRED_BRANCHES
-files, branches, chunk, repeat = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+files, branches, chunk = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+repeat = json.loads(sys.argv[4])["repeat"]
 pool = concurrent.futures.ThreadPoolExecutor(min(os.cpu_count() or 1, 4))
 def uproot_read():
     return sum(len(a) for a in uproot.iterate([{f: "Events"} for f in files], branches, step_size=chunk, library="ak"))
 def uproot_threads():
     return sum(len(a) for a in uproot.iterate([{f: "Events"} for f in files], branches, step_size=chunk,
                                               library="ak", decompression_executor=pool))
-def processor():
+def processor(threads=None):
     out = run_processor({"qcd": {"files": {f: "Events" for f in files}}}, DijetFeatureProcessor(),
                         required_branches=REQUIRED_BRANCHES, preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
-                        chunksize=chunk, progress=False).output
+                        chunksize=chunk, progress=False, read_threads=threads).output
     return out["qcd"]["cutflow"]["events"]
 def gbi():
     with tempfile.TemporaryDirectory() as out:
         return process_fileset({"qcd": {"files": {f: "Events" for f in files}, "metadata": {}}}, out,
                                chunksize=chunk, progress=False)["events_read"]
-readers = {"uproot": uproot_read, "uproot_threads": uproot_threads, "processor": processor, "gbi": gbi}
+readers = {"uproot": uproot_read, "uproot_threads": uproot_threads, "processor": processor,
+           "processor_1thread": lambda: processor(1), "gbi": gbi}
 events = {name: fn() for name, fn in readers.items()}  # warm-up
 best = {name: float("inf") for name in readers}
 for _ in range(repeat):
@@ -151,9 +162,10 @@ print(json.dumps({name: {"events": events[name], "seconds": best[name], "rate": 
 """
 
 
-def _measure(code: str, files: list[str], chunksize: int, executor: str = "iterative") -> dict:
+def _measure(code: str, files: list[str], chunksize: int, options: dict) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(files), json.dumps(READ_BRANCHES), str(chunksize), executor],
+        [sys.executable, "-c", code, json.dumps(files), json.dumps(READ_BRANCHES), str(chunksize),
+         json.dumps(options)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -168,6 +180,13 @@ def main() -> int:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chunksize", type=int, default=100_000)
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=4,
+        help="also run each reader over the files this many times (as that many datasets): "
+        "a longer cold run, where what a fresh process pays once weighs less",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     files = sorted(str(p) for p in args.data.glob("qcd_*.root"))
@@ -175,40 +194,47 @@ def main() -> int:
         print(f"no qcd_*.root files in {args.data}; pass --data", file=sys.stderr)
         return 2
 
+    inputs = [("1 file", files[:1], 1), (f"{len(files)} files", files, 1)]
+    if args.copies > 1:
+        inputs.append((f"{len(files)} files x{args.copies}", files, args.copies))
+    readers = (
+        ("uproot", _UPROOT, {}),
+        ("uproot_threads", _UPROOT_THREADS, {}),
+        ("minimal", _MINIMAL, {}),
+        ("processor", _PROCESSOR, {"threads": None, "columns": True}),
+        ("processor_1thread", _PROCESSOR, {"threads": 1, "columns": True}),
+        ("processor_hists", _PROCESSOR, {"threads": None, "columns": False}),
+        ("gbi", _GBI, {"executor": "iterative"}),
+    )
     rows = {}
-    for label, subset in (("1 file", files[:1]), (f"{len(files)} files", files)):
+    for label, subset, copies in inputs:
         best: dict[str, dict] = {}
         for _ in range(args.repeat):
-            for name, code, executor in (
-                ("uproot", _UPROOT, ""),
-                ("uproot_threads", _UPROOT_THREADS, ""),
-                ("minimal", _MINIMAL, ""),
-                ("processor", _PROCESSOR, ""),
-                ("gbi", _GBI, "iterative"),
-            ):
-                figures = _measure(code, subset, args.chunksize, executor)
+            for name, code, options in readers:
+                figures = _measure(code, subset, args.chunksize, {**options, "copies": copies})
                 figures["rate"] = figures["events"] / figures["seconds"]
                 if name not in best or figures["rate"] > best[name]["rate"]:
                     best[name] = figures
         rows[label] = best
 
-    futures = _measure(_GBI, files, args.chunksize, "futures")
-    warm = _measure(_WARM, files, args.chunksize, str(max(args.repeat, 5)))
-    print(f"{'input':<10} {'reader':<15} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
+    futures = _measure(_GBI, files, args.chunksize, {"executor": "futures", "copies": 1})
+    warm = _measure(_WARM, files, args.chunksize, {"repeat": max(args.repeat, 5)})
+    print(f"{'input':<14} {'reader':<18} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
     for label, best in rows.items():
         for name, f in best.items():
             print(
-                f"{label:<10} {name:<14} {f['events']:>9,} {f['rate']:>11,.0f} {f['maxrss_kib'] / 1024:>13.0f}"
+                f"{label:<14} {name:<18} {f['events']:>9,} {f['rate']:>11,.0f} "
+                f"{f['maxrss_kib'] / 1024:>13.0f}"
             )
-        for name in ("minimal", "processor", "gbi"):
+        for name in ("minimal", "processor", "processor_1thread", "gbi"):
             ratio = best[name]["rate"] / best["uproot"]["rate"]
             same = best[name]["rate"] / best["uproot_threads"]["rate"]
             print(
-                f"{label:<10} {name} / bare uproot read rate = {ratio:.2f} "
+                f"{label:<14} {name} / bare uproot read rate = {ratio:.2f} "
                 f"(/ bare read with the same decompression threads = {same:.2f})"
             )
         ratio = best["processor"]["rate"] / best["minimal"]["rate"]
-        print(f"{label:<10} processor / minimal coffea processor rate = {ratio:.2f}")
+        print(f"{label:<14} processor / minimal coffea processor rate = {ratio:.2f}")
     print(
         f"futures executor (2 workers), {len(files)} files: "
         f"{futures['events'] / futures['seconds']:,.0f} events/s"
@@ -216,14 +242,15 @@ def main() -> int:
     print(f"warm, one process, {len(files)} files, best of {max(args.repeat, 5)}:")
     for name, f in warm.items():
         print(
-            f"  {name:<14} {f['rate']:>11,.0f} events/s; / bare read {f['rate'] / warm['uproot']['rate']:.2f}"
+            f"  {name:<18} {f['rate']:>11,.0f} events/s; / bare read {f['rate'] / warm['uproot']['rate']:.2f}"
             f", / bare read with the same threads {f['rate'] / warm['uproot_threads']['rate']:.2f}"
         )
-    first, last = (
-        rows["1 file"]["gbi"]["maxrss_kib"],
-        rows[f"{len(files)} files"]["gbi"]["maxrss_kib"],
-    )
-    print(f"peak memory gbi, {len(files)} files / 1 file = {last / first:.2f}")
+    first, last = rows["1 file"], rows[inputs[-1][0]]
+    for name in ("processor_hists", "processor", "gbi"):
+        print(
+            f"peak memory {name}, {inputs[-1][0]} / 1 file = "
+            f"{last[name]['maxrss_kib'] / first[name]['maxrss_kib']:.2f}"
+        )
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "futures": futures, "warm": warm}, indent=2))
     return 0

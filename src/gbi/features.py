@@ -38,6 +38,8 @@ __all__ = [
     "JET_FIELDS",
     "dijet_features",
     "dijet_mass",
+    "event_columns",
+    "jagged_columns",
     "leading_pair_indices",
     "tau_ratio",
 ]
@@ -70,29 +72,81 @@ def tau_ratio(tau2: np.ndarray, tau1: np.ndarray) -> np.ndarray:
     return np.divide(tau2, tau1, out=np.zeros_like(tau2), where=positive)
 
 
-def _flat(values: Any) -> np.ndarray:
-    """Jagged per-jet values -> flat float64 numpy array of all jets (zero-copy when possible)."""
-    return np.asarray(ak.to_numpy(ak.flatten(values, axis=1)), dtype=np.float64)
+def jagged_columns(jets: Any, fields: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Event offsets and flat numpy arrays of some per-jet ``fields`` of ``jets``.
+
+    ``jets`` has shape ``(events, var * jet)``; returns ``offsets`` (int64, shape
+    ``(events + 1,)``; jets of event ``i`` are ``offsets[i]:offsets[i + 1]`` of each flat
+    array) and ``{field: array}`` in the stored dtype (no copy when the layout allows it).
+
+    The usual layout (NanoEvents collections, ``ak.zip`` of jagged fields) is read straight
+    from its buffers after one ``ak.materialize`` of the selected fields: going through the
+    high-level ``ak.num`` / ``ak.flatten`` / ``ak.to_numpy`` per field cost twice as much
+    (about 0.4 ms per field and 50k events, ``ci/bench_process.py``); any other layout
+    takes that generic path.
+
+    >>> offsets, flat = jagged_columns(ak.Array([[{"pt": 3.0}, {"pt": 1.0}], []]), ("pt",))
+    >>> offsets.tolist(), flat["pt"].tolist()
+    ([0, 2, 2], [3.0, 1.0])
+    """
+    layout = ak.to_layout(ak.materialize(jets[list(fields)]))
+    if (
+        isinstance(layout, ak.contents.ListOffsetArray)
+        and isinstance(layout.content, ak.contents.RecordArray)
+        and all(isinstance(layout.content.content(f), ak.contents.NumpyArray) for f in fields)
+    ):
+        offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+        first, last = int(offsets[0]), int(offsets[-1])
+        flat = {f: np.asarray(layout.content.content(f).data)[first:last] for f in fields}
+        return offsets - first, flat
+    counts = np.asarray(ak.to_numpy(ak.num(jets[fields[0]], axis=1)), dtype=np.int64)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = {f: np.asarray(ak.to_numpy(ak.flatten(jets[f], axis=1))) for f in fields}
+    return offsets, flat
 
 
-def leading_pair_indices(pt_flat: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def event_columns(events: Any, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Per-event columns ``names`` of ``events`` as numpy arrays of shape ``(events,)``.
+
+    Fields that ``events`` lacks are left out (check with ``in``). Like
+    :func:`jagged_columns`, one ``ak.materialize`` of all of them, then the buffers.
+
+    >>> event_columns(ak.Array([{"run": 1, "w": 0.5}, {"run": 1, "w": 2.0}]), ("w", "label"))
+    {'w': array([0.5, 2. ])}
+    """
+    present = [name for name in names if name in events.fields]
+    if not present:
+        return {}
+    layout = ak.to_layout(ak.materialize(events[present]))
+    out: dict[str, np.ndarray] = {}
+    for name in present:
+        content = layout.content(name) if isinstance(layout, ak.contents.RecordArray) else None
+        if isinstance(content, ak.contents.NumpyArray):
+            out[name] = np.asarray(content.data)
+        else:
+            out[name] = np.asarray(ak.to_numpy(events[name]))
+    return out
+
+
+def leading_pair_indices(pt_flat: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices of the highest- and second-highest-pT jet of each event with >= 2 jets.
 
-    Written with numpy instead of ``ak.argsort`` + jagged indexing, which cost 3x the
-    I/O time here: jets are almost always stored pT-ordered (NanoAOD), which is checked in
-    one vectorised pass; only if some event is not ordered is a stable lexsort by
-    (event, -pT) done.
+    ``offsets`` as returned by :func:`jagged_columns`. Written with numpy instead of
+    ``ak.argsort`` + jagged indexing, which cost 3x the I/O time here: jets are almost
+    always stored pT-ordered (NanoAOD), which is checked in one vectorised pass; only if
+    some event is not ordered is a stable lexsort by (event, -pT) done.
 
-    >>> leading_pair_indices(np.array([5.0, 9.0, 1.0, 3.0, 2.0]), np.array([3, 0, 2]))
+    >>> leading_pair_indices(np.array([5.0, 9.0, 1.0, 3.0, 2.0]), np.array([0, 3, 3, 5]))
     (array([1, 3]), array([0, 4]))
     """
-    counts = np.asarray(counts, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
-    has_two = counts >= 2
-    first = starts[has_two]
-    increases = np.flatnonzero(pt_flat[1:] > pt_flat[:-1]) + 1  # position of the larger value
-    is_boundary = np.isin(increases, starts)  # an increase across events is not disorder
-    if not np.any(~is_boundary):
+    offsets = np.asarray(offsets, dtype=np.int64)
+    starts, counts = offsets[:-1], np.diff(offsets)
+    first = starts[counts >= 2]
+    # pT increasing from jet i-1 to jet i is disorder unless jet i starts a new event
+    increases = pt_flat[1:] > pt_flat[:-1]
+    increases[starts[(starts > 0) & (starts < len(pt_flat))] - 1] = False
+    if not increases.any():
         return first, first + 1
     event_of_jet = np.repeat(np.arange(len(counts)), counts)
     order = np.lexsort((-pt_flat, event_of_jet))  # grouped by event, descending pT inside
@@ -162,14 +216,14 @@ def dijet_features(jets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """
     # Fields are read with [] and never as attributes: with coffea's/vector's Lorentz-vector
     # behaviours, ``jets.tau2`` is the *squared proper time* (= mass^2), not the N-subjettiness.
-    counts = np.asarray(ak.to_numpy(ak.num(jets["pt"], axis=1)), dtype=np.int64)
-    has_two_jets = counts >= 2
-    pt_flat = _flat(jets["pt"])
-    lead, sublead = leading_pair_indices(pt_flat, counts)
+    offsets, flat = jagged_columns(jets, JET_FIELDS)
+    has_two_jets = np.diff(offsets) >= 2
+    lead, sublead = leading_pair_indices(flat["pt"], offsets)
 
     def pair(field: str) -> tuple[np.ndarray, np.ndarray]:
-        flat = pt_flat if field == "pt" else _flat(jets[field])
-        return flat[lead], flat[sublead]
+        # gather in the stored precision, then widen only the selected jets
+        values = flat[field]
+        return values[lead].astype(np.float64), values[sublead].astype(np.float64)
 
     pt, eta, phi, mass = pair("pt"), pair("eta"), pair("phi"), pair("mass")
     tau2, tau1 = pair("tau2"), pair("tau1")

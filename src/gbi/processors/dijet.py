@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import awkward as ak
 import hist
 import numpy as np
 from coffea import processor
 
-from gbi.features import FEATURE_COLUMNS, dijet_features
+from gbi.features import FEATURE_COLUMNS, dijet_features, event_columns
 from gbi.regions import REGION_NAMES, Regions
 
 __all__ = [
@@ -107,9 +106,10 @@ class DijetFeatureProcessor(processor.ProcessorABC):
         metadata = events.metadata
         dataset = metadata["dataset"]
         n_events = len(events)
-        fields = set(events.fields)
-        if "genWeight" in fields:
-            weights = np.asarray(ak.to_numpy(events.genWeight), dtype=np.float64)
+        wanted = ("genWeight", *ID_COLUMNS, "label") if self.keep_columns else ("genWeight",)
+        scalars = event_columns(events, wanted)
+        if "genWeight" in scalars:
+            weights = scalars["genWeight"].astype(np.float64)
         else:
             weights = np.ones(n_events, dtype=np.float64)
 
@@ -153,10 +153,9 @@ class DijetFeatureProcessor(processor.ProcessorABC):
             columns = {name: features[name] for name in FEATURE_COLUMNS}
             columns["weight"] = passing_weights
             columns["region"] = region
-            for name in ID_COLUMNS:
-                columns[name] = np.asarray(ak.to_numpy(getattr(events, name)))[has_two]
-            if "label" in fields:
-                columns["label"] = np.asarray(ak.to_numpy(events.label))[has_two]
+            for name in (*ID_COLUMNS, "label"):
+                if name in scalars:
+                    columns[name] = scalars[name][has_two]
             out["chunks"] = {key: columns}
         return {dataset: out}
 
