@@ -201,7 +201,7 @@ class _QuietIterativeExecutor(processor.IterativeExecutor):
 
     coffea 2026.9 always draws a ``rich`` bar here: ``status=False`` only reaches
     ``add_task`` as a custom field and hides nothing. The bar's start, refreshes and stop
-    cost about 30 ms per run (profiled), half a 50k-event file, and write to the terminal
+    cost 30-50 ms per run (timed with and without it), about a 50k-event file, and write to the terminal
     when asked not to. This runs the same ``accumulate(map(...))`` without it.
     """
 

@@ -82,8 +82,8 @@ def jagged_columns(jets: Any, fields: tuple[str, ...]) -> tuple[np.ndarray, dict
     The usual layout (NanoEvents collections, ``ak.zip`` of jagged fields) is read straight
     from its buffers after one ``ak.materialize`` of the selected fields: going through the
     high-level ``ak.num`` / ``ak.flatten`` / ``ak.to_numpy`` per field cost twice as much
-    (about 0.4 ms per field and 50k events, ``ci/bench_process.py``); any other layout
-    takes that generic path.
+    (4.2 ms against 2.0 ms for the six jet fields of a preloaded 50k-event NanoEvents
+    chunk, timed alone); any other layout takes that generic path.
 
     >>> offsets, flat = jagged_columns(ak.Array([[{"pt": 3.0}, {"pt": 1.0}], []]), ("pt",))
     >>> offsets.tolist(), flat["pt"].tolist()
