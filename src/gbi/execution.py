@@ -201,8 +201,9 @@ class _QuietIterativeExecutor(processor.IterativeExecutor):
 
     coffea 2026.9 always draws a ``rich`` bar here: ``status=False`` only reaches
     ``add_task`` as a custom field and hides nothing. The bar's start, refreshes and stop
-    cost 30-50 ms per run (timed with and without it), about a 50k-event file, and write to the terminal
-    when asked not to. This runs the same ``accumulate(map(...))`` without it.
+    cost 30-50 ms per run (timed with and without it), about one 50k-event file, and
+    write to the terminal when asked not to. This runs the same
+    ``accumulate(map(...))`` without it.
     """
 
     def __call__(self, items: Any, function: Any, accumulator: Any) -> tuple[Any, int]:
