@@ -78,3 +78,35 @@ def test_help_lists_every_command():
     for name in ("demo", "process", "plot"):
         assert name in result.stdout
     assert set(COMMAND_MODULES) >= {"demo", "process", "plot"}
+
+
+def test_spilled_columns_equal_in_memory_columns(lhco_dir, tmp_path):
+    """``gbi process`` spills the columns per chunk and merges them; the Parquet file holds
+    exactly what the in-memory accumulation gives, and no parts folder is left behind."""
+    from gbi.execution import run_processor
+    from gbi.feature_job import process_fileset
+    from gbi.fileset import normalize_fileset
+    from gbi.processors import DijetFeatureProcessor, assemble_columns
+
+    fileset = normalize_fileset({"qcd": [str(lhco_dir / "qcd_a_000.root")]})
+    process_fileset(fileset, tmp_path / "o", chunksize=7_000, progress=False)
+    spilled = ak.from_parquet(tmp_path / "o" / "features" / "qcd.parquet")
+    in_memory = run_processor(fileset, DijetFeatureProcessor(), chunksize=7_000, progress=False)
+    columns = assemble_columns(in_memory.output["qcd"]["chunks"])
+    assert sorted(spilled.fields) == sorted(columns)
+    for name, values in columns.items():
+        np.testing.assert_array_equal(np.asarray(spilled[name]), values)
+    assert [p.name for p in (tmp_path / "o").iterdir() if p.name.startswith(".")] == []
+
+
+def test_failed_run_leaves_no_parts_or_output_folder(lhco_dir, tmp_path):
+    from gbi.errors import GbiInputError
+    from gbi.feature_job import process_fileset
+    from gbi.fileset import normalize_fileset
+    from gbi.regions import Regions
+
+    fileset = normalize_fileset({"qcd": [str(lhco_dir / "qcd_a_000.root")]})
+    regions = Regions(sr_low=20_000.0, sr_high=21_000.0, range_high=30_000.0)
+    with pytest.raises(GbiInputError, match="outside the mjj range"):
+        process_fileset(fileset, tmp_path / "o", regions=regions, progress=False)
+    assert not (tmp_path / "o").exists()

@@ -146,10 +146,12 @@ def test_real_cms_nanoaod_with_two_fatjets(testdata_dir, tmp_path):
     )
 
 
-@pytest.mark.parametrize("progress", [False, True])
-def test_progress_false_draws_no_bar(progress, capfd):
-    """coffea's iterative executor draws its bar even with ``status=False``; gbi's does not.
-    Runs on the shipped default sample (no ``../shared`` needed)."""
+@pytest.mark.parametrize(
+    ("executor", "progress"), [("iterative", False), ("iterative", True), ("futures", False)]
+)
+def test_progress_false_draws_no_bar(executor, progress, capfd):
+    """coffea's iterative and futures executors draw their bars even with ``status=False``;
+    gbi's do not. Runs on the shipped default sample (no ``../shared`` needed)."""
     from gbi.sample import default_fileset
 
     result = run_processor(
@@ -157,6 +159,8 @@ def test_progress_false_draws_no_bar(progress, capfd):
         DijetFeatureProcessor(),
         required_branches=REQUIRED_BRANCHES,
         preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
+        executor=executor,
+        workers=2,
         progress=progress,
     )
     assert result.events_read > 0

@@ -128,6 +128,8 @@ def _run_once(
         # only, ci/bench_process.py). coffea caches the chunk's buffers itself.
         uproot_options["array_cache"] = None
         stack.enter_context(_quiet_schema_warnings())
+        if not progress:
+            stack.enter_context(_quiet_coffea_console())
         executor_instance = stack.enter_context(
             _make_executor(executor, workers, scheduler, progress, retries)
         )
@@ -186,6 +188,22 @@ def _metadata_cache(
                 "uuid": info.uuid,
             }
     return cache
+
+
+@contextlib.contextmanager
+def _quiet_coffea_console() -> Iterator[None]:
+    """Silence coffea's rich console: its futures executor draws bars whatever ``status``."""
+    try:
+        from coffea.util import coffea_console
+    except ImportError:  # moved in a later coffea: nothing to silence here
+        yield
+        return
+    was_quiet = coffea_console.quiet
+    coffea_console.quiet = True
+    try:
+        yield
+    finally:
+        coffea_console.quiet = was_quiet
 
 
 @contextlib.contextmanager

@@ -11,11 +11,15 @@ Output folder layout (every file written atomically)::
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gbi import __version__
+from gbi.column_parts import merge_column_parts
 from gbi.execution import run_processor
 from gbi.io import write_json, write_parquet, write_pickle, write_root_histograms
 from gbi.processors.dijet import (
@@ -46,14 +50,62 @@ def process_fileset(
     """Run :class:`DijetFeatureProcessor` on ``fileset`` and write the outputs to ``out_dir``.
 
     Returns the summary dict that is also written to ``out_dir/summary.json``.
+    With a local executor (no ``scheduler``) the feature columns are spilled per chunk to a
+    temporary folder in ``out_dir`` and merged at the end (:mod:`gbi.column_parts`), so
+    memory does not grow with the number of events; the folder is removed afterwards, also
+    after an error.
     Raises :class:`GbiInputError` when the signal region lies outside the mjj range of the
     data (nothing is written then).
     """
     regions = regions or Regions()
     out_dir = Path(out_dir)
+    with contextlib.ExitStack() as cleanup:
+        columns_dir = None
+        if scheduler is None:  # local workers share this disk: spill columns per chunk
+            if not out_dir.exists():  # after an error, leave no empty output folder behind
+                out_dir.mkdir(parents=True)
+                cleanup.callback(_remove_if_empty, out_dir)
+            columns_dir = tempfile.mkdtemp(prefix=".column-parts-", dir=out_dir)
+            cleanup.callback(shutil.rmtree, columns_dir, ignore_errors=True)  # runs first
+        return _process(
+            fileset,
+            out_dir,
+            DijetFeatureProcessor(regions, columns_dir=columns_dir),
+            regions=regions,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            chunksize=chunksize,
+            maxchunks=maxchunks,
+            read_threads=read_threads,
+            skip_bad_files=skip_bad_files,
+            progress=progress,
+        )
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def _process(
+    fileset: Mapping[str, Mapping[str, Any]],
+    out_dir: Path,
+    processor_instance: DijetFeatureProcessor,
+    *,
+    regions: Regions,
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+    chunksize: int,
+    maxchunks: int | None,
+    read_threads: int | None,
+    skip_bad_files: bool,
+    progress: bool,
+) -> dict[str, Any]:
     result = run_processor(
         fileset,
-        DijetFeatureProcessor(regions),
+        processor_instance,
         required_branches=REQUIRED_BRANCHES,
         preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
         executor=executor,
@@ -76,9 +128,11 @@ def process_fileset(
     datasets: dict[str, Any] = {}
     for dataset in sorted(output):
         part = output[dataset]
-        columns = assemble_columns(part.get("chunks", {}))
         features_file = Path("features") / f"{dataset}.parquet"
-        write_parquet(columns, out_dir / features_file)
+        if part.get("column_parts"):
+            merge_column_parts(part["column_parts"], out_dir / features_file, dataset=dataset)
+        else:
+            write_parquet(assemble_columns(part.get("chunks", {})), out_dir / features_file)
         dataset_ranges = list(part.get("mjj_range", {}).values())
         cutflow = dict(part["cutflow"])
         datasets[dataset] = {

@@ -7,6 +7,7 @@ Output of :meth:`DijetFeatureProcessor.process` for one chunk (merged by coffea 
                      "sumw_events": float, "sumw_two_fatjets": float},
         "hists":    {"mjj" | "mj1" | ... : hist.Hist(region, feature; Weight storage)},
         "chunks":   {"<file>::<entrystart>": {column: np.ndarray}},
+        # or, with ``columns_dir``: "column_parts": {"<file>::<entrystart>": "<part path>"}
         "mjj_range": {"<file>::<entrystart>": (min, max)},
     }}
 
@@ -24,6 +25,7 @@ import hist
 import numpy as np
 from coffea import processor
 
+from gbi.column_parts import part_path, write_column_part
 from gbi.features import FEATURE_COLUMNS, dijet_features, event_columns
 from gbi.regions import REGION_NAMES, Regions
 
@@ -86,14 +88,25 @@ class DijetFeatureProcessor(processor.ProcessorABC):
         Signal region and sidebands (default: SR 3300-3700 GeV in 1000-10000 GeV).
     keep_columns
         Keep the per-event feature columns (turn off to fill histograms only).
+    columns_dir
+        When given, each chunk writes its columns to a part file under this folder
+        (:mod:`gbi.column_parts`) and returns ``"column_parts": {chunk_key: path}`` instead
+        of the arrays under ``"chunks"``: memory then does not grow with the events kept.
+        Every worker must see the folder.
 
     Weights are ``genWeight`` when the tree has it, else 1. Events with fewer than two
     ``FatJet`` s are counted in the cutflow (``events`` minus ``two_fatjets``).
     """
 
-    def __init__(self, regions: Regions | None = None, keep_columns: bool = True) -> None:
+    def __init__(
+        self,
+        regions: Regions | None = None,
+        keep_columns: bool = True,
+        columns_dir: str | None = None,
+    ) -> None:
         self.regions = regions or Regions()
         self.keep_columns = keep_columns
+        self.columns_dir = None if columns_dir is None else str(columns_dir)
 
     def _empty_hists(self) -> dict[str, hist.Hist]:
         region_axis = hist.axis.StrCategory(list(REGION_NAMES), name="region", label="mjj region")
@@ -156,7 +169,11 @@ class DijetFeatureProcessor(processor.ProcessorABC):
             for name in (*ID_COLUMNS, "label"):
                 if name in scalars:
                     columns[name] = scalars[name][has_two]
-            out["chunks"] = {key: columns}
+            if self.columns_dir is None:
+                out["chunks"] = {key: columns}
+            else:
+                path = write_column_part(columns, part_path(self.columns_dir, dataset, key))
+                out["column_parts"] = {key: str(path)}
         return {dataset: out}
 
     def postprocess(self, accumulator: Any) -> Any:
