@@ -7,6 +7,9 @@ Output folder layout (every file written atomically)::
     OUT/histograms.root             TH1Ds "<dataset>/<feature>_<region>" for ROOT users
     OUT/regions.json                the region definition used (schema regions-1.0)
     OUT/summary.json                counts, timing, skipped files (schema process-summary-1.0)
+
+While a local run is in progress, ``OUT/.column-parts-*/`` holds each chunk's columns
+(:mod:`gbi.column_parts`); it is removed when the run ends, also after an error.
 """
 
 from __future__ import annotations
