@@ -47,7 +47,7 @@ def test_parts_with_different_columns_are_refused(tmp_path):
     second = sorted(chunks)[1]
     chunks[second]["label"] = np.zeros(10, dtype=np.int32)
     parts = {
-        key: write_column_part(chunks[key], tmp_path / f"{i}.arrow") for i, key in enumerate(chunks)
+        key: write_column_part(chunks[key], tmp_path / f"{i}.npy") for i, key in enumerate(chunks)
     }
     with pytest.raises(GbiError, match=r"dataset 'qcd'.*same branches.*'label'"):
         merge_column_parts(parts, tmp_path / "x.parquet", dataset="qcd")
