@@ -18,7 +18,9 @@ Each measurement runs in a fresh Python process (so that peak RSS belongs to it 
   histograms, Parquet/pickle/ROOT outputs) with the iterative executor.
 
 All are repeated ``--repeat`` times in alternation and the best rate of each is kept (the
-machines are noisy; the best is the least disturbed). Peak memory is reported for 1 file and
+machines are noisy; the best is the least disturbed). Because the noise drifts, each
+round's rates are also divided by the bare read of the same round, and the median and
+range of these paired ratios are printed. Peak memory is reported for 1 file and
 for the largest input to show it does not grow with the number of files.
 
 These "cold" figures include what a fresh process pays once (lazy imports, schema set-up),
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -207,14 +210,20 @@ def main() -> int:
         ("gbi", _GBI, {"executor": "iterative"}),
     )
     rows = {}
+    paired: dict[str, dict[str, list[float]]] = {}  # ratio to the bare read of the same round
     for label, subset, copies in inputs:
         best: dict[str, dict] = {}
+        paired[label] = {name: [] for name, _, _ in readers}
         for _ in range(args.repeat):
+            this_round = {}
             for name, code, options in readers:
                 figures = _measure(code, subset, args.chunksize, {**options, "copies": copies})
                 figures["rate"] = figures["events"] / figures["seconds"]
+                this_round[name] = figures["rate"]
                 if name not in best or figures["rate"] > best[name]["rate"]:
                     best[name] = figures
+            for name, rate in this_round.items():
+                paired[label][name].append(rate / this_round["uproot"])
         rows[label] = best
 
     futures = _measure(_GBI, files, args.chunksize, {"executor": "futures", "copies": 1})
@@ -229,9 +238,12 @@ def main() -> int:
         for name in ("minimal", "processor", "processor_1thread", "gbi"):
             ratio = best[name]["rate"] / best["uproot"]["rate"]
             same = best[name]["rate"] / best["uproot_threads"]["rate"]
+            rounds = sorted(paired[label][name])
             print(
                 f"{label:<14} {name} / bare uproot read rate = {ratio:.2f} "
-                f"(/ bare read with the same decompression threads = {same:.2f})"
+                f"(/ bare read with the same decompression threads = {same:.2f}); "
+                f"paired by round: median {statistics.median(rounds):.2f}, "
+                f"range {rounds[0]:.2f}-{rounds[-1]:.2f}"
             )
         ratio = best["processor"]["rate"] / best["minimal"]["rate"]
         print(f"{label:<14} processor / minimal coffea processor rate = {ratio:.2f}")
@@ -252,7 +264,11 @@ def main() -> int:
             f"{last[name]['maxrss_kib'] / first[name]['maxrss_kib']:.2f}"
         )
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "futures": futures, "warm": warm}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"rows": rows, "paired_ratios": paired, "futures": futures, "warm": warm}, indent=2
+            )
+        )
     return 0
 
 
