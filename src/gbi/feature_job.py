@@ -23,7 +23,7 @@ from typing import Any
 
 from gbi import __version__
 from gbi.column_parts import merge_column_parts
-from gbi.execution import run_processor
+from gbi.execution import RunResult, run_processor
 from gbi.io import write_json, write_parquet, write_pickle, write_root_histograms
 from gbi.processors.dijet import (
     OPTIONAL_BRANCHES,
@@ -70,11 +70,11 @@ def process_fileset(
                 cleanup.callback(_remove_if_empty, out_dir)
             columns_dir = tempfile.mkdtemp(prefix=".column-parts-", dir=out_dir)
             cleanup.callback(shutil.rmtree, columns_dir, ignore_errors=True)  # runs first
-        return _process(
+        result = run_processor(
             fileset,
-            out_dir,
             DijetFeatureProcessor(regions, columns_dir=columns_dir),
-            regions=regions,
+            required_branches=REQUIRED_BRANCHES,
+            preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
             executor=executor,
             workers=workers,
             scheduler=scheduler,
@@ -84,6 +84,7 @@ def process_fileset(
             skip_bad_files=skip_bad_files,
             progress=progress,
         )
+        return _write_outputs(result, fileset, out_dir, regions, workers, chunksize)
 
 
 def _remove_if_empty(folder: Path) -> None:
@@ -91,35 +92,14 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def _process(
+def _write_outputs(
+    result: RunResult,
     fileset: Mapping[str, Mapping[str, Any]],
     out_dir: Path,
-    processor_instance: DijetFeatureProcessor,
-    *,
     regions: Regions,
-    executor: str,
     workers: int,
-    scheduler: str | None,
     chunksize: int,
-    maxchunks: int | None,
-    read_threads: int | None,
-    skip_bad_files: bool,
-    progress: bool,
 ) -> dict[str, Any]:
-    result = run_processor(
-        fileset,
-        processor_instance,
-        required_branches=REQUIRED_BRANCHES,
-        preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
-        executor=executor,
-        workers=workers,
-        scheduler=scheduler,
-        chunksize=chunksize,
-        maxchunks=maxchunks,
-        read_threads=read_threads,
-        skip_bad_files=skip_bad_files,
-        progress=progress,
-    )
     output = result.output
 
     ranges = [r for d in output.values() for r in d.get("mjj_range", {}).values()]
