@@ -1,8 +1,9 @@
 """Per-chunk feature columns spilled to disk, then merged into one Parquet file per dataset.
 
 Accumulating every chunk's columns in memory (coffea's accumulator) makes the peak memory
-of ``gbi process`` grow with the number of events: about 65 bytes per event kept, e.g.
-+110 MiB for 1.6M events, 6.5 GB for 100M. Instead, with a ``columns_dir``, each chunk
+of ``gbi process`` grow with the number of events: 69 bytes per event kept (11 columns),
+7 GB for 100M events; measured, 242 -> 394 MiB from 50k to 1.6M events
+(``ci/bench_process.py``). Instead, with a ``columns_dir``, each chunk
 writes its columns to one uncompressed part file (atomically) and hands back only the
 part's path; :func:`merge_column_parts` then streams the parts, in sorted chunk-key order,
 into the dataset's Parquet file with ``ak.to_parquet_row_groups``, holding at most one row
