@@ -47,10 +47,10 @@ def write_column_part(columns: Mapping[str, np.ndarray], target: str | os.PathLi
     """Write one chunk's columns (equal-length 1D arrays) uncompressed, atomically.
 
     The part is the column names, then each column, as consecutive ``.npy`` records in one
-    file (``np.save``): a plain copy of the buffers. ``.npz`` parts (zip container with
-    checksums) and Arrow IPC parts made ``gbi process`` 17% and 10% slower than keeping the
-    columns in memory; with these, the merge and the parts cost about as much as the
-    deep copies that coffea's accumulator made of in-memory columns.
+    file (``np.save``): a plain copy of the buffers, no container and no conversion. With
+    ``.npz`` parts (zip checksums) a warm 800k-event run took 1.44 s against 1.23 s in
+    memory. With these parts, as with Arrow IPC ones, spilling costs about 10% of a fresh
+    400k-event ``gbi process`` run here (median 0.63 s against 0.57 s).
     """
     names = list(columns)
     with atomic_path(target) as tmp, tmp.open("wb") as stream:

@@ -24,12 +24,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import hist
 import numpy as np
 from coffea import processor
 
-from gbi.features import dijet_features
+from gbi.features import dijet_features, event_columns
 from gbi.regions import REGION_NAMES, Regions
 
 __all__ = ["AnomalyScoreProcessor", "score_histogram"]
@@ -88,10 +87,8 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
     def process(self, events: Any) -> dict[str, Any]:
         dataset = events.metadata["dataset"]
         n_events = len(events)
-        if "genWeight" in set(events.fields):
-            weights = np.asarray(ak.to_numpy(events.genWeight), dtype=np.float64)
-        else:
-            weights = np.ones(n_events)
+        scalars = event_columns(events, ("genWeight", "event"))
+        weights = scalars.get("genWeight", np.ones(n_events)).astype(np.float64)
         has_two, features = dijet_features(events.FatJet)
         w = weights[has_two]
         region = self.regions.assign(features["mjj"])
@@ -103,8 +100,8 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
         }
         hists: dict[str, hist.Hist] = {}
         columns = {k: np.asarray(v)[keep] for k, v in features.items()}
-        if "event" in set(events.fields):
-            event = np.asarray(ak.to_numpy(events.event))[has_two][keep]
+        if "event" in scalars:
+            event = scalars["event"][has_two][keep]
         else:
             event = np.arange(len(region))[keep] + int(events.metadata.get("entrystart", 0))
         names = np.asarray(REGION_NAMES)[region[keep]] if keep.any() else np.empty(0, str)

@@ -22,12 +22,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
 import hist
 import numpy as np
 from coffea import processor
 
-from gbi.features import dijet_features
+from gbi.features import dijet_features, event_columns
 from gbi.processors.dijet import ID_COLUMNS
 from gbi.regions import REGION_NAMES, Regions
 
@@ -75,11 +74,8 @@ class FlowDensityProcessor(processor.ProcessorABC):
         model = _load(self.model_dir, self.device)
         has_two, features = dijet_features(events.FatJet)
         n_events = len(events)
-        weights = (
-            np.asarray(ak.to_numpy(events.genWeight), dtype=np.float64)
-            if "genWeight" in events.fields
-            else np.ones(n_events)
-        )[has_two]
+        scalars = event_columns(events, ("genWeight", *ID_COLUMNS))
+        weights = scalars.get("genWeight", np.ones(n_events)).astype(np.float64)[has_two]
         log_prob = np.full(int(has_two.sum()), np.nan)
         finite_inputs = np.all([np.isfinite(features[c]) for c in self.columns], axis=0)
         if finite_inputs.any():
@@ -103,7 +99,7 @@ class FlowDensityProcessor(processor.ProcessorABC):
             "weight": weights,
         }
         for name in ID_COLUMNS:
-            columns[name] = np.asarray(ak.to_numpy(events[name]))[has_two]
+            columns[name] = scalars[name][has_two]
         key = f"{metadata['filename']}::{int(metadata['entrystart']):015d}"
         return {
             metadata["dataset"]: {
