@@ -174,11 +174,36 @@ def dijet_mass(
     """
     pt1, eta1, phi1, m1 = (np.asarray(a, dtype=np.float64) for a in jet1)
     pt2, eta2, phi2, m2 = (np.asarray(a, dtype=np.float64) for a in jet2)
-    pz1, pz2 = pt1 * np.sinh(eta1), pt2 * np.sinh(eta2)
-    e1 = np.sqrt(pt1 * pt1 + pz1 * pz1 + m1 * m1)
-    e2 = np.sqrt(pt2 * pt2 + pz2 * pz2 + m2 * m2)
-    dot = pt1 * pt2 * np.cos(phi1 - phi2) + pz1 * pz2
-    return np.sqrt(np.maximum(m1 * m1 + m2 * m2 + 2.0 * (e1 * e2 - dot), 0.0))
+    # In-place arithmetic on four work arrays: each fresh 50k-element temporary costs a page
+    # fault per 4 kB on first touch, which was a third of this function's time.
+    pz1 = np.sinh(eta1)
+    pz1 *= pt1
+    pz2 = np.sinh(eta2)
+    pz2 *= pt2
+    e1, e2 = _energy(pt1, pz1, m1), _energy(pt2, pz2, m2)
+    dot = np.subtract(phi1, phi2)
+    np.cos(dot, out=dot)
+    dot *= pt1
+    dot *= pt2
+    pz1 *= pz2
+    dot += pz1
+    e1 *= e2
+    e1 -= dot  # E1 E2 - p1.p2
+    e1 *= 2.0
+    np.multiply(m1, m1, out=e2)
+    e1 += e2
+    np.multiply(m2, m2, out=e2)
+    e1 += e2
+    np.maximum(e1, 0.0, out=e1)
+    return np.sqrt(e1, out=e1)
+
+
+def _energy(pt: np.ndarray, pz: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """``sqrt(pt^2 + pz^2 + m^2)`` with one new array."""
+    energy = np.multiply(pt, pt)
+    energy += pz * pz
+    energy += mass * mass
+    return np.sqrt(energy, out=energy)
 
 
 def dijet_features(jets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -219,26 +244,26 @@ def dijet_features(jets: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     offsets, flat = jagged_columns(jets, JET_FIELDS)
     has_two_jets = np.diff(offsets) >= 2
     lead, sublead = leading_pair_indices(flat["pt"], offsets)
+    # Order each pair as (lighter, heavier) once, on the indices, so that every feature is
+    # a plain gather: equal masses keep the leading jet as the lighter one.
+    lead_is_lighter = flat["mass"][lead] <= flat["mass"][sublead]
+    n_pairs = len(lead)
+    pairs = np.empty(2 * n_pairs, dtype=np.int64)
+    np.copyto(pairs[:n_pairs], np.where(lead_is_lighter, lead, sublead))
+    np.copyto(pairs[n_pairs:], np.where(lead_is_lighter, sublead, lead))
 
-    def pair(field: str) -> tuple[np.ndarray, np.ndarray]:
-        # gather in the stored precision, then widen only the selected jets
-        values = flat[field]
-        return values[lead].astype(np.float64), values[sublead].astype(np.float64)
+    def light_heavy(field: str) -> tuple[np.ndarray, np.ndarray]:
+        # one gather of both jets in the stored precision, widened once
+        values = flat[field][pairs].astype(np.float64)
+        return values[:n_pairs], values[n_pairs:]
 
-    pt, eta, phi, mass = pair("pt"), pair("eta"), pair("phi"), pair("mass")
-    tau2, tau1 = pair("tau2"), pair("tau1")
-    tau21 = (tau_ratio(tau2[0], tau1[0]), tau_ratio(tau2[1], tau1[1]))
-
-    mjj = dijet_mass((pt[0], eta[0], phi[0], mass[0]), (pt[1], eta[1], phi[1], mass[1]))
-
-    a_is_lighter = mass[0] <= mass[1]
-    light_mass = np.where(a_is_lighter, mass[0], mass[1])
-    heavy_mass = np.where(a_is_lighter, mass[1], mass[0])
+    pt, eta, phi, mass = (light_heavy(f) for f in ("pt", "eta", "phi", "mass"))
+    tau1, tau2 = light_heavy("tau1"), light_heavy("tau2")
     features = {
-        "mjj": mjj,
-        "mj1": light_mass,
-        "delta_mj": heavy_mass - light_mass,
-        "tau21_j1": np.where(a_is_lighter, tau21[0], tau21[1]),
-        "tau21_j2": np.where(a_is_lighter, tau21[1], tau21[0]),
+        "mjj": dijet_mass((pt[0], eta[0], phi[0], mass[0]), (pt[1], eta[1], phi[1], mass[1])),
+        "mj1": mass[0],
+        "delta_mj": mass[1] - mass[0],
+        "tau21_j1": tau_ratio(tau2[0], tau1[0]),
+        "tau21_j2": tau_ratio(tau2[1], tau1[1]),
     }
     return has_two_jets, features

@@ -137,24 +137,11 @@ class DijetFeatureProcessor(processor.ProcessorABC):
             "sumw_events": float(weights.sum()),
             "sumw_two_fatjets": float(passing_weights.sum()),
         }
+        counts = np.bincount(region[region >= 0], minlength=len(REGION_NAMES))
+        cutflow.update({name: int(counts[i]) for i, name in enumerate(REGION_NAMES)})
         hists = self._empty_hists()
-        # One stable sort by region, then contiguous slices: 15 boolean-mask selections
-        # (3 regions x 5 features) took 9 ms per 50k events, longer than the fills.
-        order = np.argsort(region, kind="stable")
-        bounds = np.searchsorted(region[order], np.arange(len(REGION_NAMES) + 1))
-        sorted_weights = passing_weights[order]
-        sorted_features = {name: features[name][order] for name in FEATURE_COLUMNS}
-        for index, name in enumerate(REGION_NAMES):
-            part = slice(bounds[index], bounds[index + 1])
-            cutflow[name] = int(part.stop - part.start)
-            if part.stop == part.start:
-                continue
-            for feature in FEATURE_COLUMNS:
-                hists[feature].fill(
-                    region=name,
-                    **{feature: sorted_features[feature][part]},
-                    weight=sorted_weights[part],
-                )
+        for feature in FEATURE_COLUMNS:
+            _fill_by_region_index(hists[feature], region, features[feature], passing_weights)
 
         mjj = features["mjj"]
         key = f"{metadata['filename']}::{int(metadata['entrystart']):015d}"
@@ -178,6 +165,24 @@ class DijetFeatureProcessor(processor.ProcessorABC):
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
+
+
+def _fill_by_region_index(
+    target: hist.Hist, region: np.ndarray, values: np.ndarray, weights: np.ndarray
+) -> None:
+    """Fill ``target`` (axes: region category, feature) from region indices (-1: none).
+
+    A category axis is filled by its string values, so 15 fills (3 regions x 5 features)
+    were needed, after a sort by region: 2.4 ms per 50k events. One fill per feature of an
+    integer region axis, copied into the category histogram's bins, takes 1.5 ms.
+    """
+    by_index = hist.Hist(
+        hist.axis.Integer(0, len(REGION_NAMES), underflow=False, overflow=False),
+        target.axes[1],
+        storage=hist.storage.Weight(),
+    )
+    by_index.fill(region, values, weight=weights)
+    target.view(flow=True)[: len(REGION_NAMES)] = by_index.view(flow=True)
 
 
 def assemble_columns(chunks: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
