@@ -15,7 +15,6 @@ run with one clear message, or, with ``skip_bad_files=True``, is left out and re
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import logging
 import os
@@ -29,7 +28,14 @@ from typing import Any, Literal
 from coffea import processor
 from coffea.nanoevents import NanoAODSchema
 
-from gbi.errors import GbiError, GbiInputError, require_extra
+from gbi.errors import GbiError, GbiInputError
+from gbi.executors import (
+    EXECUTORS,
+    IterativeExecutor,
+    ReadThreads,
+    make_executor,
+    quiet_coffea_console,
+)
 from gbi.fileset import BadFile, FileInfo, inspect_files
 
 __all__ = ["EXECUTORS", "RunResult", "run_processor"]
@@ -37,7 +43,6 @@ __all__ = ["EXECUTORS", "RunResult", "run_processor"]
 log = logging.getLogger(__name__)
 
 ExecutorName = Literal["iterative", "futures", "dask"]
-EXECUTORS: tuple[str, ...] = ("iterative", "futures", "dask")
 
 # NanoAODSchema warns for every cross-reference of full NanoAOD that a slim file lacks
 # (e.g. FatJet_subJetIdx1 => SubJet); expected for our inputs, so silenced by message.
@@ -78,29 +83,6 @@ _WORKITEM = re.compile(
 )
 
 
-class _ReadThreads:
-    """uproot decompression executor shared by every file of one run.
-
-    uproot shuts a file's executors down when the file closes, and coffea opens and closes
-    each file per chunk, so a plain thread pool would die after the first chunk: here
-    ``shutdown`` is a no-op and the pool is closed once, after the run. With the branches a
-    processor needs preloaded in one read, their baskets are decompressed in parallel (zlib
-    releases the GIL), which uses the otherwise idle cores of the iterative executor.
-    """
-
-    def __init__(self, threads: int) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="gbi-read")
-
-    def submit(self, task: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        return self._pool.submit(task, *args, **kwargs)
-
-    def shutdown(self, wait: bool = True) -> None:  # called by uproot for every closed file
-        pass
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-
-
 def _run_once(
     fileset: Mapping[str, Any],
     processor_instance: processor.ProcessorABC,
@@ -118,7 +100,7 @@ def _run_once(
     metadata_cache = _metadata_cache(fileset, files)
     with contextlib.ExitStack() as stack:
         if read_threads > 1:
-            pool = _ReadThreads(read_threads)
+            pool = ReadThreads(read_threads)
             stack.callback(pool.close)
             uproot_options["decompression_executor"] = pool
         # coffea's preload goes through uproot's per-file array cache (100 MB by default),
@@ -127,20 +109,18 @@ def _run_once(
         # memory grew with the number of files (252 -> 318 MiB from 8 to 64 files, histograms
         # only, ci/bench_process.py). coffea caches the chunk's buffers itself.
         uproot_options["array_cache"] = None
+        if executor == "iterative":
+            uproot_options["object_cache"] = {}  # shared with the executor's FileHolder
         stack.enter_context(_quiet_schema_warnings())
         if not progress:
-            stack.enter_context(_quiet_coffea_console())
+            stack.enter_context(quiet_coffea_console())
         executor_instance = stack.enter_context(
-            _make_executor(executor, workers, scheduler, progress, retries)
+            make_executor(executor, workers, scheduler, progress, retries, uproot_options)
         )
         runner = processor.Runner(
             executor=executor_instance,
             # file metadata (entries per file) is cheap to read; do it here, quietly if asked
-            pre_executor=(
-                processor.IterativeExecutor(status=True, desc="Reading metadata")
-                if progress
-                else _QuietIterativeExecutor(status=False)
-            ),
+            pre_executor=IterativeExecutor(status=progress, desc="Reading metadata"),
             chunksize=chunksize,
             maxchunks=maxchunks,
             schema=NanoAODSchema,
@@ -191,82 +171,11 @@ def _metadata_cache(
 
 
 @contextlib.contextmanager
-def _quiet_coffea_console() -> Iterator[None]:
-    """Silence coffea's rich console: its futures executor draws bars whatever ``status``."""
-    try:
-        from coffea.util import coffea_console
-    except ImportError:  # moved in a later coffea: nothing to silence here
-        yield
-        return
-    was_quiet = coffea_console.quiet
-    coffea_console.quiet = True
-    try:
-        yield
-    finally:
-        coffea_console.quiet = was_quiet
-
-
-@contextlib.contextmanager
 def _quiet_schema_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         for message in _SCHEMA_WARNINGS:
             warnings.filterwarnings("ignore", message=message, category=RuntimeWarning)
         yield
-
-
-class _QuietIterativeExecutor(processor.IterativeExecutor):
-    """coffea's iterative executor without its progress bar.
-
-    coffea 2026.9 always draws a ``rich`` bar here: ``status=False`` only reaches
-    ``add_task`` as a custom field and hides nothing. The bar's start, refreshes and stop
-    cost 30-50 ms per run (timed with and without it), about one 50k-event file, and
-    write to the terminal when asked not to. This runs the same
-    ``accumulate(map(...))`` without it.
-    """
-
-    def __call__(self, items: Any, function: Any, accumulator: Any) -> tuple[Any, int]:
-        if len(items) == 0:
-            return accumulator, 0
-        return processor.accumulate(map(function, items), accumulator), 0
-
-
-@contextlib.contextmanager
-def _make_executor(
-    name: str, workers: int, scheduler: str | None, progress: bool, retries: int
-) -> Iterator[processor.executor.ExecutorBase]:
-    if name == "iterative":
-        if progress:
-            yield processor.IterativeExecutor(status=True, retries=retries)
-        else:
-            yield _QuietIterativeExecutor(status=False, retries=retries)
-    elif name == "futures":
-        yield processor.FuturesExecutor(workers=workers, status=progress, retries=retries)
-    elif name == "dask":
-        require_extra("distributed", "dask", "the dask executor (--executor dask)")
-        from distributed import Client, LocalCluster
-
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="20s")
-            except OSError as err:
-                raise GbiInputError(
-                    f"cannot connect to the dask scheduler at {scheduler!r} ({err}); expected "
-                    "the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
-                ) from None
-            with client:
-                yield processor.DaskExecutor(client=client, status=progress, retries=retries)
-        else:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            with cluster, Client(cluster) as client:
-                yield processor.DaskExecutor(client=client, status=progress, retries=retries)
-    else:
-        raise GbiInputError(f"executor: expected one of {', '.join(EXECUTORS)}, found {name!r}")
 
 
 def run_processor(

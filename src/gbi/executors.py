@@ -1,0 +1,205 @@
+"""The coffea executors that :func:`gbi.execution.run_processor` runs with.
+
+- :func:`make_executor` builds coffea's iterative, futures or dask executor from gbi's
+  options (a local dask cluster is started and stopped around the run);
+- :class:`IterativeExecutor` is coffea's iterative executor that keeps each file open
+  across its chunks (:class:`FileHolder`) and draws its progress bar only when asked;
+- :class:`ReadThreads` is the decompression thread pool shared by the files of a run;
+- :func:`quiet_coffea_console` silences coffea's bars where ``status`` does not.
+
+Internal to gbi: the names may change between releases.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import uproot
+from coffea import processor
+
+from gbi.errors import GbiInputError, require_extra
+
+__all__ = [
+    "EXECUTORS",
+    "FileHolder",
+    "IterativeExecutor",
+    "ReadThreads",
+    "make_executor",
+    "quiet_coffea_console",
+]
+
+#: Executor names accepted by :func:`make_executor` (and ``gbi process --executor``).
+EXECUTORS: tuple[str, ...] = ("iterative", "futures", "dask")
+
+
+class ReadThreads:
+    """uproot decompression executor shared by every file of one run.
+
+    uproot shuts a file's executors down when the file closes, and coffea opens and closes
+    each file per chunk, so a plain thread pool would die after the first chunk: here
+    ``shutdown`` is a no-op and the pool is closed once, after the run. With the branches a
+    processor needs preloaded in one read, their baskets are decompressed in parallel (zlib
+    releases the GIL), which uses the otherwise idle cores of the iterative executor.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="gbi-read")
+
+    def submit(self, task: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        return self._pool.submit(task, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True) -> None:  # called by uproot for every closed file
+        pass
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class FileHolder:
+    """Keep the file of the current work item open, with its TTree in a shared object cache.
+
+    coffea's work function opens the file and deserialises its TTree again for every
+    chunk. When the uproot options that it opens files with carry this holder's
+    ``object_cache``, its ``file[treename]`` finds the TTree read here instead, attached to
+    this still-open file (uproot drops cached objects whose file is closed). A TTree takes
+    4-6 ms to read with the 13 branches of the LHCO files and about 250 ms with the 947 of
+    the CMS NanoAOD test file, so a file split into N chunks paid N reads. Measured in
+    the split-files section of ``ci/bench_process.py`` (warm, best of 3, 2-core machine):
+    the NanoAOD file in 10 chunks took 4.95 s with coffea's own iterative runner and 1.97 s
+    here; the eight LHCO files in 5 chunks each, 2.40 s and 1.54 s (this one also gains
+    from gbi's preloading and decompression threads).
+
+    For the iterative executor only: its work items run in this process one after the
+    other, grouped by file, so one file is open at a time. If the file cannot be opened
+    here, the work function opens it as before and reports the error with the chunk.
+    """
+
+    def __init__(self, uproot_options: Mapping[str, Any]) -> None:
+        self._options = dict(uproot_options)
+        self._cache: MutableMapping[str, Any] = self._options["object_cache"]
+        self._path: str | None = None
+        self._file: Any = None
+
+    def wrap(self, function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``function`` (coffea's work function, called with a ``WorkItem``) with the
+        item's file held open first."""
+
+        def run_item(item: Any) -> Any:
+            self._hold(item.filename, item.treename)
+            return function(item)
+
+        return run_item
+
+    def _hold(self, path: str, tree_name: str) -> None:
+        if path == self._path:
+            return
+        self.close()
+        self._path = path
+        try:
+            self._file = uproot.open({path: None}, **self._options)
+            self._file[tree_name]  # deserialised once, into the shared cache
+        except Exception:
+            self.close()
+
+    def close(self) -> None:
+        """Close the held file and forget its TTree."""
+        if self._file is not None:
+            self._file.close()
+        self._file = None
+        self._cache.clear()
+
+
+@dataclass
+class IterativeExecutor(processor.IterativeExecutor):
+    """coffea's iterative executor, holding each file open across its chunks.
+
+    Files are held when ``uproot_options``, the options the run passes to coffea, have an
+    ``object_cache`` (a dict): see :class:`FileHolder`. Without ``status`` no bar
+    is drawn: coffea 2026.9 always draws a ``rich`` bar here (``status=False`` only
+    reaches ``add_task`` as a custom field), whose start, refreshes and stop cost 30-50 ms
+    per run, about one 50k-event file.
+    """
+
+    uproot_options: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, items: Any, function: Any, accumulator: Any) -> Any:
+        holder = FileHolder(self.uproot_options) if "object_cache" in self.uproot_options else None
+        if holder is not None:
+            function = holder.wrap(function)
+        try:
+            if self.status:
+                return super().__call__(items, function, accumulator)
+            if len(items) == 0:
+                return accumulator, 0
+            return processor.accumulate(map(function, items), accumulator), 0
+        finally:
+            if holder is not None:
+                holder.close()
+
+
+@contextlib.contextmanager
+def quiet_coffea_console() -> Iterator[None]:
+    """Silence coffea's rich console: its futures executor draws bars whatever ``status``."""
+    try:
+        from coffea.util import coffea_console
+    except ImportError:  # moved in a later coffea: nothing to silence here
+        yield
+        return
+    was_quiet = coffea_console.quiet
+    coffea_console.quiet = True
+    try:
+        yield
+    finally:
+        coffea_console.quiet = was_quiet
+
+
+@contextlib.contextmanager
+def make_executor(
+    name: str,
+    workers: int,
+    scheduler: str | None,
+    progress: bool,
+    retries: int,
+    uproot_options: dict[str, Any],
+) -> Iterator[processor.executor.ExecutorBase]:
+    """The coffea executor called ``name`` (``iterative``, ``futures`` or ``dask``).
+
+    ``uproot_options`` are those of the run (the iterative executor shares its
+    ``object_cache``). Raises :class:`GbiInputError` for an unknown name or an
+    unreachable ``scheduler``.
+    """
+    if name == "iterative":
+        yield IterativeExecutor(status=progress, retries=retries, uproot_options=uproot_options)
+    elif name == "futures":
+        yield processor.FuturesExecutor(workers=workers, status=progress, retries=retries)
+    elif name == "dask":
+        require_extra("distributed", "dask", "the dask executor (--executor dask)")
+        from distributed import Client, LocalCluster
+
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="20s")
+            except OSError as err:
+                raise GbiInputError(
+                    f"cannot connect to the dask scheduler at {scheduler!r} ({err}); expected "
+                    "the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
+                ) from None
+            with client:
+                yield processor.DaskExecutor(client=client, status=progress, retries=retries)
+        else:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            with cluster, Client(cluster) as client:
+                yield processor.DaskExecutor(client=client, status=progress, retries=retries)
+    else:
+        raise GbiInputError(f"executor: expected one of {', '.join(EXECUTORS)}, found {name!r}")
