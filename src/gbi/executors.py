@@ -70,9 +70,8 @@ class FileHolder:
     4-6 ms to read with the 13 branches of the LHCO files and about 250 ms with the 947 of
     the CMS NanoAOD test file, so a file split into N chunks paid N reads. Measured in
     the split-files section of ``ci/bench_process.py`` (warm, best of 3, 2-core machine):
-    the NanoAOD file in 10 chunks took 4.95 s with coffea's own iterative runner and 1.97 s
-    here; the eight LHCO files in 5 chunks each, 2.40 s and 1.54 s (this one also gains
-    from gbi's preloading and decompression threads).
+    the NanoAOD file in 10 chunks took 4.93 s with this holder switched off and 1.78 s
+    with it; the eight LHCO files in 5 chunks each, 1.68 s and 1.52 s.
 
     For the iterative executor only: its work items run in this process one after the
     other, grouped by file, so one file is open at a time. If the file cannot be opened
