@@ -110,3 +110,35 @@ def test_failed_run_leaves_no_parts_or_output_folder(lhco_dir, tmp_path):
     with pytest.raises(GbiInputError, match="outside the mjj range"):
         process_fileset(fileset, tmp_path / "o", regions=regions, progress=False)
     assert not (tmp_path / "o").exists()
+
+
+def test_failed_parquet_write_stops_the_job_after_the_other_writes(monkeypatch, tmp_path):
+    """The datasets' Parquet files are written on threads: one failing write is raised
+    after the others have finished; what was written is complete (atomic writes), nothing
+    is half-written, and no summary.json marks the run as done."""
+    import gbi.feature_job
+    from gbi.errors import GbiError
+    from gbi.fileset import normalize_fileset
+    from gbi.sample import default_fileset
+
+    merge = gbi.feature_job.merge_column_parts
+
+    def failing_merge(parts, target, *, dataset=""):
+        if dataset == "qcd":
+            raise GbiError("simulated failure while writing qcd")
+        return merge(parts, target, dataset=dataset)
+
+    monkeypatch.setattr(gbi.feature_job, "merge_column_parts", failing_merge)
+    with pytest.raises(GbiError, match="simulated failure while writing qcd"):
+        gbi.feature_job.process_fileset(
+            normalize_fileset(default_fileset()), tmp_path / "o", progress=False
+        )
+    left = sorted(str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*"))
+    assert left == [
+        "features",
+        "features/wprime.parquet",
+        "histograms.pkl",
+        "histograms.root",
+        "regions.json",
+    ]
+    assert len(ak.from_parquet(tmp_path / "o" / "features" / "wprime.parquet")) > 0
