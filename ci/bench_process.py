@@ -29,6 +29,11 @@ K times (K datasets). A "warm" section then runs the bare reads, the processor a
 job in one process, interleaved, after one warm-up call each: the steady-state rate that a
 long job over many files sees.
 
+Two more sections, when the CMS NanoAOD test file (947 branches) is beside the data:
+files read in several chunks each (gbi, gbi with its file holder off, coffea's own
+iterative runner; warm), and the up-front file checks one by one against a pool of two
+worker processes (as ``inspect_files`` runs them on a dask cluster's workers).
+
 Usage: python ci/bench_process.py [--data ../shared/data/lhco_like] [--repeat 3] [--copies 4]
        [--json OUT]
 """
@@ -197,6 +202,22 @@ for _ in range(repeat):
 print(json.dumps({name: {"events": events[name], "seconds": best[name]} for name in readers}))
 """
 
+_CHECKS = """
+import concurrent.futures, json, sys, time
+from gbi.fileset import inspect_files
+from gbi.processors.dijet import REQUIRED_BRANCHES
+files, repeat = json.loads(sys.argv[1]), json.loads(sys.argv[4])["repeat"]
+fileset = {f"d{i}": {"files": {f: "Events"}} for i, f in enumerate(files)}
+with concurrent.futures.ProcessPoolExecutor(2) as pool:
+    inspect_files(fileset, REQUIRED_BRANCHES, map_function=pool.map)  # start the workers
+    best = {"one_by_one": float("inf"), "pool_of_2": float("inf")}
+    for _ in range(repeat):
+        for name, options in (("one_by_one", {}), ("pool_of_2", {"map_function": pool.map})):
+            start = time.perf_counter(); inspect_files(fileset, REQUIRED_BRANCHES, **options)
+            best[name] = min(best[name], time.perf_counter() - start)
+print(json.dumps({"files": len(files), **best}))
+"""
+
 
 def _split_files(files: list[str], nanoaod: Path, repeat: int) -> dict[str, dict]:
     """Files read in several chunks each: gbi's run against coffea's own iterative runner,
@@ -280,6 +301,11 @@ def main() -> int:
     warm = _measure(_WARM, files, args.chunksize, {"repeat": max(args.repeat, 5)})
     nanoaod = args.data.parent / "scikit-hep-testdata" / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
     split = _split_files(files, nanoaod, max(args.repeat, 3))
+    checks = (
+        _measure(_CHECKS, [str(nanoaod)] * 8, args.chunksize, {"repeat": 3})
+        if nanoaod.is_file()
+        else None
+    )
     print(f"{'input':<14} {'reader':<18} {'events':>9} {'events/s':>11} {'peak RSS MiB':>13}")
     for label, best in rows.items():
         for name, f in best.items():
@@ -318,6 +344,12 @@ def main() -> int:
             f"gbi reading the TTree per chunk {unheld_s:.3f} s (gbi / coffea rate = "
             f"{coffea_s / gbi_s:.2f}, gain from holding files = {unheld_s / gbi_s:.2f})"
         )
+    if checks:
+        print(
+            f"up-front file checks, CMS NanoAOD file x{checks['files']} (best of 3): one by one "
+            f"{checks['one_by_one']:.2f} s, on a pool of 2 worker processes "
+            f"{checks['pool_of_2']:.2f} s"
+        )
     first, last = rows["1 file"], rows[inputs[-1][0]]
     for name in ("processor_hists", "processor", "gbi"):
         print(
@@ -333,6 +365,7 @@ def main() -> int:
                     "futures": futures,
                     "warm": warm,
                     "split_files": split,
+                    "file_checks": checks,
                 },
                 indent=2,
             )

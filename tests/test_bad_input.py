@@ -107,7 +107,11 @@ def test_signal_region_outside_the_data(capsys, qcd_file, tmp_path):
     assert "must lie strictly inside range" in err
 
 
-def test_skip_bad_files_reports_them_and_processes_the_rest(qcd_file, testdata_dir, tmp_path):
+@pytest.mark.parametrize("executor", ["iterative", "futures", "dask"])
+def test_skip_bad_files_reports_them_and_processes_the_rest(
+    executor, qcd_file, testdata_dir, tmp_path
+):
+    """With ``dask`` the files are checked on the cluster's workers: the same report."""
     truncated = tmp_path / "truncated.root"
     truncated.write_bytes(qcd_file.read_bytes()[:100_000])
     fileset = tmp_path / "fileset.json"
@@ -121,11 +125,27 @@ def test_skip_bad_files_reports_them_and_processes_the_rest(qcd_file, testdata_d
     )
     out = tmp_path / "o"
     assert (
-        main(["process", str(fileset), "--out", str(out), "--skip-bad-files", "--no-progress"]) == 0
+        main(
+            [
+                "process",
+                str(fileset),
+                "--out",
+                str(out),
+                "--skip-bad-files",
+                "--no-progress",
+                "--executor",
+                executor,
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
     )
     summary = json.loads((out / "summary.json").read_text())
     skipped = {os.path.basename(s["file"]): s["reason"] for s in summary["skipped_files"]}
     assert set(skipped) == {"truncated.root", "missing.root", "uproot-HZZ.root"}
+    assert "does not exist" in skipped["missing.root"]
+    assert "has no tree 'Events'" in skipped["uproot-HZZ.root"]
     assert summary["events_read"] == 50_000
     assert list(summary["datasets"]) == ["qcd"]
 

@@ -100,3 +100,30 @@ def test_a_file_that_cannot_be_held_is_read_by_coffea(monkeypatch, tree_reads):
     assert fallback.chunks == 16
     assert len({id(tree) for tree in tree_reads}) == 2 + 16  # checks, then one per chunk
     _same_output(expected.output, fallback.output)
+
+
+def test_files_checked_by_a_process_pool_as_one_by_one(testdata_dir, tmp_path):
+    """inspect_files through a process pool's map: the same problems and file facts."""
+    import concurrent.futures
+    import multiprocessing
+
+    from gbi.fileset import inspect_files
+
+    fileset = normalize_fileset(default_fileset())
+    fileset["other"] = {
+        "files": {
+            str(tmp_path / "missing.root"): "Events",
+            str(testdata_dir / "uproot-HZZ.root"): "events",
+        },
+        "metadata": {},
+    }
+    serial = inspect_files(fileset, REQUIRED_BRANCHES)
+    spawn = multiprocessing.get_context("spawn")  # no fork of this multi-threaded process
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as pool:
+        parallel = inspect_files(fileset, REQUIRED_BRANCHES, map_function=pool.map)
+    assert [(b.dataset, b.path, b.reason) for b in parallel[0]] == [
+        (b.dataset, b.path, b.reason) for b in serial[0]
+    ]
+    assert len(serial[0]) == 2
+    assert parallel[1] == serial[1]
+    assert len(serial[1]) == 2

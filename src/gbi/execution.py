@@ -83,64 +83,60 @@ _WORKITEM = re.compile(
 )
 
 
+def _uproot_options(
+    stack: contextlib.ExitStack, executor: str, read_threads: int
+) -> dict[str, Any]:
+    """Options for every ``uproot.open`` of the run (coffea's and gbi's own)."""
+    options: dict[str, Any] = {}
+    if read_threads > 1:
+        pool = ReadThreads(read_threads)
+        stack.callback(pool.close)
+        options["decompression_executor"] = pool
+    # coffea's preload goes through uproot's per-file array cache (100 MB by default),
+    # and uproot's file, TTree and branch objects form reference cycles: each chunk's
+    # arrays then stayed alive until Python's next full garbage collection, and peak
+    # memory grew with the number of files (252 -> 318 MiB from 8 to 64 files, histograms
+    # only, ci/bench_process.py). coffea caches the chunk's buffers itself.
+    options["array_cache"] = None
+    if executor == "iterative":
+        options["object_cache"] = {}  # shared with the executor's FileHolder
+    return options
+
+
 def _run_once(
     fileset: Mapping[str, Any],
     processor_instance: processor.ProcessorABC,
-    executor: str,
-    workers: int,
-    scheduler: str | None,
+    executor_instance: processor.executor.ExecutorBase,
     chunksize: int,
     maxchunks: int | None,
     progress: bool,
-    retries: int,
-    read_threads: int,
+    uproot_options: dict[str, Any],
     files: Mapping[str, FileInfo],
 ) -> tuple[Any, dict[str, Any]]:
-    uproot_options: dict[str, Any] = {}
-    metadata_cache = _metadata_cache(fileset, files)
-    with contextlib.ExitStack() as stack:
-        if read_threads > 1:
-            pool = ReadThreads(read_threads)
-            stack.callback(pool.close)
-            uproot_options["decompression_executor"] = pool
-        # coffea's preload goes through uproot's per-file array cache (100 MB by default),
-        # and uproot's file, TTree and branch objects form reference cycles: each chunk's
-        # arrays then stayed alive until Python's next full garbage collection, and peak
-        # memory grew with the number of files (252 -> 318 MiB from 8 to 64 files, histograms
-        # only, ci/bench_process.py). coffea caches the chunk's buffers itself.
-        uproot_options["array_cache"] = None
-        if executor == "iterative":
-            uproot_options["object_cache"] = {}  # shared with the executor's FileHolder
-        stack.enter_context(_quiet_schema_warnings())
-        if not progress:
-            stack.enter_context(quiet_coffea_console())
-        executor_instance = stack.enter_context(
-            make_executor(executor, workers, scheduler, progress, retries, uproot_options)
-        )
-        runner = processor.Runner(
-            executor=executor_instance,
-            # file metadata (entries per file) is cheap to read; do it here, quietly if asked
-            pre_executor=IterativeExecutor(status=progress, desc="Reading metadata"),
-            chunksize=chunksize,
-            maxchunks=maxchunks,
-            schema=NanoAODSchema,
-            savemetrics=True,
-            metadata_cache=metadata_cache,
-        )
-        try:
-            return runner(dict(fileset), processor_instance, uproot_options=uproot_options)
-        except GbiError:
-            raise
-        except Exception as err:
-            match = _WORKITEM.search(str(err))
-            if match:
-                raise _ChunkFailure(
-                    match["dataset"],
-                    match["path"],
-                    f"{match['start']}-{match['stop']}",
-                    match["reason"].strip().rstrip("."),
-                ) from err
-            raise GbiError(f"processing failed: {type(err).__name__}: {err}") from err
+    runner = processor.Runner(
+        executor=executor_instance,
+        # file metadata (entries per file) comes from gbi's checks: nothing left to read
+        pre_executor=IterativeExecutor(status=progress, desc="Reading metadata"),
+        chunksize=chunksize,
+        maxchunks=maxchunks,
+        schema=NanoAODSchema,
+        savemetrics=True,
+        metadata_cache=_metadata_cache(fileset, files),
+    )
+    try:
+        return runner(dict(fileset), processor_instance, uproot_options=uproot_options)
+    except GbiError:
+        raise
+    except Exception as err:
+        match = _WORKITEM.search(str(err))
+        if match:
+            raise _ChunkFailure(
+                match["dataset"],
+                match["path"],
+                f"{match['start']}-{match['stop']}",
+                match["reason"].strip().rstrip("."),
+            ) from err
+        raise GbiError(f"processing failed: {type(err).__name__}: {err}") from err
 
 
 def _metadata_cache(
@@ -178,6 +174,40 @@ def _quiet_schema_warnings() -> Iterator[None]:
         yield
 
 
+def _usable_files(
+    fileset: Mapping[str, Mapping[str, Any]],
+    bad: list[BadFile],
+    good: Mapping[str, FileInfo],
+    preload_branches: tuple[str, ...],
+    skip_bad_files: bool,
+) -> dict[str, Any]:
+    """The fileset without the bad files, each dataset with the branches to preload.
+
+    Raises :class:`GbiInputError` for the first bad file unless ``skip_bad_files``.
+    """
+    if bad and not skip_bad_files:
+        first = bad[0]
+        more = f" ({len(bad) - 1} more bad files)" if len(bad) > 1 else ""
+        raise GbiInputError(
+            f"{first.path} (dataset {first.dataset!r}): {first.reason}{more}; "
+            "use --skip-bad-files to process the other files and list this one in the summary"
+        )
+    for problem in bad:
+        log.warning("skipping %s: %s", problem.path, problem.reason)
+    bad_paths = {(b.dataset, b.path) for b in bad}
+    usable: dict[str, Any] = {}
+    for dataset, spec in fileset.items():
+        files = {p: t for p, t in spec["files"].items() if (dataset, p) not in bad_paths}
+        if files:
+            usable[dataset] = {**spec, "files": files}
+            preload = [b for b in preload_branches if all(b in good[p].branches for p in files)]
+            if preload:
+                usable[dataset]["preload"] = preload
+    if not usable:
+        raise GbiInputError("no usable input file is left after skipping the bad ones")
+    return usable
+
+
 def run_processor(
     fileset: Mapping[str, Mapping[str, Any]],
     processor_instance: processor.ProcessorABC,
@@ -212,68 +242,58 @@ def run_processor(
         read_threads = min(os.cpu_count() or 1, 4) if executor == "iterative" else 1
     if read_threads < 1:
         raise GbiInputError(f"read_threads: expected at least 1, found {read_threads}")
-    bad, good = inspect_files(fileset, required_branches)
-    if bad and not skip_bad_files:
-        first = bad[0]
-        more = f" ({len(bad) - 1} more bad files)" if len(bad) > 1 else ""
-        raise GbiInputError(
-            f"{first.path} (dataset {first.dataset!r}): {first.reason}{more}; "
-            "use --skip-bad-files to process the other files and list this one in the summary"
+    with contextlib.ExitStack() as stack:
+        uproot_options = _uproot_options(stack, str(executor), read_threads)
+        # before the executor: its forked worker processes inherit the warning filters
+        stack.enter_context(_quiet_schema_warnings())
+        if not progress:
+            stack.enter_context(quiet_coffea_console())
+        executor_instance, map_files = stack.enter_context(
+            make_executor(str(executor), workers, scheduler, progress, retries, uproot_options)
         )
-    for problem in bad:
-        log.warning("skipping %s: %s", problem.path, problem.reason)
-    bad_paths = {(b.dataset, b.path) for b in bad}
-    usable: dict[str, Any] = {}
-    for dataset, spec in fileset.items():
-        files = {p: t for p, t in spec["files"].items() if (dataset, p) not in bad_paths}
-        if files:
-            usable[dataset] = {**spec, "files": files}
-            preload = [b for b in preload_branches if all(b in good[p].branches for p in files)]
-            if preload:
-                usable[dataset]["preload"] = preload
-    if not usable:
-        raise GbiInputError("no usable input file is left after skipping the bad ones")
-
-    start = time.perf_counter()
-    while True:
-        try:
-            output, metrics = _run_once(
-                usable,
-                processor_instance,
-                str(executor),
-                workers,
-                scheduler,
-                chunksize,
-                maxchunks,
-                progress,
-                retries,
-                read_threads,
-                good,
-            )
-            break
-        except _ChunkFailure as failure:
-            if not skip_bad_files:
-                raise GbiError(
-                    f"{failure.path} (dataset {failure.dataset!r}, entries {failure.entries}) could "
-                    f"not be processed: {failure.reason}; the file may be corrupt: copy it again, "
-                    "or use --skip-bad-files to leave it out and list it in the summary"
-                ) from failure
-            # Leave the whole file out and run again, so that no partial file is mixed in.
-            log.warning("leaving out %s: %s", failure.path, failure.reason)
-            bad.append(
-                BadFile(failure.dataset, failure.path, f"failed while processing: {failure.reason}")
-            )
-            spec = usable[failure.dataset]
-            files = {p: t for p, t in spec["files"].items() if p != failure.path}
-            if files:
-                usable[failure.dataset] = {**spec, "files": files}
-            else:
-                del usable[failure.dataset]
-            if not usable:
-                raise GbiInputError(
-                    "no usable input file is left after skipping the bad ones"
-                ) from None
-    seconds = time.perf_counter() - start
+        # with dask, the cluster's workers check the files in parallel (see make_executor)
+        bad, good = inspect_files(fileset, required_branches, map_function=map_files)
+        usable = _usable_files(fileset, bad, good, preload_branches, skip_bad_files)
+        start = time.perf_counter()
+        while True:
+            try:
+                output, metrics = _run_once(
+                    usable,
+                    processor_instance,
+                    executor_instance,
+                    chunksize,
+                    maxchunks,
+                    progress,
+                    uproot_options,
+                    good,
+                )
+                break
+            except _ChunkFailure as failure:
+                if not skip_bad_files:
+                    raise GbiError(
+                        f"{failure.path} (dataset {failure.dataset!r}, entries "
+                        f"{failure.entries}) could not be processed: {failure.reason}; the file "
+                        "may be corrupt: copy it again, or use --skip-bad-files to leave it "
+                        "out and list it in the summary"
+                    ) from failure
+                # Leave the whole file out and run again, so that no partial file is mixed in.
+                log.warning("leaving out %s: %s", failure.path, failure.reason)
+                bad.append(
+                    BadFile(
+                        failure.dataset, failure.path, f"failed while processing: {failure.reason}"
+                    )
+                )
+                spec = usable[failure.dataset]
+                files = {p: t for p, t in spec["files"].items() if p != failure.path}
+                if files:
+                    usable[failure.dataset] = {**spec, "files": files}
+                else:
+                    del usable[failure.dataset]
+                if not usable:
+                    raise GbiInputError(
+                        "no usable input file is left after skipping the bad ones"
+                    ) from None
+        seconds = time.perf_counter() - start  # before a local cluster shuts down
     return RunResult(
         output=output,
         seconds=seconds,

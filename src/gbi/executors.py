@@ -15,7 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from gbi.errors import GbiInputError, require_extra
 __all__ = [
     "EXECUTORS",
     "FileHolder",
+    "FileMap",
     "IterativeExecutor",
     "ReadThreads",
     "make_executor",
@@ -157,6 +158,15 @@ def quiet_coffea_console() -> Iterator[None]:
         coffea_console.quiet = was_quiet
 
 
+#: ``map``-like function of the executor's workers: ``map_files(function, *iterables)``
+#: returns the list of results, in order.
+FileMap = Callable[..., list[Any]]
+
+
+def _serial_map(function: Callable[..., Any], *iterables: Iterable[Any]) -> list[Any]:
+    return list(map(function, *iterables))
+
+
 @contextlib.contextmanager
 def make_executor(
     name: str,
@@ -165,40 +175,59 @@ def make_executor(
     progress: bool,
     retries: int,
     uproot_options: dict[str, Any],
-) -> Iterator[processor.executor.ExecutorBase]:
-    """The coffea executor called ``name`` (``iterative``, ``futures`` or ``dask``).
+) -> Iterator[tuple[processor.executor.ExecutorBase, FileMap]]:
+    """The coffea executor called ``name`` (``iterative``, ``futures`` or ``dask``), and a
+    ``map`` for the up-front file checks: over the dask workers, else in this process.
 
     ``uproot_options`` are those of the run (the iterative executor shares its
-    ``object_cache``). Raises :class:`GbiInputError` for an unknown name or an
-    unreachable ``scheduler``.
+    ``object_cache``). A local dask cluster lives as long as the context, across retries.
+    Raises :class:`GbiInputError` for an unknown name or an unreachable ``scheduler``.
     """
     if name == "iterative":
-        yield IterativeExecutor(status=progress, retries=retries, uproot_options=uproot_options)
+        yield (
+            IterativeExecutor(status=progress, retries=retries, uproot_options=uproot_options),
+            _serial_map,
+        )
     elif name == "futures":
-        yield processor.FuturesExecutor(workers=workers, status=progress, retries=retries)
+        # The files are checked here, one by one: coffea's loky pool restarts a worker whose
+        # memory grows by 300 MB after its first task, which a small check task followed by
+        # processing (torch, for the flow processors) trips; a pool with the standard
+        # library's fork hung in torch in its workers.
+        yield (
+            processor.FuturesExecutor(workers=workers, status=progress, retries=retries),
+            _serial_map,
+        )
     elif name == "dask":
         require_extra("distributed", "dask", "the dask executor (--executor dask)")
         from distributed import Client, LocalCluster
 
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="20s")
-            except OSError as err:
-                raise GbiInputError(
-                    f"cannot connect to the dask scheduler at {scheduler!r} ({err}); expected "
-                    "the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
-                ) from None
-            with client:
-                yield processor.DaskExecutor(client=client, status=progress, retries=retries)
-        else:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
+        with contextlib.ExitStack() as stack:
+            if scheduler:
+                try:
+                    client = stack.enter_context(Client(scheduler, timeout="20s"))
+                except OSError as err:
+                    raise GbiInputError(
+                        f"cannot connect to the dask scheduler at {scheduler!r} ({err}); "
+                        "expected the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
+                    ) from None
+            else:
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
+                    )
+                )
+                client = stack.enter_context(Client(cluster))
+
+            def client_map(function: Callable[..., Any], *iterables: Iterable[Any]) -> list[Any]:
+                return client.gather(client.map(function, *iterables, pure=False))
+
+            yield (
+                processor.DaskExecutor(client=client, status=progress, retries=retries),
+                client_map,
             )
-            with cluster, Client(cluster) as client:
-                yield processor.DaskExecutor(client=client, status=progress, retries=retries)
     else:
         raise GbiInputError(f"executor: expected one of {', '.join(EXECUTORS)}, found {name!r}")

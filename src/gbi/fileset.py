@@ -18,7 +18,7 @@ corrupt file, a missing tree or missing branches give one clear error naming the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,22 +191,48 @@ class FileInfo:
 
 
 def inspect_files(
-    fileset: Mapping[str, Mapping[str, Any]], required_branches: Iterable[str]
+    fileset: Mapping[str, Mapping[str, Any]],
+    required_branches: Iterable[str],
+    map_function: Callable[..., Iterable[Any]] = map,
 ) -> tuple[list[BadFile], dict[str, FileInfo]]:
     """:func:`check_files`, also returning the branches, entries and ROOT UUID of every good
-    file (by path), so that later steps need not open the files again."""
+    file (by path), so that later steps need not open the files again.
+
+    ``map_function`` (like the built-in ``map``, which is the default) applies the check
+    to every file: pass a process pool's or a dask client's map to check many files in
+    parallel. Reading a TTree's metadata is pure Python: about 5 ms per file with the 13
+    branches of the LHCO files, 250 ms with the 947 of real NanoAOD.
+    """
     required = list(required_branches)
+    tasks = [
+        (dataset, path, tree_name)
+        for dataset, spec in fileset.items()
+        for path, tree_name in spec["files"].items()
+    ]
+    outcomes = map_function(
+        inspect_file, [path for _, path, _ in tasks], [tree for _, _, tree in tasks],
+        [required] * len(tasks),
+    )  # fmt: skip
     problems: list[BadFile] = []
     good: dict[str, FileInfo] = {}
-    for dataset, spec in fileset.items():
-        for path, tree_name in spec["files"].items():
-            info = FileInfo()
-            reason = _check_one(path, tree_name, required, info)
-            if reason:
-                problems.append(BadFile(dataset, path, reason))
-            else:
-                good[path] = info
+    for (dataset, path, _), (reason, info) in zip(tasks, outcomes, strict=True):
+        if reason:
+            problems.append(BadFile(dataset, path, reason))
+        else:
+            good[path] = info
     return problems, good
+
+
+def inspect_file(
+    path: str, tree_name: str, required_branches: list[str]
+) -> tuple[str | None, FileInfo]:
+    """Check one file: ``(None, FileInfo)`` when it is usable, else ``(reason, FileInfo())``.
+
+    A top-level function, so that process pools and dask workers can run it.
+    """
+    info = FileInfo()
+    reason = _check_one(path, tree_name, required_branches, info)
+    return reason, info
 
 
 def _check_one(path: str, tree_name: str, required: list[str], info: FileInfo) -> str | None:
