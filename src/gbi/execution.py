@@ -251,10 +251,10 @@ def run_processor(
         executor_instance, map_files = stack.enter_context(
             make_executor(str(executor), workers, scheduler, progress, retries, uproot_options)
         )
+        start = time.perf_counter()  # the checks count, a local cluster's start-up does not
         # with dask, the cluster's workers check the files in parallel (see make_executor)
         bad, good = inspect_files(fileset, required_branches, map_function=map_files)
         usable = _usable_files(fileset, bad, good, preload_branches, skip_bad_files)
-        start = time.perf_counter()
         while True:
             try:
                 output, metrics = _run_once(
