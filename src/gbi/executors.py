@@ -68,7 +68,7 @@ class FileHolder:
     chunk. When the uproot options that it opens files with carry this holder's
     ``object_cache``, its ``file[treename]`` finds the TTree read here instead, attached to
     this still-open file (uproot drops cached objects whose file is closed). A TTree takes
-    4-6 ms to read with the 13 branches of the LHCO files and about 250 ms with the 947 of
+    4-6 ms to read with the 13 branches of the LHCO files and 220-330 ms with the 947 of
     the CMS NanoAOD test file, so a file split into N chunks paid N reads. Measured in
     the split-files section of ``ci/bench_process.py`` (warm, best of 3, 2-core machine):
     the NanoAOD file in 10 chunks took 4.93 s with this holder switched off and 1.78 s
