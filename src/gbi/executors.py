@@ -71,8 +71,8 @@ class FileHolder:
     4-6 ms to read with the 13 branches of the LHCO files and 220-330 ms with the 947 of
     the CMS NanoAOD test file, so a file split into N chunks paid N reads. Measured in
     the split-files section of ``ci/bench_process.py`` (warm, best of 3, 2-core machine):
-    the NanoAOD file in 10 chunks took 4.93 s with this holder switched off and 1.78 s
-    with it; the eight LHCO files in 5 chunks each, 1.68 s and 1.52 s.
+    the NanoAOD file in 10 chunks took 5.50 s with this holder switched off and 1.93 s
+    with it; the eight LHCO files in 5 chunks each, 1.53 s and 1.39 s.
 
     For the iterative executor only: its work items run in this process one after the
     other, grouped by file, so one file is open at a time. If the file cannot be opened
