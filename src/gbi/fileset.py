@@ -31,6 +31,7 @@ __all__ = [
     "BadFile",
     "FileInfo",
     "check_files",
+    "inspect_file",
     "inspect_files",
     "load_fileset",
     "normalize_fileset",
@@ -226,7 +227,8 @@ def inspect_files(
 def inspect_file(
     path: str, tree_name: str, required_branches: list[str]
 ) -> tuple[str | None, FileInfo]:
-    """Check one file: ``(None, FileInfo)`` when it is usable, else ``(reason, FileInfo())``.
+    """Check one file: ``(None, info)`` when it is usable, else ``(reason, info)`` where
+    ``info`` holds what was learnt before the problem (use it only for good files).
 
     A top-level function, so that process pools and dask workers can run it.
     """

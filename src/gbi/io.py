@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,16 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
+    # os.umask can only be read by setting it: without the lock, two threads writing
+    # outputs at once (gbi.feature_job writes the Parquet files on threads) could leave
+    # the process umask at 0.
+    with _UMASK_LOCK:
+        mask = os.umask(0)
+        os.umask(mask)
     return mask
 
 
