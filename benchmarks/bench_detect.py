@@ -31,7 +31,7 @@ from gbi.classifiers import ClassifierConfig, KFoldEnsemble
 from gbi.detect import DetectConfig, run_detection
 from gbi.detect.inputs import subset
 from gbi.flows import FlowConfig, TrainConfig
-from gbi.flows.data import read_table
+from gbi.tables import read_table
 
 FEATURES = ("mj1", "delta_mj", "tau21_j1", "tau21_j2")
 

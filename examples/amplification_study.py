@@ -55,7 +55,7 @@ SIGNAL_FILE = "wprime_3500_500_100_000"
 
 def features(root_file: Path, out: Path) -> dict[str, np.ndarray]:
     """The dijet features of one ROOT file, cached as ``out/<stem>.parquet``."""
-    from gbi.flows.data import read_table, write_table
+    from gbi.tables import read_table, write_table
 
     target = out / f"{root_file.stem}.parquet"
     if not target.is_file():

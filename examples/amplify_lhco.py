@@ -32,7 +32,7 @@ def lhco_features(root_file: Path, out: Path) -> Path:
     import uproot
 
     from gbi.features import JET_FIELDS, dijet_features
-    from gbi.flows.data import write_table
+    from gbi.tables import write_table
 
     target = out / f"{root_file.stem}.parquet"
     if target.is_file():
@@ -63,9 +63,9 @@ def unconditional(feat: dict[str, Path], out: Path, device: str) -> dict:
     from gbi.cli import main
     from gbi.features import FEATURE_COLUMNS, FEATURE_UNITS
     from gbi.flows import load_model
-    from gbi.flows.data import read_table
     from gbi.flows.evaluation import evaluate_samples
     from gbi.metrics import amplification_factor
+    from gbi.tables import read_table
 
     model_dir = out / "qcd_unconditional"
     start = time.perf_counter()
@@ -117,8 +117,8 @@ def unconditional(feat: dict[str, Path], out: Path, device: str) -> dict:
 def conditional(feat: dict[str, Path], out: Path, device: str) -> dict:
     from gbi.features import FEATURE_UNITS
     from gbi.flows import FlowConfig, MjjKDE, TrainConfig, train_model
-    from gbi.flows.data import read_table
     from gbi.flows.evaluation import evaluate_samples
+    from gbi.tables import read_table
 
     data = read_table(feat["qcd_a_000"])
     sidebands = in_window(data, inside=False)

@@ -44,7 +44,7 @@ from gbi.classifiers import ClassifierConfig
 from gbi.detect import METHODS, DetectConfig, plot_sic, run_detection, summarize
 from gbi.detect.inputs import subset
 from gbi.flows import FlowConfig, TrainConfig
-from gbi.flows.data import read_table
+from gbi.tables import read_table
 
 log = logging.getLogger("lhco_injection_scan")
 

@@ -9,11 +9,11 @@ import pytest
 from gbi.execution import run_processor
 from gbi.feature_job import process_fileset
 from gbi.flows import FlowConfig, TrainConfig, train_model
-from gbi.flows.data import read_table
 from gbi.processors import assemble_columns
 from gbi.processors.dijet import REQUIRED_BRANCHES
 from gbi.processors.flow_density import FlowDensityProcessor
 from gbi.sample import default_fileset
+from gbi.tables import read_table
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from gbi.cli import main
-from gbi.flows.data import read_table
 from gbi.schema import validate
+from gbi.tables import read_table
 
 
 @pytest.fixture(scope="module")

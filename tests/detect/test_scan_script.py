@@ -8,7 +8,7 @@ from pathlib import Path
 
 from detect_toys import toy_background, toy_signal
 
-from gbi.flows.data import write_table
+from gbi.tables import write_table
 
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "lhco_injection_scan.py"
 

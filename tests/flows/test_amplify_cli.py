@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gbi.cli import main
-from gbi.flows.data import write_table
+from gbi.tables import write_table
 
 FEATURES = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
 

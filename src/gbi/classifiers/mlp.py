@@ -8,15 +8,9 @@ import numpy as np
 import torch
 
 from gbi.classifiers.models import ClassifierConfig, balanced_weights
+from gbi.device import resolve_device
 
-__all__ = ["MLPClassifier", "pick_device"]
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """``"auto"`` -> ``cuda`` when available, else ``cpu``; otherwise the named device."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
+__all__ = ["MLPClassifier"]
 
 
 class MLPClassifier:
@@ -24,7 +18,7 @@ class MLPClassifier:
 
     def __init__(self, config: ClassifierConfig) -> None:
         self.config = config
-        self.device = pick_device(config.device)
+        self.device = resolve_device(config.device)
         self.network: torch.nn.Module | None = None
         self.mean = self.scale = None
 

@@ -211,7 +211,7 @@ def _train(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     from gbi.features import FEATURE_COLUMNS
     from gbi.flows import FlowConfig, TrainConfig, train_model
-    from gbi.flows.data import read_table
+    from gbi.tables import read_table
 
     table = read_table(args.features)
     table = _window(table, args.select, exclude=False, source=str(args.features))
@@ -275,7 +275,7 @@ def _train(args: argparse.Namespace) -> int:
 def _context_source(model: Any, path: Path | None, kde: list[float] | None) -> Any:
     from gbi.errors import GbiInputError
     from gbi.flows.context import MjjKDE
-    from gbi.flows.data import read_table, select_columns
+    from gbi.tables import read_table, select_columns
 
     if not model.context:
         if path is not None:
@@ -333,9 +333,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from gbi.features import FEATURE_UNITS
     from gbi.flows import load_model
-    from gbi.flows.data import read_table, select_columns
     from gbi.flows.evaluation import evaluate_samples
     from gbi.io import write_json
+    from gbi.tables import read_table, select_columns
 
     model = load_model(args.model, device=args.device)
     table = _window(

@@ -105,7 +105,7 @@ def _read(paths: list[str] | None, what: str):
     import numpy as np
 
     from gbi.errors import GbiInputError
-    from gbi.flows.data import read_table
+    from gbi.tables import read_table
 
     if not paths:
         return None

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from gbi.flows import FlowConfig, FlowModel, MjjKDE, TrainConfig, train_model
-from gbi.flows.data import select_columns
+from gbi.tables import select_columns
 
 __all__ = ["SidebandBackground"]
 

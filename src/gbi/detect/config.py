@@ -28,14 +28,13 @@ from gbi.classifiers import ClassifierConfig
 from gbi.errors import GbiInputError
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.regions import Regions
+from gbi.tables import DEFAULT_FEATURES
 
 __all__ = ["DEFAULT_CUTS", "DEFAULT_FEATURES", "METHODS", "DetectConfig"]
 
 #: Every method ``gbi detect`` knows, in report order.
 METHODS: tuple[str, ...] = ("cathode", "latent", "idealized", "supervised")
 
-#: Classifier inputs (the flow's features); mjj is the flow's context, never a classifier input.
-DEFAULT_FEATURES: tuple[str, ...] = ("mj1", "delta_mj", "tau21_j1", "tau21_j2")
 
 #: Background efficiencies of the score cuts (keep 10%, 1%, 0.1% of the background).
 DEFAULT_CUTS: tuple[float, ...] = (0.1, 0.01, 0.001)

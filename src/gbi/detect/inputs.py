@@ -33,15 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from gbi.detect.config import DEFAULT_FEATURES
 from gbi.errors import GbiInputError
-from gbi.flows.data import select_columns
 from gbi.regions import Regions
+from gbi.tables import DEFAULT_FEATURES, Table, select_columns, subset
 
 __all__ = ["DetectInputs", "Table", "prepare_inputs", "split_halves", "subset"]
-
-#: A feature table: ``column -> 1D numpy array`` (all of one length).
-Table = dict[str, np.ndarray]
 
 
 @dataclasses.dataclass
@@ -64,11 +60,6 @@ class DetectInputs:
     @property
     def n_sb(self) -> int:
         return int(self.sb.sum())
-
-
-def subset(table: Mapping[str, np.ndarray], mask: np.ndarray) -> Table:
-    """Rows ``mask`` (bool or index array) of every column."""
-    return {name: np.asarray(values)[mask] for name, values in table.items()}
 
 
 def split_halves(table: Mapping[str, np.ndarray], seed: int) -> tuple[Table, Table]:

@@ -28,9 +28,9 @@ import numpy as np
 from gbi.detect.pipeline import DetectResult
 from gbi.detect.selection import cut_label, thresholds
 from gbi.errors import GbiInputError
-from gbi.flows.data import write_table
 from gbi.io import write_json, write_pickle
 from gbi.schema import validate
+from gbi.tables import write_table
 
 __all__ = ["SavedClassifier", "load_classifier", "plot_sic", "write_outputs"]
 

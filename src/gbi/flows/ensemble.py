@@ -37,15 +37,15 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
+from gbi.device import resolve_device
 from gbi.errors import GbiInputError
 from gbi.flows.checkpoint import load_into, save_state
 from gbi.flows.context import ContextSource, draw_context
-from gbi.flows.data import select_columns
 from gbi.flows.generator import FlowMember
 from gbi.flows.models import FlowConfig, build_flow
 from gbi.flows.preprocessing import Preprocessor
-from gbi.flows.training import resolve_device
 from gbi.io import write_json
+from gbi.tables import select_columns
 
 __all__ = ["MODEL_FORMAT", "FlowModel", "ensemble_error", "member_weights_from_log_probs"]
 

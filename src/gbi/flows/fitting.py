@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from gbi.device import resolve_device
 from gbi.errors import GbiInputError
-from gbi.flows.data import select_columns
 from gbi.flows.ensemble import FlowModel
 from gbi.flows.generator import FlowMember
 from gbi.flows.models import FlowConfig, build_flow
 from gbi.flows.preprocessing import Preprocessor
-from gbi.flows.training import TrainConfig, resolve_device, train_flow
+from gbi.flows.training import TrainConfig, train_flow
+from gbi.tables import select_columns
 
 __all__ = ["train_model"]
 

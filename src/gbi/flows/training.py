@@ -30,10 +30,11 @@ from typing import Any
 
 import torch
 
+from gbi.device import resolve_device
 from gbi.errors import GbiInputError
 from gbi.flows.checkpoint import load_checkpoint, save_state
 
-__all__ = ["TrainConfig", "TrainResult", "resolve_device", "train_flow"]
+__all__ = ["TrainConfig", "TrainResult", "train_flow"]
 
 log = logging.getLogger(__name__)
 
@@ -96,23 +97,6 @@ class TrainResult:
     epochs_run: int
     seconds: float
     stopped_early: bool
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available else CPU; ``"cuda"`` without a GPU is an error.
-
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise GbiInputError(f"device: expected auto, cpu or cuda, found {device!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise GbiInputError(
-            f"device: expected a CUDA GPU for --device {device}, found none; use --device cpu or auto"
-        )
-    return torch.device(device)
 
 
 def _nll(

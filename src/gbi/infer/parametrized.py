@@ -37,6 +37,7 @@ from gbi.classifiers.mlp import MLPClassifier
 from gbi.errors import GbiInputError
 from gbi.infer.mixture import MixtureFit, profile_mixture
 from gbi.infer.signal_grid import SignalGrid
+from gbi.tables import DEFAULT_FEATURES
 
 __all__ = [
     "ParametrizedConfig",
@@ -46,9 +47,6 @@ __all__ = [
     "mass_hypotheses",
     "normalised_ratios",
 ]
-
-#: The LHCO classifier inputs.
-DEFAULT_FEATURES: tuple[str, ...] = ("mj1", "delta_mj", "tau21_j1", "tau21_j2")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -29,8 +29,6 @@ import numpy as np
 from scipy.special import logsumexp
 
 from gbi.detect.background import SidebandBackground
-from gbi.detect.config import DEFAULT_FEATURES
-from gbi.detect.inputs import subset
 from gbi.errors import GbiError, GbiInputError
 from gbi.flows import (
     FlowConfig,
@@ -63,6 +61,7 @@ from gbi.infer.uncertainty import (
     total_result,
 )
 from gbi.regions import Regions
+from gbi.tables import DEFAULT_FEATURES, subset
 
 __all__ = ["INFER_METHODS", "InferConfig", "run_inference"]
 

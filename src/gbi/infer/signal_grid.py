@@ -26,6 +26,7 @@ import numpy as np
 
 from gbi.errors import GbiInputError
 from gbi.regions import Regions
+from gbi.tables import Table
 
 __all__ = [
     "SignalGrid",
@@ -37,9 +38,6 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"wprime_([0-9.]+)_([0-9.]+)_([0-9.]+)(?:_|\.|$)")
-
-#: A feature table: ``column -> 1D numpy array``.
-Table = dict[str, np.ndarray]
 
 
 def parse_masses(path: str | os.PathLike[str]) -> tuple[float, float, float]:
@@ -145,7 +143,7 @@ class SignalGrid:
 
 def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
     """Features of each file: Parquet read directly, ROOT run through ``gbi process`` once."""
-    from gbi.flows.data import read_table
+    from gbi.tables import read_table
 
     out: dict[Path, Table] = {}
     roots = [p for p in paths if p.suffix == ".root"]

@@ -1,4 +1,4 @@
-"""Reading and validating feature tables for the flows.
+"""Feature tables: the one place gbi reads, writes, selects and stacks them.
 
 A feature table is a Parquet file with one float column per feature (as written by
 ``gbi process``: ``mjj, mj1, delta_mj, tau21_j1, tau21_j2, weight`` ..., masses in GeV) or
@@ -24,7 +24,41 @@ import numpy as np
 
 from gbi.errors import GbiInputError
 
-__all__ = ["read_table", "select_columns", "write_table"]
+__all__ = [
+    "DEFAULT_FEATURES",
+    "Table",
+    "read_table",
+    "select_columns",
+    "subset",
+    "to_matrix",
+    "write_table",
+]
+
+#: A feature table: ``column -> 1D numpy array`` (all of one length).
+Table = dict[str, np.ndarray]
+
+#: The LHCO anomaly-detection features (no mjj): lighter jet mass and mass difference (GeV),
+#: the two jets' tau2/tau1 (dimensionless). The one definition every stage uses.
+DEFAULT_FEATURES: tuple[str, ...] = ("mj1", "delta_mj", "tau21_j1", "tau21_j2")
+
+
+def subset(table: Mapping[str, np.ndarray], mask: np.ndarray) -> Table:
+    """Rows ``mask`` (bool or index array) of every column.
+
+    >>> subset({"x": np.arange(4)}, np.array([True, False, True, False]))["x"].tolist()
+    [0, 2]
+    """
+    return {name: np.asarray(values)[mask] for name, values in table.items()}
+
+
+def to_matrix(table: Mapping[str, Any], columns: Sequence[str]) -> np.ndarray:
+    """Stack ``columns`` of ``table`` into a float64 array of shape ``(n, len(columns))``
+    without checks (use :func:`select_columns` on untrusted input).
+
+    >>> to_matrix({"a": [1, 2], "b": [3, 4]}, ["b", "a"]).tolist()
+    [[3.0, 1.0], [4.0, 2.0]]
+    """
+    return np.stack([np.asarray(table[c], dtype=np.float64) for c in columns], axis=1)
 
 
 def read_table(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
