@@ -185,6 +185,8 @@ def test_skip_bad_files_reports_them_and_processes_the_rest(
     assert summary["events_read"] == 50_000
     assert list(summary["datasets"]) == ["qcd"]
     assert summary["datasets"]["qcd"]["files"] == 1  # the two bad ones were not processed
+    assert summary["workers"] == (1 if executor == "iterative" else 2)  # what ran the chunks
+    assert "bytes_read" not in summary  # coffea's figure was not the bytes read
     assert not any("--skip-bad-files" in reason for reason in skipped.values())
 
 

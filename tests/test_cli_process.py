@@ -148,3 +148,22 @@ def test_failed_parquet_write_stops_the_job_after_the_other_writes(monkeypatch, 
     manifest = json.loads((tmp_path / "o" / ".gbi-output.json").read_text())
     assert manifest["complete"] is False  # the partial outputs are gbi's: --overwrite may go
     assert "histograms.pkl" in manifest["files"]
+
+
+def test_dask_run_prints_no_expected_warnings_or_info_lines(tmp_path):
+    """coffea's 'Missing cross-reference index' warnings (from the dask workers) and
+    distributed's INFO lines are expected chatter: a normal run shows neither."""
+    from gbi.sample import default_fileset
+
+    files = [next(iter(spec["files"])) for spec in default_fileset().values()]
+    options = ["--executor", "dask", "--workers", "2", "--no-progress"]
+    result = subprocess.run(
+        [sys.executable, "-m", "gbi", "process", *files, "--out", str(tmp_path / "o"), *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Missing cross-reference" not in result.stderr
+    assert "INFO" not in result.stderr
+    assert result.stderr.strip() == "", result.stderr

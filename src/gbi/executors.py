@@ -232,6 +232,9 @@ def make_executor(
                         threads_per_worker=1,
                         processes=True,
                         dashboard_address=None,
+                        # the scheduler's HTTP server (no dashboard) took port 8787, and
+                        # warned when another cluster on the machine had it
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                         silence_logs=logging.ERROR,
                     )
                 )
