@@ -7,12 +7,16 @@ from typing import Any
 
 __all__ = ["register", "run"]
 
+# The defaults shown by --help, written here so that building the parser does not import
+# gbi.generate (numpy, awkward: 0.35 s); tests/test_cli_startup.py checks that they agree.
+PROCESSES: tuple[str, ...] = ("qcd", "wprime")
+DEFAULT_MASSES: tuple[float, float, float] = (3500.0, 500.0, 100.0)
+DEFAULT_EVENTS_PER_FILE = 10_000
+DEFAULT_BATCH_SIZE = 500
+
 
 def register(subparsers: Any) -> None:
     """Add the ``generate`` subcommand to ``subparsers``."""
-    from gbi.generate.pythia_config import DEFAULT_MASSES, PROCESSES
-    from gbi.generate.runner import DEFAULT_BATCH_SIZE, DEFAULT_EVENTS_PER_FILE
-
     parser = subparsers.add_parser(
         "generate",
         help="generate LHCO R&D-style dijet events (needs gbi[generate])",
