@@ -181,3 +181,24 @@ def test_fit_plot_folder_is_owned(demo_out, tmp_path, capsys):
     assert main(argv) == 2
     assert "pass --overwrite" in capsys.readouterr().err
     assert main([*argv, "--overwrite"]) == 0
+
+
+def test_generate_names_files_an_earlier_run_left(tmp_path, monkeypatch, capsys):
+    """generate resumes file by file; files of the same process and seed beyond this run
+    (an earlier run with more --events) are named, since a glob would read them."""
+    import gbi.generate
+    from gbi.generate import GenerateResult
+
+    planned = [tmp_path / "qcd_1_000.root", tmp_path / "qcd_1_001.root"]
+    for path in [*planned, tmp_path / "qcd_1_002.root", tmp_path / "qcd_2_000.root"]:
+        path.write_bytes(b"x")
+
+    def fake_generate(*args, **kwargs):
+        return GenerateResult(files=planned, skipped=planned)
+
+    monkeypatch.setattr(gbi.generate, "generate", fake_generate)
+    argv = ["generate", "--process", "qcd", "--events", "20", "--out", str(tmp_path)]
+    assert main([*argv, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "1 file(s) of this process and seed that this run did not make (qcd_1_002.root)" in err
+    assert "qcd_2_000" not in err  # another seed: another sample, not stale

@@ -140,7 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gbi {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"gbi {args.command}: interrupted; no partial output was written", file=sys.stderr)
+        print(
+            f"gbi {args.command}: interrupted; files are written atomically, so none is "
+            "half-written",
+            file=sys.stderr,
+        )
         return 130
 
 

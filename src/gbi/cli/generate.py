@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register", "run"]
@@ -96,12 +98,31 @@ def run(args: argparse.Namespace) -> int:
     for path in result.files:
         state = "skipped (complete)" if path in result.skipped else "written"
         print(f"{path}: {state}")
+    _warn_about_other_files(result.files)
     if result.events_generated:
         print(
             f"generated {result.events_generated} events in {result.seconds:.1f} s "
             f"({result.rate:.1f} kept events/s)"
         )
     return 0
+
+
+def _warn_about_other_files(files: list[Path]) -> None:
+    """Name the files of the same process and seed that this run did not plan (left by an
+    earlier run with more --events): a glob of the folder would read them as well."""
+    if not files:
+        return
+    prefix = files[0].name.rsplit("_", 1)[0]  # "{tag}_{seed}"
+    others = sorted(set(files[0].parent.glob(f"{prefix}_[0-9][0-9][0-9].root")) - set(files))
+    if others:
+        names = ", ".join(p.name for p in others[:5]) + (" ..." if len(others) > 5 else "")
+        print(
+            f"warning: {files[0].parent} also holds {len(others)} file(s) of this process and "
+            f"seed that this run did not make ({names}); 'gbi process "
+            f"{files[0].parent}/*.root' would read them too: remove them, or list the files "
+            "of this run",
+            file=sys.stderr,
+        )
 
 
 def _run_grid(args: argparse.Namespace) -> int:
