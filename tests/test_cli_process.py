@@ -150,13 +150,14 @@ def test_failed_parquet_write_stops_the_job_after_the_other_writes(monkeypatch, 
     assert "histograms.pkl" in manifest["files"]
 
 
-def test_dask_run_prints_no_expected_warnings_or_info_lines(tmp_path):
-    """coffea's 'Missing cross-reference index' warnings (from the dask workers) and
+@pytest.mark.parametrize("executor", ["futures", "dask"])
+def test_run_prints_no_expected_warnings_or_info_lines(tmp_path, executor):
+    """coffea's 'Missing cross-reference index' warnings (from the worker processes) and
     distributed's INFO lines are expected chatter: a normal run shows neither."""
     from gbi.sample import default_fileset
 
     files = [next(iter(spec["files"])) for spec in default_fileset().values()]
-    options = ["--executor", "dask", "--workers", "2", "--no-progress"]
+    options = ["--executor", executor, "--workers", "2", "--no-progress"]
     result = subprocess.run(
         [sys.executable, "-m", "gbi", "process", *files, "--out", str(tmp_path / "o"), *options],
         capture_output=True,

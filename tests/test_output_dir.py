@@ -3,7 +3,10 @@ and no file that gbi did not write is ever removed (issue 17.2)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 
 import pytest
 
@@ -149,8 +152,20 @@ def demo_out(tmp_path_factory):
     """A demo run with --overwrite over an earlier demo folder (made by hand: one run)."""
     out = tmp_path_factory.mktemp("demo") / "demo"
     _write_run(out, command="demo", names=("fit.json", "process/features/stale.parquet"))
-    assert main(["demo", "--out", str(out), "--no-progress", "--overwrite"]) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["demo", "--out", str(out), "--no-progress", "--overwrite"]) == 0
+    (out.parent / "stdout.txt").write_text(printed.getvalue())
     return out
+
+
+def test_demo_prints_whole_lines(demo_out):
+    """Each figure of the fit on its own short line: a terminal never breaks one mid-sentence."""
+    printed = (demo_out.parent / "stdout.txt").read_text().splitlines()
+    fit = printed[printed.index(next(x for x in printed if x.startswith("fit of mjj"))) :]
+    assert all(len(line) <= 80 for line in fit if not line.startswith(("workspace:", "fit:")))
+    assert any(line.startswith("  expected CLs upper limit: mu < ") for line in fit)
+    assert logging.getLogger("matplotlib").getEffectiveLevel() >= logging.WARNING  # font cache
 
 
 def test_demo_replaces_its_earlier_outputs(demo_out, capsys):
