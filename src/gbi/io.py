@@ -205,10 +205,13 @@ def prepare_output_dir(path: str | os.PathLike[str], *, overwrite: bool, command
         )
     created = not path.exists()
     path.mkdir(parents=True, exist_ok=True)
-    present = _files_in(path)
-    if present:
+    top_level = {entry.name for entry in os.scandir(path)} - {MANIFEST_NAME}
+    if top_level:
         manifest = _read_manifest(path)
-        _check_owner(path, command, manifest, present, overwrite)
+        # a folder that is not gbi's (a home folder, say) is refused without walking it
+        present = _files_in(path) if manifest is not None else top_level
+        if present:  # else only empty folders of gbi's, pruned below
+            _check_owner(path, command, manifest, present, overwrite)
         for name in present:  # all listed in the manifest (checked): only what gbi wrote
             (path / name).unlink(missing_ok=True)
         _prune_empty_dirs(path, keep_root=True)
