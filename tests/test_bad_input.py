@@ -33,7 +33,37 @@ def test_missing_file(capsys, tmp_path):
     assert code == 2
     assert "nope.root" in err
     assert "does not exist" in err
+    assert "fileset" not in err  # the files were given on the command line
+    assert "--skip-bad-files" not in err  # one file: nothing else to process
     assert not (tmp_path / "o").exists()
+
+
+def test_empty_file(capsys, tmp_path):
+    empty = tmp_path / "empty.root"
+    empty.write_bytes(b"")
+    code, err = _run_cli(capsys, "process", str(empty), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert "empty.root (dataset 'empty'): is an empty file (0 bytes)" in err
+    assert "Chunk" not in err
+
+
+def test_skip_hint_once_and_only_without_the_flag(capsys, qcd_file, tmp_path):
+    truncated = tmp_path / "truncated.root"
+    truncated.write_bytes(qcd_file.read_bytes()[:100_000])
+    files = [str(qcd_file), str(truncated)]
+    code, err = _run_cli(capsys, "process", *files, "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert "truncated.root" in err
+    assert err.count("--skip-bad-files") == 1, err
+    out = tmp_path / "skipped"
+    argv = ["process", *files, "--out", str(out), "--skip-bad-files", "--no-progress"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "--skip-bad-files" not in captured.out + captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    [skipped] = summary["skipped_files"]
+    assert "is truncated" in skipped["reason"]
+    assert "--skip-bad-files" not in skipped["reason"]
 
 
 def test_truncated_file(capsys, qcd_file, tmp_path):
@@ -64,6 +94,12 @@ def test_tree_without_fatjet_branches(capsys, testdata_dir, tmp_path):
     assert code == 2
     assert "uproot-HZZ.root" in err
     assert "has no tree 'Events' (found: events)" in err
+    assert "--treename events" in err  # the option that gbi process has
+    code, err = _run_cli(
+        capsys, "process", str(hzz), "--out", str(tmp_path / "o"), "--treename", "events"
+    )
+    assert code == 2
+    assert "tree 'events' lacks the branches" in err  # the tree was found
     fileset = tmp_path / "fileset.json"
     fileset.write_text(json.dumps({"hzz": {"files": {str(hzz): "events"}}}))
     code, err = _run_cli(capsys, "process", str(fileset), "--out", str(tmp_path / "o"))
@@ -148,6 +184,10 @@ def test_skip_bad_files_reports_them_and_processes_the_rest(
     assert "has no tree 'Events'" in skipped["uproot-HZZ.root"]
     assert summary["events_read"] == 50_000
     assert list(summary["datasets"]) == ["qcd"]
+    assert summary["datasets"]["qcd"]["files"] == 1  # the two bad ones were not processed
+    assert summary["workers"] == (1 if executor == "iterative" else 2)  # what ran the chunks
+    assert "bytes_read" not in summary  # coffea's figure was not the bytes read
+    assert not any("--skip-bad-files" in reason for reason in skipped.values())
 
 
 def test_bad_parameters(capsys, qcd_file, tmp_path):

@@ -96,7 +96,9 @@ def test_spilled_columns_equal_in_memory_columns(lhco_dir, tmp_path):
     assert sorted(spilled.fields) == sorted(columns)
     for name, values in columns.items():
         np.testing.assert_array_equal(np.asarray(spilled[name]), values)
-    assert [p.name for p in (tmp_path / "o").iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in (tmp_path / "o").iterdir() if p.name.startswith(".")] == [
+        ".gbi-output.json"
+    ]  # the manifest; no .column-parts-* folder
 
 
 def test_failed_run_leaves_no_parts_or_output_folder(lhco_dir, tmp_path):
@@ -135,6 +137,7 @@ def test_failed_parquet_write_stops_the_job_after_the_other_writes(monkeypatch, 
         )
     left = sorted(str(p.relative_to(tmp_path / "o")) for p in (tmp_path / "o").rglob("*"))
     assert left == [
+        ".gbi-output.json",
         "features",
         "features/wprime.parquet",
         "histograms.pkl",
@@ -142,3 +145,26 @@ def test_failed_parquet_write_stops_the_job_after_the_other_writes(monkeypatch, 
         "regions.json",
     ]
     assert len(ak.from_parquet(tmp_path / "o" / "features" / "wprime.parquet")) > 0
+    manifest = json.loads((tmp_path / "o" / ".gbi-output.json").read_text())
+    assert manifest["complete"] is False  # the partial outputs are gbi's: --overwrite may go
+    assert "histograms.pkl" in manifest["files"]
+
+
+@pytest.mark.parametrize("executor", ["futures", "dask"])
+def test_run_prints_no_expected_warnings_or_info_lines(tmp_path, executor):
+    """coffea's 'Missing cross-reference index' warnings (from the worker processes) and
+    distributed's INFO lines are expected chatter: a normal run shows neither."""
+    from gbi.sample import default_fileset
+
+    files = [next(iter(spec["files"])) for spec in default_fileset().values()]
+    options = ["--executor", executor, "--workers", "2", "--no-progress"]
+    result = subprocess.run(
+        [sys.executable, "-m", "gbi", "process", *files, "--out", str(tmp_path / "o"), *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Missing cross-reference" not in result.stderr
+    assert "INFO" not in result.stderr
+    assert result.stderr.strip() == "", result.stderr

@@ -88,7 +88,11 @@ def test_dask_local_cluster_gives_identical_output(lhco_fileset, iterative_resul
 def test_dask_existing_scheduler(lhco_fileset, iterative_result):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None, processes=True
+        n_workers=2,
+        threads_per_worker=1,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # 8787 may be taken
+        processes=True,
     ) as cluster:
         result = _run(lhco_fileset, "dask", scheduler=cluster.scheduler_address, chunksize=15_000)
     _assert_same_output(iterative_result.output, result.output)

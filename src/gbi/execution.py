@@ -21,7 +21,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,7 +38,7 @@ from gbi.executors import (
 )
 from gbi.fileset import BadFile, FileInfo, inspect_files
 
-__all__ = ["EXECUTORS", "RunResult", "run_processor"]
+__all__ = ["EXECUTORS", "QuietNanoAODSchema", "RunResult", "run_processor"]
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +49,35 @@ ExecutorName = Literal["iterative", "futures", "dask"]
 _SCHEMA_WARNINGS = ("Missing cross-reference index", "Branch .* already exists")
 
 
+class QuietNanoAODSchema(NanoAODSchema):
+    """coffea's ``NanoAODSchema`` without its expected warnings for slim files.
+
+    The schema is built where each chunk is read: in this process, in a futures worker or
+    on a dask worker (16 lines per chunk there before, from spawned processes that no
+    filter set here reaches). Other warnings are shown as before.
+    """
+
+    def __init__(self, base_form: Any, version: str = "latest") -> None:
+        # catch_warnings is process-wide: two threads building a schema at once can at
+        # worst leave these two filters set, which is harmless
+        with _quiet_schema_warnings():
+            super().__init__(base_form, version)
+
+
 @dataclass
 class RunResult:
-    """Output of :func:`run_processor`."""
+    """Output of :func:`run_processor`. ``seconds`` is wall time; ``chunks`` counts coffea
+    work items. (coffea's ``bytesread`` metric is not kept: with preloaded branches it
+    counts a few kB for a whole run, not the bytes read from the files.)"""
 
     output: Any
     seconds: float
     events_read: int
-    bytes_read: int
     chunks: int
     skipped_files: list[BadFile] = field(default_factory=list)
     executor: str = "iterative"
+    #: worker processes that ran the chunks (1 for iterative); None when not known here
+    workers: int | None = 1
 
     @property
     def events_per_second(self) -> float:
@@ -119,7 +137,7 @@ def _run_once(
         pre_executor=IterativeExecutor(status=progress, desc="Reading metadata"),
         chunksize=chunksize,
         maxchunks=maxchunks,
-        schema=NanoAODSchema,
+        schema=QuietNanoAODSchema,
         savemetrics=True,
         metadata_cache=_metadata_cache(fileset, files),
     )
@@ -188,10 +206,13 @@ def _usable_files(
     if bad and not skip_bad_files:
         first = bad[0]
         more = f" ({len(bad) - 1} more bad files)" if len(bad) > 1 else ""
-        raise GbiInputError(
-            f"{first.path} (dataset {first.dataset!r}): {first.reason}{more}; "
-            "use --skip-bad-files to process the other files and list this one in the summary"
+        files = sum(len(spec["files"]) for spec in fileset.values())
+        hint = (
+            "; or use --skip-bad-files to process the other files and list this one in the summary"
+            if files > len(bad)
+            else ""
         )
+        raise GbiInputError(f"{first.path} (dataset {first.dataset!r}): {first.reason}{more}{hint}")
     for problem in bad:
         log.warning("skipping %s: %s", problem.path, problem.reason)
     bad_paths = {(b.dataset, b.path) for b in bad}
@@ -234,18 +255,9 @@ def run_processor(
     Raises :class:`GbiInputError` for a bad file unless ``skip_bad_files``; raises
     :class:`GbiError` naming the file and entry range when a chunk fails during processing.
     """
-    if chunksize < 1:
-        raise GbiInputError(f"chunksize: expected a positive number of events, found {chunksize}")
-    if workers < 1:
-        raise GbiInputError(f"workers: expected at least 1, found {workers}")
-    if read_threads is None:
-        read_threads = min(os.cpu_count() or 1, 4) if executor == "iterative" else 1
-    if read_threads < 1:
-        raise GbiInputError(f"read_threads: expected at least 1, found {read_threads}")
+    read_threads = _checked_parameters(chunksize, workers, read_threads, str(executor))
     with contextlib.ExitStack() as stack:
         uproot_options = _uproot_options(stack, str(executor), read_threads)
-        # before the executor: its forked worker processes inherit the warning filters
-        stack.enter_context(_quiet_schema_warnings())
         if not progress:
             stack.enter_context(quiet_coffea_console())
         executor_instance, map_files = stack.enter_context(
@@ -255,51 +267,86 @@ def run_processor(
         # with dask, the cluster's workers check the files in parallel (see make_executor)
         bad, good = inspect_files(fileset, required_branches, map_function=map_files)
         usable = _usable_files(fileset, bad, good, preload_branches, skip_bad_files)
-        while True:
-            try:
-                output, metrics = _run_once(
-                    usable,
-                    processor_instance,
-                    executor_instance,
-                    chunksize,
-                    maxchunks,
-                    progress,
-                    uproot_options,
-                    good,
-                )
-                break
-            except _ChunkFailure as failure:
-                if not skip_bad_files:
-                    raise GbiError(
-                        f"{failure.path} (dataset {failure.dataset!r}, entries "
-                        f"{failure.entries}) could not be processed: {failure.reason}; the file "
-                        "may be corrupt: copy it again, or use --skip-bad-files to leave it "
-                        "out and list it in the summary"
-                    ) from failure
-                # Leave the whole file out and run again, so that no partial file is mixed in.
-                log.warning("leaving out %s: %s", failure.path, failure.reason)
-                bad.append(
-                    BadFile(
-                        failure.dataset, failure.path, f"failed while processing: {failure.reason}"
-                    )
-                )
-                spec = usable[failure.dataset]
-                files = {p: t for p, t in spec["files"].items() if p != failure.path}
-                if files:
-                    usable[failure.dataset] = {**spec, "files": files}
-                else:
-                    del usable[failure.dataset]
-                if not usable:
-                    raise GbiInputError(
-                        "no usable input file is left after skipping the bad ones"
-                    ) from None
+
+        def run_once(files: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+            return _run_once(
+                files,
+                processor_instance,
+                executor_instance,
+                chunksize,
+                maxchunks,
+                progress,
+                uproot_options,
+                good,
+            )
+
+        output, metrics = _run_leaving_out_failures(run_once, usable, bad, skip_bad_files)
         seconds = time.perf_counter() - start  # before a local cluster shuts down
     return RunResult(
         output=output,
         seconds=seconds,
         events_read=int(metrics.get("entries", 0)),
-        bytes_read=int(metrics.get("bytesread", 0)),
         chunks=int(metrics.get("chunks", 0)),
         skipped_files=bad,
         executor=str(executor),
+        workers=_worker_count(str(executor), workers, scheduler),
     )
+
+
+def _checked_parameters(
+    chunksize: int, workers: int, read_threads: int | None, executor: str
+) -> int:
+    """Raise :class:`GbiInputError` for a bad parameter; return the read threads to use."""
+    if chunksize < 1:
+        raise GbiInputError(f"chunksize: expected a positive number of events, found {chunksize}")
+    if workers < 1:
+        raise GbiInputError(f"workers: expected at least 1, found {workers}")
+    if read_threads is None:
+        read_threads = min(os.cpu_count() or 1, 4) if executor == "iterative" else 1
+    if read_threads < 1:
+        raise GbiInputError(f"read_threads: expected at least 1, found {read_threads}")
+    return read_threads
+
+
+def _worker_count(executor: str, workers: int, scheduler: str | None) -> int | None:
+    """Worker processes that ran the chunks; None when unknown (an existing dask cluster)."""
+    if executor == "iterative":
+        return 1
+    if executor == "dask" and scheduler:
+        return None  # the cluster's size, which may change during the run
+    return workers
+
+
+def _run_leaving_out_failures(
+    run_once: Callable[[Mapping[str, Any]], tuple[Any, dict[str, Any]]],
+    usable: dict[str, Any],
+    bad: list[BadFile],
+    skip_bad_files: bool,
+) -> tuple[Any, dict[str, Any]]:
+    """``run_once(usable)``; with ``skip_bad_files``, again without each file whose chunk
+    failed (appended to ``bad``), so that no partial file is mixed in."""
+    while True:
+        try:
+            return run_once(usable)
+        except _ChunkFailure as failure:
+            if not skip_bad_files:
+                raise GbiError(
+                    f"{failure.path} (dataset {failure.dataset!r}, entries "
+                    f"{failure.entries}) could not be processed: {failure.reason}; the file "
+                    "may be corrupt: copy it again, or use --skip-bad-files to leave it "
+                    "out and list it in the summary"
+                ) from failure
+            log.warning("leaving out %s: %s", failure.path, failure.reason)
+            bad.append(
+                BadFile(failure.dataset, failure.path, f"failed while processing: {failure.reason}")
+            )
+            spec = usable[failure.dataset]
+            files = {p: t for p, t in spec["files"].items() if p != failure.path}
+            if files:
+                usable[failure.dataset] = {**spec, "files": files}
+            else:
+                del usable[failure.dataset]
+            if not usable:
+                raise GbiInputError(
+                    "no usable input file is left after skipping the bad ones"
+                ) from None

@@ -168,6 +168,19 @@ def _serial_map(function: Callable[..., Any], *iterables: Iterable[Any]) -> list
 
 
 @contextlib.contextmanager
+def _logger_level(name: str, level: int) -> Iterator[None]:
+    """Raise the logger ``name`` to at least ``level`` for the block: distributed's
+    scheduler and nanny log some 30 INFO lines per run (start, workers, close)."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+@contextlib.contextmanager
 def make_executor(
     name: str,
     workers: int,
@@ -202,6 +215,8 @@ def make_executor(
         from distributed import Client, LocalCluster
 
         with contextlib.ExitStack() as stack:
+            if not logging.getLogger("gbi").isEnabledFor(logging.DEBUG):  # unless -v
+                stack.enter_context(_logger_level("distributed", logging.WARNING))
             if scheduler:
                 try:
                     client = stack.enter_context(Client(scheduler, timeout="20s"))
@@ -217,6 +232,9 @@ def make_executor(
                         threads_per_worker=1,
                         processes=True,
                         dashboard_address=None,
+                        # the scheduler's HTTP server (no dashboard) took port 8787, and
+                        # warned when another cluster on the machine had it
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                         silence_logs=logging.ERROR,
                     )
                 )

@@ -7,6 +7,11 @@ Output folder layout (every file written atomically)::
     OUT/histograms.root             TH1Ds "<dataset>/<feature>_<region>" for ROOT users
     OUT/regions.json                the region definition used (schema regions-1.0)
     OUT/summary.json                counts, timing, skipped files (schema process-summary-1.0)
+    OUT/.gbi-output.json            the files above: the folder is gbi process's (gbi.io)
+
+The run owns ``OUT`` (:func:`gbi.io.prepare_output_dir`): it must be new, empty, or the
+output of an earlier ``gbi process`` run, whose files ``overwrite=True`` removes first; so
+no ``features/<dataset>.parquet`` of an earlier run is left beside the new ones.
 
 While a local run is in progress, ``OUT/.column-parts-*/`` holds each chunk's columns
 (:mod:`gbi.column_parts`); it is removed when the run ends, also after an error.
@@ -26,7 +31,13 @@ from typing import Any
 from gbi import __version__
 from gbi.column_parts import merge_column_parts
 from gbi.execution import RunResult, run_processor
-from gbi.io import write_json, write_parquet, write_pickle, write_root_histograms
+from gbi.io import (
+    prepare_output_dir,
+    write_json,
+    write_parquet,
+    write_pickle,
+    write_root_histograms,
+)
 from gbi.processors.dijet import (
     OPTIONAL_BRANCHES,
     REQUIRED_BRANCHES,
@@ -51,10 +62,14 @@ def process_fileset(
     read_threads: int | None = None,
     skip_bad_files: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run :class:`DijetFeatureProcessor` on ``fileset`` and write the outputs to ``out_dir``.
 
     Returns the summary dict that is also written to ``out_dir/summary.json``.
+    ``out_dir`` must be new, empty or an earlier output of this job (replaced only with
+    ``overwrite=True``): see :func:`gbi.io.prepare_output_dir`, which raises
+    :class:`GbiInputError` otherwise, before any file is read.
     With a local executor (no ``scheduler``) the feature columns are spilled per chunk to a
     temporary folder in ``out_dir`` and merged at the end (:mod:`gbi.column_parts`), so
     memory does not grow with the number of events; the folder is removed afterwards, also
@@ -65,11 +80,10 @@ def process_fileset(
     regions = regions or Regions()
     out_dir = Path(out_dir)
     with contextlib.ExitStack() as cleanup:
+        # after an error, leave no empty output folder behind; on success list the outputs
+        cleanup.enter_context(prepare_output_dir(out_dir, overwrite=overwrite, command="process"))
         columns_dir = None
         if scheduler is None:  # local workers share this disk: spill columns per chunk
-            if not out_dir.exists():  # after an error, leave no empty output folder behind
-                out_dir.mkdir(parents=True)
-                cleanup.callback(_remove_if_empty, out_dir)
             columns_dir = tempfile.mkdtemp(prefix=".column-parts-", dir=out_dir)
             cleanup.callback(shutil.rmtree, columns_dir, ignore_errors=True)  # runs first
         result = run_processor(
@@ -86,12 +100,7 @@ def process_fileset(
             skip_bad_files=skip_bad_files,
             progress=progress,
         )
-        return _write_outputs(result, fileset, out_dir, regions, workers, chunksize)
-
-
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+        return _write_outputs(result, fileset, out_dir, regions, chunksize)
 
 
 def _write_outputs(
@@ -99,7 +108,6 @@ def _write_outputs(
     fileset: Mapping[str, Mapping[str, Any]],
     out_dir: Path,
     regions: Regions,
-    workers: int,
     chunksize: int,
 ) -> dict[str, Any]:
     output = result.output
@@ -126,13 +134,16 @@ def _write_outputs(
         for write in writes:
             write.result()  # raises the first failure, after every thread has finished
 
+    skipped: dict[str, int] = {}
+    for bad in result.skipped_files:
+        skipped[bad.dataset] = skipped.get(bad.dataset, 0) + 1
     datasets: dict[str, Any] = {}
     for dataset in sorted(output):
         part = output[dataset]
         dataset_ranges = list(part.get("mjj_range", {}).values())
         cutflow = dict(part["cutflow"])
         datasets[dataset] = {
-            "files": len(fileset[dataset]["files"]),
+            "files": len(fileset[dataset]["files"]) - skipped.get(dataset, 0),
             "events_read": int(cutflow["events"]),
             "events_passing": int(cutflow["two_fatjets"]),
             "cutflow": cutflow,
@@ -149,13 +160,12 @@ def _write_outputs(
         "version": "1.0",
         "gbi_version": __version__,
         "executor": result.executor,
-        "workers": workers,
+        **({"workers": result.workers} if result.workers is not None else {}),
         "chunksize": chunksize,
         "events_read": events_read,
         "events_passing": sum(d["events_passing"] for d in datasets.values()),
         "seconds": round(result.seconds, 3),
         "events_per_second": round(result.events_per_second, 1) if result.seconds > 0 else None,
-        "bytes_read": result.bytes_read,
         "chunks": result.chunks,
         "datasets": datasets,
         "skipped_files": [bad.as_dict() for bad in result.skipped_files],

@@ -53,8 +53,10 @@ class BadFile:
         return {"dataset": self.dataset, "file": self.path, "reason": self.reason}
 
 
-def load_fileset(path: str | Path) -> dict[str, dict[str, Any]]:
+def load_fileset(path: str | Path, default_tree: str = DEFAULT_TREE) -> dict[str, dict[str, Any]]:
     """Read a fileset JSON and return it in normalised coffea form.
+
+    ``default_tree`` is the tree of datasets that set no ``treename``.
 
     Raises :class:`GbiInputError` naming the file and the field on any problem.
     """
@@ -69,13 +71,18 @@ def load_fileset(path: str | Path) -> dict[str, dict[str, Any]]:
         raise GbiInputError(
             f"fileset {path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"
         ) from None
-    return normalize_fileset(document, base=path.parent, source=str(path))
+    return normalize_fileset(
+        document, base=path.parent, source=str(path), default_tree=default_tree
+    )
 
 
 def normalize_fileset(
-    fileset: Any, base: str | Path = ".", source: str = "fileset"
+    fileset: Any, base: str | Path = ".", source: str = "fileset", default_tree: str = DEFAULT_TREE
 ) -> dict[str, dict[str, Any]]:
     """Normalise a fileset to ``{dataset: {"files": {abs_path: tree}, "metadata": {...}}}``.
+
+    ``default_tree`` is the tree of files whose dataset sets no ``treename`` (and of a
+    plain list of paths). ``source`` names the fileset in error messages.
 
     >>> normalize_fileset({"qcd": {"files": ["/d/a.root"]}}, source="f.json")
     {'qcd': {'files': {'/d/a.root': 'Events'}, 'metadata': {}}}
@@ -86,7 +93,7 @@ def normalize_fileset(
     """
     base = Path(base)
     if isinstance(fileset, list | tuple):
-        return _from_list(fileset, base, source)
+        return _from_list(fileset, base, source, default_tree)
     if not isinstance(fileset, Mapping) or not fileset:
         raise GbiInputError(
             f"{source}: expected a non-empty JSON object {{dataset: {{'files': ...}}}} or a list "
@@ -111,7 +118,7 @@ def normalize_fileset(
             )
         if "files" not in spec:
             raise GbiInputError(f"{source}: dataset {dataset!r} has no 'files' field")
-        tree = spec.get("treename", DEFAULT_TREE)
+        tree = spec.get("treename", default_tree)
         files = spec["files"]
         if isinstance(files, str):
             files = [files]
@@ -138,7 +145,9 @@ def normalize_fileset(
     return normalized
 
 
-def _from_list(paths: Iterable[Any], base: Path, source: str) -> dict[str, dict[str, Any]]:
+def _from_list(
+    paths: Iterable[Any], base: Path, source: str, tree: str
+) -> dict[str, dict[str, Any]]:
     fileset: dict[str, dict[str, Any]] = {}
     for entry in paths:
         if not isinstance(entry, str | Path):
@@ -148,7 +157,7 @@ def _from_list(paths: Iterable[Any], base: Path, source: str) -> dict[str, dict[
         while name in fileset:
             counter += 1
             name = f"{stem}_{counter}"
-        fileset[name] = {"files": {_resolve(str(entry), base): DEFAULT_TREE}, "metadata": {}}
+        fileset[name] = {"files": {_resolve(str(entry), base): tree}, "metadata": {}}
     if not fileset:
         raise GbiInputError(f"{source}: the list of files is empty")
     return fileset
@@ -239,7 +248,9 @@ def inspect_file(
 
 def _check_one(path: str, tree_name: str, required: list[str], info: FileInfo) -> str | None:
     if "://" not in path and not Path(path).is_file():
-        return "file does not exist; check the path in the fileset"
+        return "file does not exist; check its path"
+    if "://" not in path and Path(path).stat().st_size == 0:
+        return "is an empty file (0 bytes), not a ROOT file; copy it again"
     try:
         with uproot.open(path) as root_file:
             if "://" not in path:
@@ -247,11 +258,10 @@ def _check_one(path: str, tree_name: str, required: list[str], info: FileInfo) -
                 if size < expected:
                     return (
                         f"is truncated: {size} bytes on disk, the ROOT header says {expected}; "
-                        "copy it again or leave it out (--skip-bad-files)"
+                        "copy it again"
                     )
             if tree_name not in root_file:
-                keys = ", ".join(sorted({k.split(";")[0] for k in root_file.keys(recursive=False)}))
-                return f"has no tree {tree_name!r} (found: {keys or 'nothing'}); set 'treename'"
+                return _no_tree(tree_name, root_file)
             tree = root_file[tree_name]
             if not isinstance(tree, uproot.TTree):
                 return f"{tree_name!r} is a {type(tree).__name__}, expected a TTree"
@@ -270,6 +280,20 @@ def _check_one(path: str, tree_name: str, required: list[str], info: FileInfo) -
     except Exception as err:  # uproot raises many types for damaged files
         return (
             f"cannot be read as a ROOT file ({type(err).__name__}: {err}); it may be truncated "
-            "or corrupt: copy it again or leave it out (--skip-bad-files)"
+            "or corrupt: copy it again"
         )
     return None
+
+
+def _no_tree(tree_name: str, root_file: Any) -> str:
+    """The reason for a missing tree, naming the trees there are and how to choose one."""
+    trees = sorted(
+        {k.split(";")[0] for k, c in root_file.classnames(recursive=False).items() if c == "TTree"}
+    )
+    keys = sorted({k.split(";")[0] for k in root_file.keys(recursive=False)})
+    found = ", ".join(keys) or "nothing"
+    choice = trees[0] if len(trees) == 1 else "NAME"
+    return (
+        f"has no tree {tree_name!r} (found: {found}); name the tree with --treename {choice} "
+        "(gbi process) or 'treename' in the fileset JSON"
+    )

@@ -6,6 +6,9 @@
    histogram variances, 10% normalisation systematic), the W' as signal scaled to
    ``--signal-fraction`` of the background, Asimov data with mu = 1; and its fit (mu_hat,
    discovery significance, CLs limits).
+
+The demo owns ``--out`` (:func:`gbi.io.prepare_output_dir`): a folder of an earlier demo
+is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import argparse
 import pickle
 from pathlib import Path
 from typing import Any
+
+from gbi.cli.options import add_overwrite_option
 
 __all__ = ["register", "run", "signal_region_workspace"]
 
@@ -26,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("gbi-demo"), help="output folder [default: gbi-demo]"
     )
+    add_overwrite_option(parser)
     parser.add_argument(
         "--executor",
         choices=("iterative", "futures", "dask"),
@@ -72,8 +78,14 @@ def signal_region_workspace(
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from gbi.io import prepare_output_dir
 
+    with prepare_output_dir(args.out, overwrite=args.overwrite, command="demo"):
+        _run_chain(args)
+    return 0
+
+
+def _run_chain(args: argparse.Namespace) -> None:
     from gbi.cli.plot import make_plots
     from gbi.cli.process import print_summary
     from gbi.feature_job import process_fileset
@@ -99,14 +111,17 @@ def run(args: argparse.Namespace) -> int:
     with (process_dir / "histograms.pkl").open("rb") as stream:
         hists = pickle.load(stream)  # written just above by gbi process
     spec = signal_region_workspace(hists, args.signal_fraction, Regions())
-    write_json(spec, args.out / "workspace.json")
-    result = fit_workspace(build_workspace_from_spec(spec, "demo workspace"))
-    write_json(result, args.out / "fit.json")
-    Console().print(
-        f"fit of mjj in the SR (S/B = {args.signal_fraction:g}, Asimov mu = 1): "
-        f"mu_hat = {result['mu_hat']:.3f} +- {result['mu_err']:.3f}, "
-        f"expected significance {result['q0_significance']:.2f} sigma, "
-        f"CLs upper limit (exp) mu < {result['cls_upper_limit_exp']:.3f}\n"
-        f"workspace: {args.out / 'workspace.json'}  fit: {args.out / 'fit.json'}"
+    workspace_file = write_json(spec, args.out / "workspace.json")
+    result = fit_workspace(
+        build_workspace_from_spec(spec, "demo workspace"), source=str(workspace_file)
     )
-    return 0
+    fit_file = write_json(result, args.out / "fit.json")
+    # one short line per figure: a terminal never breaks them mid-sentence
+    print(
+        f"fit of mjj in the SR (S/B = {args.signal_fraction:g}, Asimov data with mu = 1):\n"
+        f"  mu_hat = {result['mu_hat']:.3f} +- {result['mu_err']:.3f}\n"
+        f"  expected discovery significance: {result['q0_significance']:.2f} sigma\n"
+        f"  expected CLs upper limit: mu < {result['cls_upper_limit_exp']:.3f}\n"
+        f"workspace: {workspace_file}\n"
+        f"fit: {fit_file}"
+    )

@@ -1,16 +1,20 @@
 """``gbi fit``: MLE fit, discovery significance and CLs limits of a pyhf workspace.
 
 Prints a summary; ``--json OUT`` writes the full result (schema fit-result-1.0) and
-``--plot DIR`` writes ``DIR/pulls.png`` and ``DIR/cls_limit.png``. The numbers agree with
+``--plot DIR`` writes ``DIR/pulls.png`` and ``DIR/cls_limit.png`` (DIR: new, empty, or
+the plots of an earlier fit, replaced with ``--overwrite``). The numbers agree with
 ``pyhf fit`` and ``pyhf cls`` on the same file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
+
+from gbi.cli.options import add_overwrite_option
 
 __all__ = ["register", "run"]
 
@@ -26,6 +30,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("workspace", help="pyhf workspace JSON (e.g. from gbi workspace)")
     parser.add_argument("--json", metavar="OUT", help="write the result JSON here ('-' for stdout)")
     parser.add_argument("--plot", metavar="DIR", help="write pulls.png and cls_limit.png to DIR")
+    add_overwrite_option(parser)
     parser.add_argument("--measurement", help="measurement name (default: the first)")
     parser.add_argument("--backend", choices=["numpy", "jax"], default="numpy")
     parser.add_argument(
@@ -53,11 +58,23 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Fit, print the summary, write the JSON and the plots."""
     from gbi.errors import GbiInputError
-    from gbi.io import write_json
-    from gbi.workspace.fit import fit_workspace, load_workspace
+    from gbi.io import prepare_output_dir
 
     if not 0 < args.cl < 1:
         raise GbiInputError(f"--cl {args.cl}: expected a confidence level in (0, 1), e.g. 0.95")
+    with contextlib.ExitStack() as stack:
+        if args.plot:  # checked before the fit, which can take a while
+            stack.enter_context(
+                prepare_output_dir(args.plot, overwrite=args.overwrite, command="fit --plot")
+            )
+        _fit_and_report(args)
+    return 0
+
+
+def _fit_and_report(args: argparse.Namespace) -> None:
+    from gbi.io import write_json
+    from gbi.workspace.fit import fit_workspace, load_workspace
+
     scan_points = args.scan_points if args.scan_points is not None else (25 if args.plot else 0)
     workspace = load_workspace(args.workspace)
     result = fit_workspace(
@@ -83,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
         folder = Path(args.plot)
         print(f"wrote {plot_pulls(result, folder / 'pulls.png')}")
         print(f"wrote {plot_limit(result, folder / 'cls_limit.png')}")
-    return 0
 
 
 def _summary(result: dict[str, Any]) -> str:

@@ -6,9 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from gbi.cli.options import add_overwrite_option
 from gbi.errors import GbiInputError
 
-__all__ = ["register", "run"]
+__all__ = ["add_execution_options", "register", "resolve_fileset", "resolve_regions", "run"]
 
 
 def add_execution_options(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +64,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "fileset", nargs="+", metavar="FILESET", help="fileset JSON or ROOT file(s)"
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder: new, empty, or an earlier gbi process output (with --overwrite)",
+    )
+    add_overwrite_option(parser)
+    parser.add_argument(
+        "--treename",
+        default="Events",
+        metavar="NAME",
+        help="tree of the ROOT files given here, and of fileset datasets that set no "
+        "'treename' [default: Events]",
+    )
     parser.add_argument(
         "--sr", nargs=2, type=float, metavar=("LOW", "HIGH"), help="signal region in GeV"
     )
@@ -71,18 +86,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def resolve_fileset(entries: list[str]) -> dict:
-    """A fileset JSON, or ROOT files given directly (one dataset per file)."""
+def resolve_fileset(entries: list[str], treename: str = "Events") -> dict:
+    """A fileset JSON, or ROOT files given directly (one dataset per file, tree ``treename``)."""
     from gbi.fileset import load_fileset, normalize_fileset
 
     if len(entries) == 1 and entries[0].endswith(".json"):
-        return load_fileset(entries[0])
+        return load_fileset(entries[0], default_tree=treename)
     not_root = [e for e in entries if not e.endswith(".root")]
     if not_root:
         raise GbiInputError(
             f"expected one fileset .json or ROOT files ending in .root, found {not_root[0]!r}"
         )
-    return normalize_fileset(list(entries), source="command line")
+    return normalize_fileset(list(entries), source="the input files", default_tree=treename)
 
 
 def resolve_regions(args: argparse.Namespace):
@@ -103,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
     from gbi.feature_job import process_fileset
 
     summary = process_fileset(
-        resolve_fileset(args.fileset),
+        resolve_fileset(args.fileset, args.treename),
         args.out,
+        overwrite=args.overwrite,
         regions=resolve_regions(args),
         executor=args.executor,
         workers=args.workers,
