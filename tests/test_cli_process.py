@@ -137,6 +137,7 @@ def test_failed_parquet_write_stops_the_job_after_the_other_writes(monkeypatch, 
     assert left == [
         "features",
         "features/wprime.parquet",
+        "histograms.json",
         "histograms.pkl",
         "histograms.root",
         "regions.json",

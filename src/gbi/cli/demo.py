@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +73,7 @@ def signal_region_workspace(
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from gbi.cli.plot import make_plots
+    from gbi.cli.plot import load_process_histograms, make_plots
     from gbi.cli.process import print_summary
     from gbi.feature_job import process_fileset
     from gbi.io import write_json
@@ -96,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
     for path in make_plots(process_dir, args.out / "plots"):
         print(f"plot: {path}")
 
-    with (process_dir / "histograms.pkl").open("rb") as stream:
-        hists = pickle.load(stream)  # written just above by gbi process
+    hists = load_process_histograms(process_dir)  # histograms.json, written just above
     spec = signal_region_workspace(hists, args.signal_fraction, Regions())
     write_json(spec, args.out / "workspace.json")
     result = fit_workspace(build_workspace_from_spec(spec, "demo workspace"))
