@@ -184,9 +184,10 @@ def _read_pickle(path: Path, key: str, ref: str, allow_pickle: bool) -> Any:
         "pass --allow-pickle (gbi workspace), allow_pickle: true (workspace config) or "
         "allow_pickle=True (Python)"
     )
-    obj: Any = load_pickle(
-        path, allow_pickle=allow_pickle, hint=f"histogram reference {ref!r}: {hint}"
-    )
+    try:
+        obj: Any = load_pickle(path, allow_pickle=allow_pickle, hint=hint)
+    except GbiInputError as err:
+        raise GbiInputError(f"histogram reference {ref!r}: {err}") from err
     walked: list[str] = []
     for part in key.split("/"):
         if not isinstance(obj, dict) or part not in obj:
