@@ -3,7 +3,10 @@
 Output folder layout (every file written atomically)::
 
     OUT/features/<dataset>.parquet  per-event columns (see gbi.processors.dijet), one file per dataset
-    OUT/histograms.pkl              {dataset: {feature: hist.Hist(region, feature)}} (Weight storage)
+    OUT/histograms.json             {"<dataset>/<feature>": hist.Hist(region, feature)} as UHI JSON
+                                    (Weight storage; read with gbi.hists.read_histograms)
+    OUT/histograms.pkl              the same as {dataset: {feature: hist.Hist}}, pickled for coffea
+                                    users (gbi itself never loads it without allow_pickle)
     OUT/histograms.root             TH1Ds "<dataset>/<feature>_<region>" for ROOT users
     OUT/regions.json                the region definition used (schema regions-1.0)
     OUT/summary.json                counts, timing, skipped files (schema process-summary-1.0)
@@ -31,6 +34,7 @@ from typing import Any
 from gbi import __version__
 from gbi.column_parts import merge_column_parts
 from gbi.execution import RunResult, run_processor
+from gbi.hists import write_histograms
 from gbi.io import (
     prepare_output_dir,
     write_json,
@@ -128,6 +132,7 @@ def _write_outputs(
             for dataset in sorted(output)
         ]
         hists = {dataset: output[dataset]["hists"] for dataset in sorted(output)}
+        write_histograms(hists, out_dir / "histograms.json")
         write_pickle(hists, out_dir / "histograms.pkl")
         write_root_histograms(root_histograms(hists), out_dir / "histograms.root")
         write_json(regions.to_dict(), out_dir / "regions.json")
@@ -171,6 +176,7 @@ def _write_outputs(
         "skipped_files": [bad.as_dict() for bad in result.skipped_files],
         "regions": regions.to_dict(),
         "outputs": {
+            "histograms_json": "histograms.json",
             "histograms_pickle": "histograms.pkl",
             "histograms_root": "histograms.root",
             "regions": "regions.json",

@@ -1,4 +1,9 @@
-"""Plots of processor histograms with mplhep (CMS-like style), written atomically as PNG."""
+"""Plots of processor histograms with mplhep (CMS-like style), written atomically as PNG.
+
+Histograms are ``{dataset: {feature: hist.Hist(region, feature)}}`` (weighted events per
+bin; the feature's unit, e.g. GeV, on the x axis). A plot with nothing to draw is refused
+(:class:`gbi.errors.GbiInputError`) instead of being written as an empty PNG.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from gbi.errors import GbiInputError
 from gbi.io import atomic_path
 from gbi.regions import Regions
 
-__all__ = ["plot_feature", "plot_mjj"]
+__all__ = ["has_entries", "plot_feature", "plot_mjj"]
 
 
 def _pyplot() -> Any:
@@ -21,6 +27,28 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _selected(histogram: Any, region: str | None) -> Any:
+    return histogram[{"region": region if region is not None else sum}]
+
+
+def has_entries(
+    hists: Mapping[str, Mapping[str, Any]], feature: str, region: str | None = None
+) -> bool:
+    """True when some dataset has a positive sum of weights in ``feature`` (and ``region``).
+
+    >>> import hist
+    >>> h = hist.Hist.new.StrCat(["SR"], name="region").Reg(2, 0, 2, name="x").Weight()
+    >>> has_entries({"qcd": {"x": h}}, "x")
+    False
+    >>> _ = h.fill(region="SR", x=[0.5])
+    >>> has_entries({"qcd": {"x": h}}, "x", region="SR")
+    True
+    """
+    return any(
+        _selected(by_feature[feature], region).sum().value > 0 for by_feature in hists.values()
+    )
 
 
 def plot_mjj(
@@ -46,15 +74,24 @@ def plot_feature(
     logy: bool = False,
     region: str | None = None,
 ) -> Path:
-    """Plot one feature of every dataset (one region or all) as weighted step histograms."""
+    """Plot one feature of every dataset (one region or all) as weighted step histograms.
+
+    Datasets without entries are left out; raises :class:`GbiInputError` when no dataset
+    has any (nothing would be drawn).
+    """
+    if not has_entries(hists, feature, region):
+        where = f" in {region}" if region is not None else ""
+        raise GbiInputError(
+            f"nothing to plot for {feature!r}{where}: no dataset has events "
+            f"({sorted(hists)}); the {Path(out_path).name} plot was not written"
+        )
     import mplhep
 
     plt = _pyplot()
     plt.style.use(mplhep.style.CMS)
     fig, ax = plt.subplots(figsize=(9, 7))
-    selection: Any = region if region is not None else sum
     for dataset, by_feature in hists.items():
-        histogram = by_feature[feature][{"region": selection}]
+        histogram = _selected(by_feature[feature], region)
         if histogram.sum().value <= 0:
             continue
         # errors from the Weight storage (sqrt of sum of w^2); mplhep's default Poisson

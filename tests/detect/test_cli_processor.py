@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gbi.cli import main
+from gbi.hists import read_histograms
 from gbi.schema import validate
 from gbi.tables import read_table
 
@@ -43,7 +44,11 @@ def test_cli_writes_valid_outputs(detect_out: Path) -> None:
     scores = read_table(detect_out / "out" / "scores.parquet")
     sr = scores["region"] == 1
     assert np.isfinite(scores["score_cathode"][sr]).all()
-    assert (detect_out / "out" / "classifier_latent.pkl").is_file()
+    assert (detect_out / "out" / "classifier_latent" / "classifier.json").is_file()
+    assert not list((detect_out / "out").glob("classifier_*.pkl"))  # classifiers are data
+    hists = read_histograms(detect_out / "out" / "hists.json")
+    assert {"cathode/observed", "cathode/expected"} <= set(hists)
+    assert hists["cathode/observed"].axes.name == ("cut", "mjj")
 
 
 def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:
@@ -62,7 +67,7 @@ def test_processor_applies_saved_classifier(detect_out: Path) -> None:
     from gbi.processors.dijet import REQUIRED_BRANCHES
     from gbi.sample import default_fileset
 
-    proc = AnomalyScoreProcessor({"cathode": detect_out / "out" / "classifier_cathode.pkl"})
+    proc = AnomalyScoreProcessor({"cathode": detect_out / "out" / "classifier_cathode"})
     out = run_processor(
         default_fileset(), proc, required_branches=REQUIRED_BRANCHES, chunksize=7000,
         progress=False,
@@ -81,7 +86,7 @@ def test_saved_latent_classifier_scores_new_events(detect_out: Path) -> None:
 
     from gbi.detect import load_classifier
 
-    saved = load_classifier(detect_out / "out" / "classifier_latent.pkl")
+    saved = load_classifier(detect_out / "out" / "classifier_latent")
     qcd = read_table(detect_out / "proc" / "features" / "qcd.parquet")
     cols = {k: qcd[k][:50] for k in (*saved.features, "mjj")}
     mean, single = saved.score(cols), saved.score(cols, mode="single", fold_index=qcd["event"][:50])

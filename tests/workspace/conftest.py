@@ -9,6 +9,8 @@ import hist
 import numpy as np
 import pytest
 
+from gbi.hists import write_histograms
+
 EDGES = np.linspace(2000.0, 5000.0, 11)  # GeV, 10 bins
 
 
@@ -37,9 +39,8 @@ def shapes() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
-@pytest.fixture
-def hists_pkl(tmp_path: Path) -> Path:
-    """``{dataset: {"mjj": Hist}}`` pickle with signal, qcd, ttbar and Poisson data."""
+def _content() -> dict[str, dict[str, hist.Hist]]:
+    """``{dataset: {"mjj": Hist}}`` with signal, qcd, ttbar and Poisson data."""
     rng = np.random.default_rng(7)
     content = {name: {"mjj": make_hist(v, var)} for name, (v, var) in shapes().items()}
     expected = sum(v for v, _ in shapes().values())
@@ -48,6 +49,18 @@ def hists_pkl(tmp_path: Path) -> Path:
     cr = rng.poisson(expected * 3.0).astype(float)
     content["data"]["mjj"].view().value[1] = cr
     content["data"]["mjj"].view().variance[1] = cr
+    return content
+
+
+@pytest.fixture
+def hists_json(tmp_path: Path) -> Path:
+    """:func:`_content` as UHI JSON, as ``gbi process`` writes ``histograms.json``."""
+    return write_histograms(_content(), tmp_path / "histograms.json")
+
+
+@pytest.fixture
+def hists_pkl(tmp_path: Path) -> Path:
+    """:func:`_content` pickled (read only with ``allow_pickle``)."""
     path = tmp_path / "histograms.pkl"
-    path.write_bytes(pickle.dumps(content))
+    path.write_bytes(pickle.dumps(_content()))
     return path

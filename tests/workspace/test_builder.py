@@ -219,16 +219,16 @@ channels:
 """
 
 
-def test_yaml_config(hists_pkl: Path) -> None:
-    path = hists_pkl.parent / "ws.yaml"
-    path.write_text(YAML_CONFIG.replace("{pkl}", hists_pkl.name))
+def test_yaml_config(hists_json: Path) -> None:
+    path = hists_json.parent / "ws.yaml"
+    path.write_text(YAML_CONFIG.replace("{pkl}", hists_json.name))
     config = load_config(path)
     spec = build_spec(config.channels, **config.build_kwargs)
     model = pyhf.Workspace(spec).model()
     assert {"k_qcd", "flow_ensemble", "norm_qcd", "norm_ttbar", "lumi"} <= set(
         model.config.par_order
     )
-    signal = load_hist(f"{hists_pkl}:signal/mjj[region=SR]")
+    signal = load_hist(f"{hists_json}:signal/mjj[region=SR]")
     np.testing.assert_allclose(spec["channels"][0]["samples"][0]["data"], 0.5 * signal.values)
     sr_samples = {
         s["name"]: [m["type"] for m in s["modifiers"]] for s in spec["channels"][0]["samples"]
@@ -259,10 +259,9 @@ def test_config_schema_errors(tmp_path: Path) -> None:
 
 
 def test_range_on_the_observable_restricts_bins(tmp_path):
-    import pickle
-
     import hist
 
+    from gbi.hists import write_histograms
     from gbi.workspace import load_hist
 
     h = hist.Hist(
@@ -271,8 +270,7 @@ def test_range_on_the_observable_restricts_bins(tmp_path):
         storage=hist.storage.Weight(),
     )
     h.fill(region="SR", mjj=[3.5, 4.5, 4.5, 8.5], weight=1.0)
-    path = tmp_path / "h.pkl"
-    path.write_bytes(pickle.dumps({"qcd": {"mjj": h}}))
+    path = write_histograms({"qcd": {"mjj": h}}, tmp_path / "h.json")
     restricted = load_hist(f"{path}:qcd/mjj[region=SR,mjj=3:5]")
     assert restricted.values.tolist() == [1.0, 2.0]
     assert restricted.edges.tolist() == [3.0, 4.0, 5.0]

@@ -13,9 +13,9 @@ from gbi.schema import validate
 
 
 def test_workspace_and_fit_cli(
-    hists_pkl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hists_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ref = f"{hists_pkl}:{{}}/mjj[region=SR]"
+    ref = f"{hists_json}:{{}}/mjj[region=SR]"
     ws = tmp_path / "ws.json"
     argv = [
         "workspace", "--signal", ref.format("signal"), "--background", ref.format("qcd"),
@@ -51,8 +51,8 @@ def test_workspace_and_fit_cli(
     assert "CLs upper limit" in capsys.readouterr().out
 
 
-def test_workspace_cli_regions_and_asimov(hists_pkl: Path, tmp_path: Path) -> None:
-    ref = f"{hists_pkl}:{{}}/mjj[region={{{{region}}}}]"
+def test_workspace_cli_regions_and_asimov(hists_json: Path, tmp_path: Path) -> None:
+    ref = f"{hists_json}:{{}}/mjj[region={{{{region}}}}]"
     ws = tmp_path / "ws.json"
     argv = [
         "workspace", "--signal", ref.format("signal"), "--amplified", ref.format("qcd"),
@@ -64,24 +64,24 @@ def test_workspace_cli_regions_and_asimov(hists_pkl: Path, tmp_path: Path) -> No
     assert not ws.with_suffix(".root").exists()
 
 
-def test_workspace_cli_config(hists_pkl: Path, tmp_path: Path) -> None:
+def test_workspace_cli_config(hists_json: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({
         "version": "1.0",
         "channels": [{"name": "SR", "samples": [
-            {"name": "s", "hist": f"{hists_pkl.name}:signal/mjj[region=SR]", "signal": True},
-            {"name": "b", "hist": f"{hists_pkl.name}:qcd/mjj[region=SR]", "sys": 0.05},
+            {"name": "s", "hist": f"{hists_json.name}:signal/mjj[region=SR]", "signal": True},
+            {"name": "b", "hist": f"{hists_json.name}:qcd/mjj[region=SR]", "sys": 0.05},
         ]}],
     }))  # fmt: skip
     assert main(["workspace", str(config), "--out", str(tmp_path / "ws.json")]) == 0
 
 
 def test_cli_errors_are_one_line(
-    hists_pkl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    hists_json: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [
-        "workspace", "--signal", f"{hists_pkl}:signal/mjj[region=SR]",
-        "--background", f"{hists_pkl}:qcd/mjj[region=XX]", "--out", str(tmp_path / "ws.json"),
+        "workspace", "--signal", f"{hists_json}:signal/mjj[region=SR]",
+        "--background", f"{hists_json}:qcd/mjj[region=XX]", "--out", str(tmp_path / "ws.json"),
     ]  # fmt: skip
     assert main(argv) == 2
     assert "gbi workspace: error:" in capsys.readouterr().err

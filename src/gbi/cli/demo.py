@@ -14,7 +14,6 @@ is replaced only with ``--overwrite``.
 from __future__ import annotations
 
 import argparse
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_chain(args: argparse.Namespace) -> None:
-    from gbi.cli.plot import make_plots
+    from gbi.cli.plot import load_process_histograms, make_plots
     from gbi.cli.process import print_summary
     from gbi.feature_job import process_fileset
     from gbi.io import write_json
@@ -108,8 +107,7 @@ def _run_chain(args: argparse.Namespace) -> None:
     for path in make_plots(process_dir, args.out / "plots"):
         print(f"plot: {path}")
 
-    with (process_dir / "histograms.pkl").open("rb") as stream:
-        hists = pickle.load(stream)  # written just above by gbi process
+    hists = load_process_histograms(process_dir)  # histograms.json, written just above
     spec = signal_region_workspace(hists, args.signal_fraction, Regions())
     workspace_file = write_json(spec, args.out / "workspace.json")
     result = fit_workspace(

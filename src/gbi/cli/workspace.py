@@ -1,10 +1,12 @@
 """``gbi workspace``: build a pyhf workspace from histograms (flags or a YAML/JSON config).
 
-Histogram references ``H``: ``FILE.pkl:KEY[axis=value,...]`` (``KEY`` walks the pickled
-dict with ``/``, e.g. ``out/histograms.pkl:qcd/mjj[region=SR]``) or ``FILE.root:PATH``.
-Prefix ``NAME=`` to name the sample (default: the first part of ``KEY``). With
-``--regions SR CR`` every reference may contain ``{region}``, and one channel is built per
-region. Writes the workspace JSON and, unless ``--no-root``, the histograms as a ROOT file.
+Histogram references ``H``: ``FILE.json:KEY[axis=value,...]`` (a UHI JSON file as
+``gbi process`` writes, e.g. ``out/histograms.json:qcd/mjj[region=SR]``) or
+``FILE.root:PATH``. ``FILE.pkl:KEY`` (a pickled dict, ``KEY`` walks it with ``/``) is read
+only with ``--allow-pickle``: a pickle can run code when it is loaded. Prefix ``NAME=`` to
+name the sample (default: the first part of ``KEY``). With ``--regions SR CR`` every
+reference may contain ``{region}``, and one channel is built per region. Writes the
+workspace JSON and, unless ``--no-root``, the histograms as a ROOT file.
 """
 
 from __future__ import annotations
@@ -102,6 +104,11 @@ def register(subparsers: Any) -> None:
         "--root", help="ROOT file for the histograms (default: OUT with suffix .root)"
     )
     parser.add_argument("--no-root", action="store_true", help="do not write the ROOT file")
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="read FILE.pkl references (a pickle can run code: only for files you trust)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -117,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             raise GbiInputError(
                 "give either a config file or --signal/--background flags, not both"
             )
-        config = load_config(args.config)
+        config = load_config(args.config, allow_pickle=args.allow_pickle)
         channels, kwargs = config.channels, config.build_kwargs
     else:
         channels, kwargs = _from_flags(args)
@@ -140,7 +147,8 @@ def _from_flags(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
 
     if not args.signal:
         raise GbiInputError(
-            "--signal is required without a config file (e.g. --signal hists.pkl:sig/mjj[region=SR])"
+            "--signal is required without a config file "
+            "(e.g. --signal out/histograms.json:sig/mjj[region=SR])"
         )
     groups = [
         ("mc", args.background),
@@ -157,7 +165,7 @@ def _from_flags(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
         samples.append(
             Sample(
                 name,
-                load_hist(ref),
+                load_hist(ref, allow_pickle=args.allow_pickle),
                 signal=True,
                 sys=args.signal_sys,
                 staterror=not args.no_staterror,
@@ -169,13 +177,14 @@ def _from_flags(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
                 samples.append(
                     Sample(
                         name,
-                        load_hist(ref),
+                        load_hist(ref, allow_pickle=args.allow_pickle),
                         kind=kind,
                         sys=args.sys,
                         staterror=not args.no_staterror,
                     )
                 )
-        channels.append(Channel(region or args.channel, samples, _data(args.data, region)))
+        data = _data(args.data, region, args.allow_pickle)
+        channels.append(Channel(region or args.channel, samples, data))
     kwargs: dict[str, Any] = {"poi": args.poi, "negative": args.negative}
     if args.lumi is not None:
         kwargs["lumi_uncertainty"] = args.lumi
@@ -203,7 +212,7 @@ def _named(item: str, region: str | None, default: str | None) -> tuple[str, str
     return name, ref
 
 
-def _data(value: str, region: str | None) -> Any:
+def _data(value: str, region: str | None, allow_pickle: bool) -> Any:
     from gbi.workspace.histograms import load_hist
 
     if value == "asimov" or value.startswith("asimov:"):
@@ -212,4 +221,4 @@ def _data(value: str, region: str | None) -> Any:
             return float(text)
         except ValueError as err:
             raise GbiInputError(f"--data {value!r}: expected asimov:MU with a number MU") from err
-    return load_hist(_fill(value, region))
+    return load_hist(_fill(value, region), allow_pickle=allow_pickle)

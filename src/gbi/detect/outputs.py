@@ -5,9 +5,12 @@ Files in the output directory:
 ======================== ==============================================================
 ``scores.parquet``       data events (features, mjj, region, label if any) with one
                          ``score_<method>`` column per method (SR: out-of-fold scores)
-``hists.pkl``            ``{"<method>/observed"|"<method>/expected": hist.Hist}``, axes
-                         cut x mjj [GeV], Weight storage (sum of weights and variances)
-``classifier_<m>.pkl``   :class:`SavedClassifier` for the coffea processor
+``hists.json``           ``{"<method>/observed"|"<method>/expected": hist.Hist}``, axes
+                         cut x mjj [GeV], Weight storage (sum of weights and variances),
+                         UHI JSON (:func:`gbi.hists.read_histograms`)
+``hists.pkl``            the same dict pickled, for coffea users (gbi never loads it)
+``classifier_<m>/``      :class:`SavedClassifier` for the coffea processor: JSON manifest
+                         + one data file per fold (:mod:`gbi.classifiers.serialization`)
 ``result.json``          summary following ``gbi/schemas/detect-result-1.0.json``
 ``sic.png``              SIC vs signal efficiency of all evaluated methods
 ``flow/``                the sideband flow (``FlowModel`` directory)
@@ -19,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import numpy as np
 from gbi.detect.pipeline import DetectResult
 from gbi.detect.selection import cut_label, thresholds
 from gbi.errors import GbiInputError
+from gbi.hists import write_histograms
 from gbi.io import write_json, write_pickle
 from gbi.schema import validate
 from gbi.tables import write_table
@@ -63,6 +66,18 @@ class SavedClassifier:
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_flow"}
 
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the classifier as data (manifest + fold files) to ``directory``."""
+        from gbi.classifiers.serialization import save_ensemble
+
+        metadata = {
+            "method": self.method,
+            "features": list(self.features),
+            "cuts": dict(self.cuts),
+            "latent_flow": self.latent_flow,
+        }
+        return save_ensemble(self.ensemble, directory, metadata)
+
     def score(
         self,
         columns: dict[str, np.ndarray],
@@ -97,15 +112,39 @@ class SavedClassifier:
         return out
 
 
-def load_classifier(path: str | os.PathLike[str]) -> SavedClassifier:
-    """Load a ``classifier_<method>.pkl`` written by :func:`write_outputs`."""
+def load_classifier(
+    path: str | os.PathLike[str], *, device: str = "cpu", allow_pickle: bool = False
+) -> SavedClassifier:
+    """Load a ``classifier_<method>/`` directory written by :func:`write_outputs`.
+
+    Nothing in it runs code (JSON, skops with an explicit type list, weights-only torch
+    state dicts). A pickled classifier of an earlier gbi (a ``.pkl`` file) is loaded only
+    with ``allow_pickle=True``: a pickle can run code when it is loaded.
+    """
+    from gbi.classifiers.serialization import load_ensemble
+
     path = Path(path)
-    if not path.is_file():
-        raise GbiInputError(
-            f"classifier file {str(path)!r}: expected a file written by 'gbi detect', found nothing"
-        )
-    with path.open("rb") as handle:
-        obj = pickle.load(handle)
+    if path.is_file() and path.suffix in (".pkl", ".pickle"):
+        return _load_pickled(path, allow_pickle)
+    ensemble, meta = load_ensemble(path, device=device)
+    return SavedClassifier(
+        str(meta.get("method", path.name.removeprefix("classifier_"))),
+        tuple(meta.get("features", ())),
+        ensemble,
+        {str(k): float(v) for k, v in meta.get("cuts", {}).items()},
+        latent_flow=meta.get("latent_flow"),
+    )
+
+
+def _load_pickled(path: Path, allow_pickle: bool) -> SavedClassifier:
+    from gbi.hists import load_pickle
+
+    hint = (
+        "re-run 'gbi detect' to write the classifier as data (classifier_<method>/), or, only "
+        "for a file you trust, pass --allow-pickle (processors/anomaly_scores.py) or "
+        "allow_pickle=True (Python)"
+    )
+    obj = load_pickle(path, allow_pickle=allow_pickle, hint=hint)
     if not isinstance(obj, SavedClassifier):
         raise GbiInputError(
             f"{str(path)!r}: expected a gbi SavedClassifier, found {type(obj).__name__}"
@@ -164,7 +203,8 @@ def write_outputs(result: DetectResult, out_dir: str | os.PathLike[str]) -> dict
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     written["scores"] = write_table(result.scores, out / "scores.parquet")
-    written["hists"] = write_pickle(result.hists, out / "hists.pkl")
+    written["hists"] = write_histograms(result.hists, out / "hists.json")
+    written["hists_pickle"] = write_pickle(result.hists, out / "hists.pkl")
     flow_dir = None
     if result.background is not None and result.background.model.directory is not None:
         flow_dir = str(result.background.model.directory)
@@ -181,7 +221,7 @@ def write_outputs(result: DetectResult, out_dir: str | os.PathLike[str]) -> dict
         )
         if name == "latent" and flow_dir is None:
             continue  # latent inputs need the flow on disk
-        written[f"classifier_{name}"] = write_pickle(saved, out / f"classifier_{name}.pkl")
+        written[f"classifier_{name}"] = saved.save(out / f"classifier_{name}")
     summary = _clean(result.summary)
     summary["outputs"] = {k: str(v) for k, v in written.items()}
     evaluations = {n: m["evaluation"] for n, m in summary["methods"].items() if m.get("evaluation")}

@@ -10,8 +10,10 @@ Output of :meth:`AnomalyScoreProcessor.process` for one chunk (merged by coffea)
 
 ``cut`` is ``"all"`` and the labels of the saved cuts (``"10%"``, ``"1%"``, ``"0.1%"``,
 background efficiencies fixed when the classifier was trained), ``region`` is ``SBL``,
-``SR``, ``SBH``; weights are ``genWeight`` (1 when absent). Each classifier file is loaded
-once per worker process (cached by path), not pickled with the processor. Each event is
+``SR``, ``SBH``; weights are ``genWeight`` (1 when absent). Each classifier directory is
+loaded once per worker process (cached by path), not pickled with the processor; it holds
+data only (:mod:`gbi.classifiers.serialization`), and a pickled classifier of an earlier
+gbi is read only with ``allow_pickle=True``. Each event is
 scored by one fold model chosen by its event number (``event % n_folds``): such scores are
 distributed like the out-of-fold scores that fixed the cuts, so a cut keeps its nominal
 background efficiency on new events (the fold mean would shift it).
@@ -36,11 +38,11 @@ __all__ = ["AnomalyScoreProcessor", "score_histogram"]
 _CACHE: dict[str, Any] = {}
 
 
-def _load(path: str) -> Any:
+def _load(path: str, allow_pickle: bool = False) -> Any:
     if path not in _CACHE:
         from gbi.detect.outputs import load_classifier
 
-        _CACHE[path] = load_classifier(path)
+        _CACHE[path] = load_classifier(path, allow_pickle=allow_pickle)
     return _CACHE[path]
 
 
@@ -65,11 +67,14 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
     Parameters
     ----------
     classifiers
-        ``{method: path of classifier_<method>.pkl}`` written by ``gbi detect``.
+        ``{method: classifier_<method>/ directory}`` written by ``gbi detect``.
     regions
         Signal region and sidebands (GeV).
     edges
         mjj bin edges in GeV; default 100 GeV bins from 2500 to 6000 GeV.
+    allow_pickle
+        Also read pickled classifiers (``.pkl``, earlier gbi versions). A pickle can run
+        code when it is loaded, on every worker: only for files you trust.
     """
 
     def __init__(
@@ -77,10 +82,12 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
         classifiers: Mapping[str, str | os.PathLike[str]],
         regions: Regions | None = None,
         edges: np.ndarray | None = None,
+        allow_pickle: bool = False,
     ) -> None:
         self.classifiers = {name: str(Path(p).resolve()) for name, p in classifiers.items()}
+        self.allow_pickle = allow_pickle
         for path in self.classifiers.values():
-            _load(path)  # fail early with a clear message
+            _load(path, allow_pickle)  # fail early with a clear message
         self.regions = regions or Regions()
         self.edges = np.arange(2500.0, 6000.1, 100.0) if edges is None else np.asarray(edges)
 
@@ -106,7 +113,7 @@ class AnomalyScoreProcessor(processor.ProcessorABC):
             event = np.arange(len(region))[keep] + int(events.metadata.get("entrystart", 0))
         names = np.asarray(REGION_NAMES)[region[keep]] if keep.any() else np.empty(0, str)
         for method, path in self.classifiers.items():
-            saved = _load(path)
+            saved = _load(path, self.allow_pickle)
             h = score_histogram(list(saved.cuts), self.edges)
             if keep.any():
                 score = saved.score(columns, mode="single", fold_index=event)

@@ -7,14 +7,18 @@ Example (YAML; paths relative to the config file)::
     defaults: {sys: 0.1}
     channels:
       - name: SR
-        data: out/histograms.pkl:data/mjj[region=SR]
+        data: out/histograms.json:data/mjj[region=SR]
         samples:
-          - {name: signal, hist: "out/histograms.pkl:signal/mjj[region=SR]", signal: true}
+          - {name: signal, hist: "out/histograms.json:signal/mjj[region=SR]", signal: true}
           - name: qcd
-            hist: out/histograms.pkl:qcd_amplified/mjj[region=SR]
+            hist: out/histograms.json:qcd_amplified/mjj[region=SR]
             kind: amplified
             histosys:
-              flow_ensemble: {up: "ens.pkl:up/mjj[region=SR]", down: "ens.pkl:down/mjj[region=SR]"}
+              flow_ensemble: {up: "ens.json:up/mjj[region=SR]", down: "ens.json:down/mjj[region=SR]"}
+
+Histogram references to pickles (``FILE.pkl:KEY``) are refused unless the config says
+``allow_pickle: true`` (or the caller passes ``allow_pickle=True``): a pickle can run code
+when it is loaded.
 """
 
 from __future__ import annotations
@@ -68,29 +72,39 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         ) from err
 
 
-def load_config(path: str | Path) -> WorkspaceConfig:
+def load_config(path: str | Path, *, allow_pickle: bool = False) -> WorkspaceConfig:
     """Read, validate and resolve a config file (histograms are loaded)."""
     document = read_config_file(path)
-    return channels_from_config(document, base_dir=Path(path).parent, source=str(path))
+    return channels_from_config(
+        document, base_dir=Path(path).parent, source=str(path), allow_pickle=allow_pickle
+    )
 
 
 def channels_from_config(
-    document: dict[str, Any], base_dir: str | Path = ".", source: str = "the config"
+    document: dict[str, Any],
+    base_dir: str | Path = ".",
+    source: str = "the config",
+    *,
+    allow_pickle: bool = False,
 ) -> WorkspaceConfig:
     """Validate ``document`` against ``workspace-config-1.0`` and load its histograms.
 
-    >>> import hist, pickle, tempfile, pathlib
+    Pickled histogram files are read only with ``allow_pickle`` here or in the document.
+
+    >>> import hist, tempfile, pathlib
+    >>> from gbi.hists import write_histograms
     >>> h = hist.Hist.new.Reg(2, 0, 2, name="x").Weight()
     >>> _ = h.fill(x=[0.5, 1.5, 1.5])
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "h.pkl").write_bytes(pickle.dumps({"sig": h, "bkg": h * 10}))
+    >>> _ = write_histograms({"sig": h, "bkg": h * 10}, d / "h.json")
     >>> cfg = channels_from_config({"version": "1.0", "channels": [{"name": "SR",
-    ...     "samples": [{"name": "s", "hist": "h.pkl:sig", "signal": True},
-    ...                 {"name": "b", "hist": "h.pkl:bkg", "sys": 0.1}]}]}, base_dir=d)
+    ...     "samples": [{"name": "s", "hist": "h.json:sig", "signal": True},
+    ...                 {"name": "b", "hist": "h.json:bkg", "sys": 0.1}]}]}, base_dir=d)
     >>> cfg.channels[0].samples[1].nominal.values
     array([10., 20.])
     """
     validate(document, "workspace-config", source)
+    pickles = allow_pickle or bool(document.get("allow_pickle", False))
     measurement = document.get("measurement", {})
     kwargs: dict[str, Any] = {
         "poi": measurement.get("poi", "mu"),
@@ -107,31 +121,35 @@ def channels_from_config(
             )
         kwargs["poi_bounds"] = (float(low), float(high))
     defaults = document.get("defaults", {})
-    channels = [_channel(entry, defaults, Path(base_dir)) for entry in document["channels"]]
+    base = Path(base_dir)
+    channels = [_channel(entry, defaults, base, pickles) for entry in document["channels"]]
     return WorkspaceConfig(channels, kwargs)
 
 
-def _channel(entry: dict[str, Any], defaults: dict[str, Any], base: Path) -> Channel:
+def _channel(entry: dict[str, Any], defaults: dict[str, Any], base: Path, pickles: bool) -> Channel:
     data: Any = entry.get("data", {"asimov": 0.0})
-    data = float(data["asimov"]) if isinstance(data, dict) else load_hist(data, base)
-    samples = [_sample(item, defaults, base) for item in entry["samples"]]
+    if isinstance(data, dict):
+        data = float(data["asimov"])
+    else:
+        data = load_hist(data, base, allow_pickle=pickles)
+    samples = [_sample(item, defaults, base, pickles) for item in entry["samples"]]
     return Channel(entry["name"], samples, data)
 
 
-def _sample(item: dict[str, Any], defaults: dict[str, Any], base: Path) -> Sample:
+def _sample(item: dict[str, Any], defaults: dict[str, Any], base: Path, pickles: bool) -> Sample:
     settings = {key: item.get(key, defaults.get(key)) for key in _SAMPLE_DEFAULTS}
     scale = float(item.get("scale", 1.0))
+
+    def template(ref: str) -> Any:
+        return load_hist(ref, base, allow_pickle=pickles).scaled(scale)
+
     histosys = [
-        HistoSys(
-            name,
-            load_hist(refs["up"], base).scaled(scale),
-            load_hist(refs["down"], base).scaled(scale),
-        )
+        HistoSys(name, template(refs["up"]), template(refs["down"]))
         for name, refs in item.get("histosys", {}).items()
     ]
     return Sample(
         name=item["name"],
-        nominal=load_hist(item["hist"], base).scaled(scale),
+        nominal=template(item["hist"]),
         signal=bool(item.get("signal", False)),
         kind=settings["kind"] or "mc",
         staterror=True if settings["staterror"] is None else bool(settings["staterror"]),

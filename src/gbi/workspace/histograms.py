@@ -2,16 +2,21 @@
 
 A *histogram reference* names one 1D histogram in a file:
 
-``FILE.pkl:KEY[SELECTION]``
-    a pickled (nested) dict of ``hist.Hist`` as ``gbi process`` writes
-    (``DIR/histograms.pkl`` = ``{dataset: {name: hist.Hist}}``). ``KEY`` walks the dict
-    with ``/`` (``qcd/mjj``). ``SELECTION`` picks one value of each extra axis, e.g.
-    ``qcd/mjj[region=SR]``; a continuous axis can be summed over a range of bin edges,
-    ``[region=SR,score=0.8:]`` (``lo:hi``, either side open). Axes not named in the
-    selection must leave exactly one axis: the observable. A range on the observable
-    itself restricts it to those bins: ``qcd/mjj[region=SR,mjj=3300:3700]``.
+``FILE.json:KEY[SELECTION]``
+    a UHI JSON file of named ``hist.Hist`` (:mod:`gbi.hists`), as ``gbi process`` writes
+    (``DIR/histograms.json`` = ``{"<dataset>/<name>": histogram}``) and ``gbi detect``
+    (``hists.json``). ``KEY`` is the histogram's name, e.g. ``qcd/mjj``. ``SELECTION`` picks
+    one value of each extra axis, e.g. ``qcd/mjj[region=SR]``; a continuous axis can be
+    summed over a range of bin edges, ``[region=SR,score=0.8:]`` (``lo:hi``, either side
+    open). Axes not named in the selection must leave exactly one axis: the observable. A
+    range on the observable itself restricts it to those bins:
+    ``qcd/mjj[region=SR,mjj=3300:3700]``.
 ``FILE.root:PATH``
     a TH1 in a ROOT file, read with uproot (sum of weights squared becomes the variance).
+``FILE.pkl:KEY[SELECTION]``
+    a pickled (nested) dict of ``hist.Hist`` (``KEY`` walks it with ``/``). A pickle can run
+    code when it is loaded, so it is read only with ``allow_pickle=True`` (``gbi workspace
+    --allow-pickle``, ``allow_pickle: true`` in a workspace config); use the JSON file.
 
 A :class:`Template` is the plain-array form: bin contents (events), variances
 (events², the finite-statistics uncertainty of MC or generator samples) and edges
@@ -20,7 +25,6 @@ A :class:`Template` is the plain-array form: bin contents (events), variances
 
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +33,13 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiInputError
+from gbi.hists import load_pickle, read_histogram
 
 __all__ = ["Template", "load_hist", "parse_ref", "template_from_hist"]
 
-_REF = re.compile(r"^(?P<file>.+?\.(?:pkl|pickle|root)):(?P<key>[^\[\]]+)(?:\[(?P<sel>[^\]]*)\])?$")
+_REF = re.compile(
+    r"^(?P<file>.+?\.(?:json|pkl|pickle|root)):(?P<key>[^\[\]]+)(?:\[(?P<sel>[^\]]*)\])?$"
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def template_from_hist(histogram: Any, source: str = "<hist>") -> Template:
     if not hasattr(histogram, "axes") or not hasattr(histogram, "values"):
         raise GbiInputError(
             f"{source}: expected a 1D hist.Hist, found {type(histogram).__name__}; "
-            "pass a hist.Hist with Weight storage or a histogram reference FILE.pkl:KEY"
+            "pass a hist.Hist with Weight storage or a histogram reference FILE.json:KEY"
         )
     if histogram.ndim != 1:
         names = [axis.name for axis in histogram.axes]
@@ -101,14 +108,14 @@ def template_from_hist(histogram: Any, source: str = "<hist>") -> Template:
 def parse_ref(ref: str) -> tuple[Path, str, dict[str, str]]:
     """Split ``FILE:KEY[a=b,...]`` into the path, the key and the selection.
 
-    >>> parse_ref("out/histograms.pkl:qcd/mjj[region=SR, score=0.8:]")
-    (PosixPath('out/histograms.pkl'), 'qcd/mjj', {'region': 'SR', 'score': '0.8:'})
+    >>> parse_ref("out/histograms.json:qcd/mjj[region=SR, score=0.8:]")
+    (PosixPath('out/histograms.json'), 'qcd/mjj', {'region': 'SR', 'score': '0.8:'})
     """
     match = _REF.match(ref.strip())
     if not match:
         raise GbiInputError(
-            f"histogram reference {ref!r}: expected FILE.pkl:KEY[axis=value,...] or "
-            "FILE.root:PATH, e.g. out/histograms.pkl:qcd/mjj[region=SR]"
+            f"histogram reference {ref!r}: expected FILE.json:KEY[axis=value,...] or "
+            "FILE.root:PATH, e.g. out/histograms.json:qcd/mjj[region=SR]"
         )
     selection: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in (match["sel"] or "").split(","))):
@@ -121,15 +128,20 @@ def parse_ref(ref: str) -> tuple[Path, str, dict[str, str]]:
     return Path(match["file"]), match["key"].strip(), selection
 
 
-def load_hist(ref: str, base_dir: str | Path | None = None) -> Template:
+def load_hist(
+    ref: str, base_dir: str | Path | None = None, *, allow_pickle: bool = False
+) -> Template:
     """Load the histogram named by ``ref`` (relative paths start at ``base_dir``).
 
-    >>> import hist, pickle, tempfile, pathlib
+    A ``FILE.pkl`` reference is refused unless ``allow_pickle`` (a pickle can run code).
+
+    >>> import hist, tempfile, pathlib
+    >>> from gbi.hists import write_histograms
     >>> h = hist.Hist.new.StrCat(["SR", "CR"], name="region").Reg(2, 0, 2, name="mjj").Weight()
     >>> _ = h.fill(region="SR", mjj=[0.5, 1.5])
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "h.pkl").write_bytes(pickle.dumps({"qcd": {"mjj": h}}))
-    >>> load_hist("h.pkl:qcd/mjj[region=SR]", base_dir=d).values
+    >>> _ = write_histograms({"qcd": {"mjj": h}}, d / "h.json")
+    >>> load_hist("h.json:qcd/mjj[region=SR]", base_dir=d).values
     array([1., 1.])
     """
     path, key, selection = parse_ref(ref)
@@ -139,8 +151,13 @@ def load_hist(ref: str, base_dir: str | Path | None = None) -> Template:
         raise GbiInputError(f"histogram reference {ref!r}: file {str(path)!r} does not exist")
     if path.suffix == ".root":
         histogram = _read_root(path, key, ref)
+    elif path.suffix == ".json":
+        try:
+            histogram = read_histogram(path, key)
+        except GbiInputError as err:
+            raise GbiInputError(f"histogram reference {ref!r}: {err}") from err
     else:
-        histogram = _read_pickle(path, key, ref)
+        histogram = _read_pickle(path, key, ref, allow_pickle)
     histogram = _select(histogram, selection, ref)
     return template_from_hist(histogram, source=ref)
 
@@ -160,9 +177,17 @@ def _read_root(path: Path, key: str, ref: str) -> Any:
             ) from err
 
 
-def _read_pickle(path: Path, key: str, ref: str) -> Any:
-    with path.open("rb") as stream:
-        obj: Any = pickle.load(stream)
+def _read_pickle(path: Path, key: str, ref: str, allow_pickle: bool) -> Any:
+    hint = (
+        f"reference the UHI JSON file instead ('gbi process' writes histograms.json beside "
+        f"histograms.pkl: {path.with_suffix('.json')}:{key}), or, only for a file you trust, "
+        "pass --allow-pickle (gbi workspace), allow_pickle: true (workspace config) or "
+        "allow_pickle=True (Python)"
+    )
+    try:
+        obj: Any = load_pickle(path, allow_pickle=allow_pickle, hint=hint)
+    except GbiInputError as err:
+        raise GbiInputError(f"histogram reference {ref!r}: {err}") from err
     walked: list[str] = []
     for part in key.split("/"):
         if not isinstance(obj, dict) or part not in obj:
