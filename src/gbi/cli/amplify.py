@@ -118,7 +118,7 @@ def _add_train(sub: Any) -> None:
         description="Train a flow ensemble; checkpoints are written to MODEL_DIR/checkpoints "
         "after every epoch, so an interrupted run continues with --resume.",
     )
-    opt, t, f = _Options(parser), _TRAIN_DEFAULTS, _FLOW_DEFAULTS
+    opt, t = _Options(parser), _TRAIN_DEFAULTS
     opt.add("features", type=Path, metavar="FEATURES", help="feature Parquet file")
     opt.add("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
     opt.add("--flow", choices=("maf", "nsf"), default="nsf", help="flow kind [default: nsf]")
@@ -160,6 +160,25 @@ def _add_train(sub: Any) -> None:
         default=t.val_fraction,
         help="validation share of the events [default: %(default)s]",
     )
+    _add_flow_options(opt)
+    for flag, what, default in (("--select", "keep", "all"), ("--exclude", "drop", "none")):
+        opt.add(
+            flag,
+            nargs=3,
+            metavar=("COLUMN", "LOW", "HIGH"),
+            default=None,
+            help=f"{what} the events with LOW <= COLUMN < HIGH, e.g. the signal region "
+            f"mjj 3300 3700 (GeV) [default: {default}]",
+        )
+    opt.add("--drop-invalid", action="store_true", help="drop NaN/inf rows, counted [default: off]")
+    opt.add("--resume", action="store_true", help="continue from the checkpoints [default: off]")
+    opt.add("--no-progress", action="store_true", help="no progress bar [default: shown]")
+    _add_common(opt, "initialisation, split and shuffling")
+    parser.set_defaults(func=lambda args: _train(args, opt.actions))
+
+
+def _add_flow_options(opt: _Options) -> None:
+    f = _FLOW_DEFAULTS
     opt.add(
         "--transforms",
         type=int,
@@ -180,20 +199,6 @@ def _add_train(sub: Any) -> None:
         choices=("logit", "standard", "minmax", "quantile"),
         help="per-feature transform [default: %(default)s]",
     )
-    for flag, what, default in (("--select", "keep", "all"), ("--exclude", "drop", "none")):
-        opt.add(
-            flag,
-            nargs=3,
-            metavar=("COLUMN", "LOW", "HIGH"),
-            default=None,
-            help=f"{what} the events with LOW <= COLUMN < HIGH, e.g. the signal region "
-            f"mjj 3300 3700 (GeV) [default: {default}]",
-        )
-    opt.add("--drop-invalid", action="store_true", help="drop NaN/inf rows, counted [default: off]")
-    opt.add("--resume", action="store_true", help="continue from the checkpoints [default: off]")
-    opt.add("--no-progress", action="store_true", help="no progress bar [default: shown]")
-    _add_common(opt, "initialisation, split and shuffling")
-    parser.set_defaults(func=lambda args: _train(args, opt.actions))
 
 
 def _add_sample(sub: Any) -> None:

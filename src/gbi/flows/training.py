@@ -224,6 +224,38 @@ def _checkpoint(
     }
 
 
+def _check_splits(n_train: int, n_val: int, config: TrainConfig, description: str) -> None:
+    if n_train < config.batch_size:
+        raise GbiInputError(
+            f"batch_size: expected at most the {n_train} training events "
+            f"({description}), found batch_size={config.batch_size}; "
+            "use a smaller --batch-size or more events"
+        )
+    if n_val == 0:
+        raise GbiInputError("validation split is empty: expected >= 1 event; use more events")
+
+
+def _check_finite(train_loss: float, val: float, epoch: int, description: str) -> None:
+    if not math.isfinite(train_loss) or not math.isfinite(val):
+        raise GbiInputError(
+            f"{description}: training diverged at epoch {epoch} (train loss {train_loss}, "
+            f"validation loss {val}); lower --learning-rate or check the inputs"
+        )
+
+
+def _optimizer(flow: torch.nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
+    """Adam and (``scheduler="cosine"``) its cosine learning-rate schedule, else ``None``."""
+    optimizer = torch.optim.Adam(
+        flow.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+        if config.scheduler == "cosine"
+        else None
+    )
+    return optimizer, scheduler
+
+
 def train_flow(
     flow: torch.nn.Module,
     x_train: torch.Tensor,
@@ -261,22 +293,8 @@ def train_flow(
     from tqdm.auto import tqdm
 
     config = TrainConfig() if config is None else config
-    if len(x_train) < config.batch_size:
-        raise GbiInputError(
-            f"batch_size: expected at most the {len(x_train)} training events "
-            f"({description}), found batch_size={config.batch_size}; "
-            "use a smaller --batch-size or more events"
-        )
-    if len(x_val) == 0:
-        raise GbiInputError("validation split is empty: expected >= 1 event; use more events")
-    optimizer = torch.optim.Adam(
-        flow.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-        if config.scheduler == "cosine"
-        else None
-    )
+    _check_splits(len(x_train), len(x_val), config, description)
+    optimizer, scheduler = _optimizer(flow, config)
     state = _LoopState(best_state=copy.deepcopy(flow.state_dict()))
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         saved = load_checkpoint(checkpoint, fingerprint=fingerprint, map_location=x_train.device)
@@ -300,11 +318,7 @@ def train_flow(
             scheduler.step()
         flow.eval()
         val = _evaluate(flow, x_val, c_val, w_val)
-        if not math.isfinite(train_loss) or not math.isfinite(val):
-            raise GbiInputError(
-                f"{description}: training diverged at epoch {epoch} (train loss {train_loss}, "
-                f"validation loss {val}); lower --learning-rate or check the inputs"
-            )
+        _check_finite(train_loss, val, epoch, description)
         _record(state, flow, epoch, train_loss, val)
         state.seconds += time.perf_counter() - t0
         bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val:.4f}", best=state.best_epoch)
