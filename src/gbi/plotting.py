@@ -15,10 +15,7 @@ __all__ = ["plot_feature", "plot_mjj"]
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no screen needed
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the backend is the caller's choice (the CLI: Agg)
 
     return plt
 
