@@ -256,7 +256,7 @@ def study_point(
         "signal_yield": float(signal_t.total),
         "template_yield_ratio": float(background_t.total / truth_t.total),
         "template_rel_stat": float(
-            np.sqrt(background.template(total).variances.sum()) / background_t.total
+            np.sqrt((background.variances * total**2).sum()) / background_t.total
         ),
         "sys": sys,
         "sys_mode": sys_mode,
@@ -300,9 +300,9 @@ def _background_template(
     """``background`` at ``total`` events, its staterror variance with the truth's sampling
     noise (``truth_stat``) and the per-bin systematic (``sys_mode="bin"``) added."""
     background_t = background.template(total)
-    variances = background_t.variances
+    variances = background.variances * total**2  # = background_t.variances, never None
     if truth_stat and background is not truth:
-        variances = variances + truth.template(total).variances
+        variances = variances + truth.variances * total**2
     if sys and sys_mode == "bin":
         variances = variances + (sys * background_t.values) ** 2
     return Template(background_t.values, variances, background_t.edges, background.label)
