@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiError, GbiInputError
+from gbi.metrics.ensembles import ensemble_error
 from gbi.workspace.builder import Channel, HistoSys, Sample, build_workspace
 from gbi.workspace.fit import fit_workspace, model_and_data
 from gbi.workspace.histograms import Template
@@ -174,8 +175,6 @@ def ensemble_histosys(
     values = np.stack([m.values for m in members])
     mean = values.mean(axis=0)
     k = len(members)
-    from gbi.flows import ensemble_error  # here: gbi.flows imports torch
-
     spread = ensemble_error(values, "bootstrap" if bootstrap else "member")
     pooled = UnitTemplate(
         mean,
