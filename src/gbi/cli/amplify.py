@@ -24,7 +24,10 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gbi.flows.windows import Window
 
 __all__ = ["register", "resume_command"]
 
@@ -263,7 +266,7 @@ def _add_evaluate(sub: Any) -> None:
     parser.set_defaults(func=_evaluate)
 
 
-def _window(spec: list[str] | None, option: str) -> Any:
+def _window(spec: list[str] | None, option: str) -> Window | None:
     from gbi.flows.windows import Window
 
     return None if spec is None else Window.parse(spec, option)
