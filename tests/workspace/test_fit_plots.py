@@ -57,3 +57,18 @@ def test_plot_functions_write_the_files(result, tmp_path) -> None:
         assert path.is_file()
         assert path.stat().st_size > 1000
     assert (tmp_path / "l.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_global_style_does_not_break_the_layout(result) -> None:
+    """mplhep's CMS style (set globally by other gbi plots) has fonts too large for these
+    figure sizes: tight_layout warned (an error here); the figures use the default style."""
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    pulled = {**result, "parameters": [{"name": "a", "pull": 0.5, "pull_err": 1.0}]}
+    with plt.style.context(mplhep.style.CMS):
+        pulls = pulls_figure(pulled)
+        limit_figure(result)
+        assert plt.rcParams["font.size"] != matplotlib.rcParamsDefault["font.size"]
+    label = pulls.axes[0].yaxis.get_ticklabels()[0]
+    assert label.get_fontsize() == matplotlib.rcParamsDefault["font.size"]  # "medium" ticks

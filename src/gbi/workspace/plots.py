@@ -3,12 +3,16 @@
 :func:`pulls_figure` and :func:`limit_figure` take the result dict of
 :func:`gbi.workspace.fit.fit_workspace` and return a :class:`matplotlib.figure.Figure`;
 :func:`plot_pulls` and :func:`plot_limit` also write it as PNG/PDF atomically. The figures
-are made without :mod:`matplotlib.pyplot`, so they never choose or need a backend.
+are made without :mod:`matplotlib.pyplot`, so they never choose or need a backend, and
+with matplotlib's default style, which their sizes are made for (a style set globally by
+another plot, e.g. mplhep's CMS fonts, would not fit a pulls plot of a few parameters).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +24,17 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["limit_figure", "plot_limit", "plot_pulls", "pulls_figure"]
+
+
+def _default_style(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        import matplotlib.style
+
+        with matplotlib.style.context("default"):
+            return draw(*args, **kwargs)
+
+    return wrapper
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
@@ -46,6 +61,7 @@ def plot_limit(result: dict[str, Any], target: str | os.PathLike[str]) -> Path:
     return _save(limit_figure(result), target)
 
 
+@_default_style
 def pulls_figure(result: dict[str, Any], max_pars: int = 40) -> Figure:
     """Pulls (value - aux)/sigma with error bars of the constrained parameters.
 
@@ -73,6 +89,7 @@ def pulls_figure(result: dict[str, Any], max_pars: int = 40) -> Figure:
     return fig
 
 
+@_default_style
 def limit_figure(result: dict[str, Any]) -> Figure:
     """The CLs scan (Brazil plot) if the result has one, else the limit band summary."""
     fig, ax = _figure(6.0, 4.0)
