@@ -40,10 +40,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; set before matplotlib loads
 
 SR = (3300.0, 3700.0)
 FEATURES = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
@@ -369,9 +372,6 @@ def acceptance(summary: dict, args: argparse.Namespace) -> dict:
 
 
 def plots(summary, args, sr_tables, generated, edges, n_all) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mplhep
 

@@ -1,9 +1,10 @@
 """Acceptance runs of the flow amplifier on the LHCO-like samples (../shared/data/lhco_like).
 
-1. Unconditional amplification: ``gbi amplify train`` with its defaults on the five LHCO
-   features of ``qcd_a_000`` (50k events), evaluated against ``qcd_b_000`` (classifier
-   two-sample AUC, per-feature divergences) and the amplification factor, measured
-   against ``qcd_b_000`` and against the larger ``qcd_b_000..003`` (200k events).
+1. Unconditional amplification: ``gbi amplify train``'s defaults (its library call
+   :func:`gbi.flows.amplify_train`) on the five LHCO features of ``qcd_a_000`` (50k events),
+   evaluated against ``qcd_b_000`` (classifier two-sample AUC, per-feature divergences) and
+   the amplification factor, measured against ``qcd_b_000`` and against the larger
+   ``qcd_b_000..003`` (200k events).
 2. Conditional sideband model (CATHODE style): ``p(mj1, delta_mj, tau21_j1, tau21_j2 | mjj)``
    trained on ``qcd_a_000`` outside 3300 < mjj < 3700 GeV, sampled inside it with mjj from a
    KDE of the signal-region mjj of ``qcd_a_000`` (never seen by the flow), compared with the
@@ -18,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; set before matplotlib loads
 
 import numpy as np
 
@@ -52,44 +56,32 @@ def concat(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
 
 
-def in_window(table: dict[str, np.ndarray], inside: bool) -> dict[str, np.ndarray]:
-    m = table["mjj"]
-    keep = (m >= SR[0]) & (m < SR[1])
-    keep = keep if inside else ~keep
-    return {k: v[keep] for k, v in table.items()}
-
-
-def unconditional(feat: dict[str, Path], out: Path, device: str) -> dict:
-    from gbi.cli import main
+def unconditional(feat: dict[str, Path], out: Path, device: str, threads: int) -> dict:
     from gbi.features import FEATURE_COLUMNS, FEATURE_UNITS
-    from gbi.flows import load_model
+    from gbi.flows import FlowConfig, TrainConfig, amplify_train, evaluate_model, load_model
     from gbi.flows.evaluation import evaluate_samples
     from gbi.metrics import amplification_factor
     from gbi.tables import read_table
 
     model_dir = out / "qcd_unconditional"
     start = time.perf_counter()
-    rc = main(
-        ["amplify", "train", str(feat["qcd_a_000"]), "--out", str(model_dir), "--device", device]
+    # what `gbi amplify train FILE --out DIR --device DEVICE` runs: its defaults
+    amplify_train(
+        feat["qcd_a_000"],
+        model_dir,
+        FlowConfig(features=FEATURE_COLUMNS),
+        TrainConfig(device=device),
+        threads=threads,
     )
     train_seconds = time.perf_counter() - start
-    assert rc == 0, "training failed"
-    report_path = out / "qcd_unconditional_eval.json"
-    rc = main(
-        [
-            "amplify",
-            "evaluate",
-            str(model_dir),
-            "--reference",
-            str(feat["qcd_b_000"]),
-            "--json",
-            str(report_path),
-            "--plots",
-            str(out / "plots_unconditional"),
-        ]
+    report = evaluate_model(
+        model_dir,
+        feat["qcd_b_000"],
+        out / "qcd_unconditional_eval.json",
+        plot_dir=out / "plots_unconditional",
+        device=device,
+        threads=threads,
     )
-    assert rc == 0, "evaluation failed"
-    report = json.loads(report_path.read_text())
     # amplification against the 4x larger independent sample, with 1M generated events
     model = load_model(model_dir, device=device)
     big = concat([read_table(feat[f"qcd_b_00{k}"]) for k in range(4)])
@@ -116,14 +108,15 @@ def unconditional(feat: dict[str, Path], out: Path, device: str) -> dict:
 
 def conditional(feat: dict[str, Path], out: Path, device: str) -> dict:
     from gbi.features import FEATURE_UNITS
-    from gbi.flows import FlowConfig, MjjKDE, TrainConfig, train_model
+    from gbi.flows import FlowConfig, MjjKDE, TrainConfig, Window, train_model
     from gbi.flows.evaluation import evaluate_samples
     from gbi.tables import read_table
 
     data = read_table(feat["qcd_a_000"])
-    sidebands = in_window(data, inside=False)
-    sr_data = in_window(data, inside=True)
-    truth = in_window(concat([read_table(feat[f"qcd_b_00{k}"]) for k in range(4)]), inside=True)
+    sr = Window("mjj", *SR)
+    sidebands = sr.drop(data)
+    sr_data = sr.keep(data)
+    truth = sr.keep(concat([read_table(feat[f"qcd_b_00{k}"]) for k in range(4)]))
     features = ("mj1", "delta_mj", "tau21_j1", "tau21_j2")
     config = FlowConfig(flow="nsf", features=features, context=("mjj",))
     start = time.perf_counter()
@@ -191,7 +184,7 @@ def main() -> None:
     from gbi.io import write_json
 
     if args.only in (None, "unconditional"):
-        summary["unconditional"] = unconditional(feat, args.out, args.device)
+        summary["unconditional"] = unconditional(feat, args.out, args.device, args.threads)
         write_json(summary, summary_path)
     if args.only in (None, "conditional"):
         summary["conditional"] = conditional(feat, args.out, args.device)

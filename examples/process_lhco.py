@@ -11,10 +11,11 @@ Writes the ``gbi process`` outputs to ``OUT/process`` and the plots to ``OUT/plo
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from pathlib import Path
 
-from gbi.cli.plot import make_plots
 from gbi.feature_job import process_fileset
 from gbi.fileset import normalize_fileset
 
@@ -37,9 +38,11 @@ def main() -> int:
         fileset, args.out / "process", executor=args.executor, workers=args.workers
     )
     print(f"{summary['events_read']:,} events, {summary['events_per_second']:,.0f} events/s")
-    for path in make_plots(args.out / "process", args.out / "plots"):
-        print(path)
-    return 0
+    # the plots are what `gbi plot` makes of a process folder: run that command (it prints
+    # the PNG paths) rather than import the command-line package
+    plot = [sys.executable, "-m", "gbi", "plot", str(args.out / "process")]
+    env = {**os.environ, "MPLBACKEND": os.environ.get("MPLBACKEND", "Agg")}
+    return subprocess.run([*plot, "--out", str(args.out / "plots")], env=env).returncode
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+os.environ.setdefault("MPLBACKEND", "Agg")  # library plots never pick a backend; tests do
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("GBI_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 

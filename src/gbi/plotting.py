@@ -21,10 +21,7 @@ __all__ = ["has_entries", "plot_feature", "plot_mjj"]
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no screen needed
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the backend is the caller's choice (the CLI: Agg)
 
     return plt
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -232,3 +233,59 @@ def test_cli_defaults_are_the_library_defaults() -> None:
         assert getattr(train, key) == value, key
     for key, value in vars(amplify._FLOW_DEFAULTS).items():
         assert getattr(flow, key) == value, key
+
+
+def test_ctrl_c_during_training_prints_the_exact_resume_command(
+    files, tmp_path, capsys, monkeypatch, caplog
+) -> None:
+    """Ctrl-C after the first epoch keeps the checkpoint; the printed command resumes it."""
+    import shlex
+
+    import gbi.flows.training as training
+
+    real_save = training.save_state
+    calls = []
+
+    def save_then_interrupt(state, path):
+        real_save(state, path)
+        calls.append(path)
+        raise KeyboardInterrupt
+
+    model = tmp_path / "model dir"  # a space: the command must be shell-quoted
+    args = ["amplify", "train", str(files / "train.parquet"), "--out", str(model)]
+    options = [*TRAIN, "--epochs", "3", "--exclude", "mjj", "3000", "3400", "--context", "mjj"]
+    monkeypatch.setattr(training, "save_state", save_then_interrupt)
+    assert main([*args, *options]) == 130
+    err = capsys.readouterr().err
+    assert "no partial output" not in err
+    assert "can be resumed" in err
+    assert len(calls) == 1
+    assert calls[0].is_file()
+    assert not (model / "model.json").exists()
+    command = shlex.split(err.strip().splitlines()[-1])
+    assert command[:3] == ["gbi", "amplify", "train"]
+    assert command[-1] == "--resume"
+    for option in ("--epochs", "3", "--exclude", "mjj", "3000", "3400", "--context", str(model)):
+        assert option in command
+
+    monkeypatch.setattr(training, "save_state", real_save)
+    with caplog.at_level(logging.INFO, logger="gbi.flows.training"):
+        assert main(command[1:]) == 0
+    assert "resumed from" in caplog.text
+    assert "at epoch 1" in caplog.text
+    doc = json.loads((model / "model.json").read_text())
+    assert doc["members"][0]["epochs_run"] == 3
+    assert doc["config"]["context"] == ["mjj"]
+
+
+def test_bad_window_and_threads_are_clear_errors(files, tmp_path, capsys) -> None:
+    args = ["amplify", "train", str(files / "train.parquet"), "--out", str(tmp_path / "m")]
+    assert main([*args, "--exclude", "mjj", "low", "3400", *TRAIN]) == 2
+    assert "--exclude: expected numbers for LOW and HIGH, found 'low' '3400'" in (
+        capsys.readouterr().err
+    )
+    assert main([*args, "--select", "mjj", "3400", "3000", *TRAIN]) == 2
+    assert "expected finite LOW < HIGH" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--threads", "0"])
+    assert "expected a positive integer, found 0" in capsys.readouterr().err

@@ -3,23 +3,33 @@
 ::
 
     gbi amplify train FEATURES --out MODEL_DIR [--flow maf|nsf] [--context mjj] [--ensemble K]
-                      [--device auto|cpu|cuda] [--epochs N] [--batch-size N] [--resume]
-                      [--drop-invalid]
+                      [--exclude mjj LOW HIGH] [--device auto|cpu|cuda] [--epochs N]
+                      [--batch-size N] [--resume] [--drop-invalid]
     gbi amplify sample MODEL_DIR --events N --out FILE [--context-from FILE]
                       [--context-kde LOW HIGH] [--seed S]
     gbi amplify evaluate MODEL_DIR --reference FILE --json OUT [--plots DIR]
                       [--events N] [--n-train N]
+
+Each subcommand parses its options, calls one function of :mod:`gbi.flows.amplify`
+(:func:`~gbi.flows.amplify.amplify_train`, :func:`~gbi.flows.amplify.sample_to_file`,
+:func:`~gbi.flows.amplify.evaluate_model`) and prints what it did. torch and zuko are
+imported only when a subcommand runs, so that ``gbi --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shlex
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from gbi.flows.windows import Window
+
+__all__ = ["register", "resume_command"]
 
 # Defaults shown by --help; equal to TrainConfig()/FlowConfig() (checked by the tests). Kept
 # here so that building the parser does not import torch.
@@ -29,8 +39,48 @@ _TRAIN_DEFAULTS = argparse.Namespace(
 _FLOW_DEFAULTS = argparse.Namespace(
     transforms=4, hidden_features=(64, 64), bins=8, preprocessing="logit"
 )
+_SAMPLE_BATCH = 16_384
 
 log = logging.getLogger("gbi.amplify")
+
+
+class _Options:
+    """Adds arguments to a parser and keeps their actions, to rebuild a command line."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+        self.actions: list[argparse.Action] = []
+
+    def add(self, *flags: str, **kwargs: Any) -> None:
+        self.actions.append(self.parser.add_argument(*flags, **kwargs))
+
+
+def resume_command(args: argparse.Namespace, actions: list[argparse.Action]) -> str:
+    """The ``gbi amplify train`` command line of ``args`` with ``--resume`` (shell-quoted):
+    positionals, required options and every option that differs from its default."""
+    words = ["gbi", "amplify", "train"]
+    for action in actions:
+        value = getattr(args, action.dest)
+        if not action.option_strings:
+            words.append(str(value))
+        elif action.nargs == 0:  # a flag
+            words.extend([action.option_strings[-1]] if value else [])
+        elif value is not None and (action.required or value != action.default):
+            values = value if isinstance(value, list | tuple) else [value]
+            words.extend([action.option_strings[-1], *map(str, values)])
+    if not args.resume:
+        words.append("--resume")
+    return shlex.join(words)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {value}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -43,183 +93,192 @@ def register(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="amplify_command", metavar="SUBCOMMAND")
     parser.set_defaults(func=lambda args: (parser.print_help(), 1)[1])
+    _add_train(sub)
+    _add_sample(sub)
+    _add_evaluate(sub)
 
-    train = sub.add_parser("train", help="train a flow (ensemble) on a feature Parquet file")
-    train.add_argument("features", type=Path, metavar="FEATURES", help="feature Parquet file")
-    train.add_argument("--out", type=Path, required=True, help="model directory to write")
-    train.add_argument(
-        "--flow", choices=("maf", "nsf"), default="nsf", help="flow kind (default nsf)"
+
+def _add_common(opt: _Options, what: str) -> None:
+    opt.add("--seed", type=int, default=0, help=f"seed of {what} [default: %(default)s]")
+    opt.add(
+        "--device",
+        default="auto",
+        help="auto (CUDA when available), cpu or cuda [default: %(default)s]",
     )
-    train.add_argument(
+    opt.add(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="CPU threads for torch and BLAS (small flows gain little from more, and lose a "
+        "lot on a shared machine) [default: %(default)s]",
+    )
+
+
+def _add_train(sub: Any) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train a flow (ensemble) on a feature Parquet file",
+        description="Train a flow ensemble; checkpoints are written to MODEL_DIR/checkpoints "
+        "after every epoch, so an interrupted run continues with --resume.",
+    )
+    opt, t = _Options(parser), _TRAIN_DEFAULTS
+    opt.add("features", type=Path, metavar="FEATURES", help="feature Parquet file")
+    opt.add("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
+    opt.add("--flow", choices=("maf", "nsf"), default="nsf", help="flow kind [default: nsf]")
+    opt.add(
         "--columns",
         nargs="+",
         default=None,
-        help="modelled columns (default: the LHCO features minus --context)",
+        help="modelled columns [default: mjj mj1 delta_mj tau21_j1 tau21_j2 minus --context]",
     )
-    train.add_argument("--context", nargs="*", default=[], help="conditioning columns, e.g. mjj")
-    train.add_argument("--ensemble", type=int, default=1, metavar="K", help="number of flows")
-    train.add_argument(
+    opt.add(
+        "--context", nargs="*", default=[], help="conditioning columns, e.g. mjj [default: none]"
+    )
+    opt.add("--ensemble", type=_positive_int, default=1, metavar="K", help="flows [default: 1]")
+    opt.add(
         "--bootstrap",
         action="store_true",
-        help="train every member on a bootstrap resample (ensemble spread = "
-        "statistical uncertainty of the training sample)",
+        help="train every member on a bootstrap resample (ensemble spread = statistical "
+        "uncertainty of the training sample) [default: off]",
     )
-    train.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    t, f = _TRAIN_DEFAULTS, _FLOW_DEFAULTS
-    train.add_argument("--epochs", type=int, default=t.epochs, help=f"max epochs ({t.epochs})")
-    train.add_argument("--batch-size", type=int, default=t.batch_size, help=f"({t.batch_size})")
-    train.add_argument(
-        "--learning-rate", type=float, default=t.learning_rate, help=f"({t.learning_rate})"
+    opt.add("--epochs", type=int, default=t.epochs, help="max epochs [default: %(default)s]")
+    opt.add(
+        "--batch-size",
+        type=int,
+        default=t.batch_size,
+        help="events per gradient step [default: %(default)s]",
     )
-    train.add_argument(
-        "--patience", type=int, default=t.patience, help=f"early stopping ({t.patience})"
+    opt.add(
+        "--learning-rate", type=float, default=t.learning_rate, help="Adam [default: %(default)s]"
     )
-    train.add_argument(
-        "--val-fraction", type=float, default=t.val_fraction, help=f"({t.val_fraction})"
+    opt.add(
+        "--patience",
+        type=int,
+        default=t.patience,
+        help="early stopping: epochs without improvement [default: %(default)s]",
     )
-    train.add_argument("--transforms", type=int, default=f.transforms, help=f"({f.transforms})")
-    train.add_argument(
+    opt.add(
+        "--val-fraction",
+        type=float,
+        default=t.val_fraction,
+        help="validation share of the events [default: %(default)s]",
+    )
+    _add_flow_options(opt)
+    for flag, what, default in (("--select", "keep", "all"), ("--exclude", "drop", "none")):
+        opt.add(
+            flag,
+            nargs=3,
+            metavar=("COLUMN", "LOW", "HIGH"),
+            default=None,
+            help=f"{what} the events with LOW <= COLUMN < HIGH, e.g. the signal region "
+            f"mjj 3300 3700 (GeV) [default: {default}]",
+        )
+    opt.add("--drop-invalid", action="store_true", help="drop NaN/inf rows, counted [default: off]")
+    opt.add("--resume", action="store_true", help="continue from the checkpoints [default: off]")
+    opt.add("--no-progress", action="store_true", help="no progress bar [default: shown]")
+    _add_common(opt, "initialisation, split and shuffling")
+    parser.set_defaults(func=lambda args: _train(args, opt.actions))
+
+
+def _add_flow_options(opt: _Options) -> None:
+    f = _FLOW_DEFAULTS
+    opt.add(
+        "--transforms",
+        type=int,
+        default=f.transforms,
+        help="autoregressive transforms [default: %(default)s]",
+    )
+    opt.add(
         "--hidden",
         type=int,
         nargs="+",
         default=list(f.hidden_features),
-        help=f"MADE hidden widths ({' '.join(map(str, f.hidden_features))})",
+        help=f"MADE hidden widths [default: {' '.join(map(str, f.hidden_features))}]",
     )
-    train.add_argument("--bins", type=int, default=f.bins, help=f"spline bins, nsf ({f.bins})")
-    train.add_argument(
+    opt.add("--bins", type=int, default=f.bins, help="spline bins, nsf [default: %(default)s]")
+    opt.add(
         "--preprocessing",
         default=f.preprocessing,
         choices=("logit", "standard", "minmax", "quantile"),
+        help="per-feature transform [default: %(default)s]",
     )
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--select",
-        nargs=3,
-        metavar=("COLUMN", "LOW", "HIGH"),
-        default=None,
-        help="keep events with LOW <= COLUMN < HIGH",
-    )
-    train.add_argument(
-        "--exclude",
-        nargs=3,
-        metavar=("COLUMN", "LOW", "HIGH"),
-        default=None,
-        help="drop events with LOW <= COLUMN < HIGH (e.g. the signal region)",
-    )
-    train.add_argument("--drop-invalid", action="store_true", help="drop NaN/inf rows (counted)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoints")
-    train.add_argument("--no-progress", action="store_true")
-    _add_threads_option(train)
-    train.set_defaults(func=_train)
 
-    sample = sub.add_parser("sample", help="generate events into a Parquet file")
-    sample.add_argument("model", type=Path, metavar="MODEL_DIR")
-    sample.add_argument("--events", type=int, required=True)
-    sample.add_argument("--out", type=Path, required=True, help="output Parquet file")
-    sample.add_argument(
+
+def _add_sample(sub: Any) -> None:
+    parser = sub.add_parser("sample", help="generate events into a Parquet file")
+    opt = _Options(parser)
+    opt.add("model", type=Path, metavar="MODEL_DIR", help="folder written by gbi amplify train")
+    opt.add("--events", type=_positive_int, required=True, help="events to generate")
+    opt.add("--out", type=Path, required=True, help="output Parquet file")
+    opt.add(
         "--context-from",
         type=Path,
         default=None,
-        help="Parquet file with the context columns (rows reused in order)",
+        help="Parquet file with the context columns, rows reused in order (needed for a "
+        "conditional model) [default: none]",
     )
-    sample.add_argument(
+    opt.add(
         "--context-kde",
         nargs=2,
         type=float,
         metavar=("LOW", "HIGH"),
         default=None,
-        help="draw the context from a KDE of --context-from in [LOW, HIGH]",
+        help="draw the context from a KDE of --context-from in [LOW, HIGH] (GeV) [default: off]",
     )
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--batch-size", type=int, default=16_384)
-    sample.add_argument("--device", default="auto")
-    _add_threads_option(sample)
-    sample.set_defaults(func=_sample)
+    opt.add(
+        "--batch-size",
+        type=_positive_int,
+        default=_SAMPLE_BATCH,
+        help="events generated per batch (bounds the memory) [default: %(default)s]",
+    )
+    _add_common(opt, "the sampling")
+    parser.set_defaults(func=_sample)
 
-    evaluate = sub.add_parser("evaluate", help="fidelity metrics against a reference file")
-    evaluate.add_argument("model", type=Path, metavar="MODEL_DIR")
-    evaluate.add_argument("--reference", type=Path, required=True, help="real Parquet file")
-    evaluate.add_argument("--json", type=Path, required=True, help="metrics JSON to write")
-    evaluate.add_argument("--plots", type=Path, default=None, help="plot directory")
-    evaluate.add_argument(
+
+def _add_evaluate(sub: Any) -> None:
+    parser = sub.add_parser("evaluate", help="fidelity metrics against a reference file")
+    opt = _Options(parser)
+    opt.add("model", type=Path, metavar="MODEL_DIR", help="folder written by gbi amplify train")
+    opt.add("--reference", type=Path, required=True, help="real events, Parquet file")
+    opt.add("--json", type=Path, required=True, help="metrics JSON file to write")
+    opt.add("--plots", type=Path, default=None, help="plot folder [default: no plots]")
+    opt.add(
         "--events",
-        type=int,
+        type=_positive_int,
         default=None,
-        help="generated events (default: as many as the reference)",
+        help="generated events [default: as many as the reference]",
     )
-    evaluate.add_argument(
+    opt.add(
         "--n-train",
-        type=int,
+        type=_positive_int,
         default=None,
-        help="training events for the amplification factor (default: from the model)",
+        help="training events for the amplification factor [default: from the model]",
     )
-    evaluate.add_argument(
+    opt.add(
         "--select",
         nargs=3,
         metavar=("COLUMN", "LOW", "HIGH"),
         default=None,
-        help="restrict the reference to LOW <= COLUMN < HIGH",
+        help="restrict the reference to LOW <= COLUMN < HIGH [default: all events]",
     )
-    evaluate.add_argument("--drop-invalid", action="store_true")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--device", default="auto")
-    _add_threads_option(evaluate)
-    evaluate.set_defaults(func=_evaluate)
+    opt.add("--drop-invalid", action="store_true", help="drop NaN/inf rows, counted [default: off]")
+    _add_common(opt, "the sampling and the classifier test")
+    parser.set_defaults(func=_evaluate)
 
 
-def _add_threads_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads for torch (default 1: small flows gain little from more, "
-        "and lose a lot on a shared machine)",
-    )
+def _window(spec: list[str] | None, option: str) -> Window | None:
+    from gbi.flows.windows import Window
+
+    return None if spec is None else Window.parse(spec, option)
 
 
-def _set_threads(threads: int) -> None:
-    import torch
+def _train(args: argparse.Namespace, actions: list[argparse.Action]) -> int:
+    from gbi.flows import FlowConfig, TrainConfig, amplify_train
+    from gbi.flows.amplify import default_columns
 
-    from gbi.errors import GbiInputError
-
-    if threads < 1:
-        raise GbiInputError(f"--threads: expected >= 1, found {threads}")
-    torch.set_num_threads(threads)
-
-
-def _window(
-    table: dict[str, Any], spec: list[str] | None, *, exclude: bool, source: str
-) -> dict[str, Any]:
-    import numpy as np
-
-    from gbi.errors import GbiInputError
-
-    if spec is None:
-        return table
-    column, low, high = spec[0], float(spec[1]), float(spec[2])
-    if column not in table:
-        raise GbiInputError(
-            f"{source}: expected column {column!r} for the selection, found only {sorted(table)}"
-        )
-    values = np.asarray(table[column], dtype=np.float64)
-    inside = (values >= low) & (values < high)
-    keep = ~inside if exclude else inside
-    return {k: np.asarray(v)[keep] for k, v in table.items()}
-
-
-def _train(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
-    from gbi.features import FEATURE_COLUMNS
-    from gbi.flows import FlowConfig, TrainConfig, train_model
-    from gbi.tables import read_table
-
-    table = read_table(args.features)
-    table = _window(table, args.select, exclude=False, source=str(args.features))
-    table = _window(table, args.exclude, exclude=True, source=str(args.features))
-    columns = args.columns or [c for c in FEATURE_COLUMNS if c not in args.context]
     config = FlowConfig(
         flow=args.flow,
-        features=tuple(columns),
+        features=tuple(args.columns or default_columns(args.context)),
         context=tuple(args.context),
         transforms=args.transforms,
         hidden_features=tuple(args.hidden),
@@ -236,24 +295,39 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
     )
     start = time.perf_counter()
-    model = train_model(
-        table,
-        config,
-        train,
-        ensemble=args.ensemble,
-        bootstrap=args.bootstrap,
-        out_dir=args.out,
-        resume=args.resume,
-        drop_invalid=args.drop_invalid,
-        source=str(args.features),
-        progress=not args.no_progress,
-    )
-    info = model.metadata["training"]
+    try:
+        model = amplify_train(
+            args.features,
+            args.out,
+            config,
+            train,
+            ensemble=args.ensemble,
+            bootstrap=args.bootstrap,
+            select=_window(args.select, "--select"),
+            exclude=_window(args.exclude, "--exclude"),
+            resume=args.resume,
+            drop_invalid=args.drop_invalid,
+            threads=args.threads,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"gbi amplify train: interrupted; the checkpoints in {args.out / 'checkpoints'} "
+            f"are kept and the training can be resumed with:\n  {resume_command(args, actions)}",
+            file=sys.stderr,
+        )
+        return 130
+    _log_training(model.metadata, args, time.perf_counter() - start)
+    return 0
+
+
+def _log_training(metadata: dict[str, Any], args: argparse.Namespace, seconds: float) -> None:
+    info = metadata["training"]
     if info["dropped_invalid"]:
         log.warning(
             "dropped %d events with NaN/inf values from %s", info["dropped_invalid"], args.features
         )
-    for k, m in enumerate(model.metadata["members"]):
+    for k, m in enumerate(metadata["members"]):
         log.info(
             "member %d: best epoch %d, validation loss %.4f, %d epochs, %.1f s",
             k,
@@ -264,117 +338,54 @@ def _train(args: argparse.Namespace) -> int:
         )
     log.info(
         "trained %d flow(s) on %d events in %.1f s -> %s",
-        len(model),
+        len(metadata["members"]),
         info["n_events"],
-        time.perf_counter() - start,
+        seconds,
         args.out,
     )
-    return 0
-
-
-def _context_source(model: Any, path: Path | None, kde: list[float] | None) -> Any:
-    from gbi.errors import GbiInputError
-    from gbi.flows.context import MjjKDE
-    from gbi.tables import read_table, select_columns
-
-    if not model.context:
-        if path is not None:
-            raise GbiInputError("--context-from: the model is unconditional; drop --context-from")
-        return None
-    if path is None:
-        raise GbiInputError(
-            f"--context-from: the model is conditional on {list(model.context)}, found no "
-            "context file; pass --context-from FILE (with --context-kde LOW HIGH for a KDE)"
-        )
-    table = read_table(path)
-    values, _ = select_columns(
-        table, model.context, source=str(path), role="context", drop_invalid=True
-    )
-    if kde is None:
-        return values
-    if values.shape[1] != 1:
-        raise GbiInputError(
-            f"--context-kde: expected one context column, found {list(model.context)}"
-        )
-    return MjjKDE(values[:, 0], low=kde[0], high=kde[1])
 
 
 def _sample(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
-    from gbi.flows import load_model
-    from gbi.flows.sampling import write_samples
+    from gbi.flows import sample_to_file
 
-    model = load_model(args.model, device=args.device)
-    context = _context_source(model, args.context_from, args.context_kde)
-    start = time.perf_counter()
-    write_samples(
-        model,
+    result = sample_to_file(
+        args.model,
         args.events,
         args.out,
-        context=context,
+        context_from=args.context_from,
+        context_kde=None if args.context_kde is None else tuple(args.context_kde),
         seed=args.seed,
         batch_size=args.batch_size,
+        device=args.device,
+        threads=args.threads,
         progress=True,
     )
-    seconds = time.perf_counter() - start
     log.info(
         "wrote %d events to %s in %.1f s (%.0f events/s)",
-        args.events,
-        args.out,
-        seconds,
-        args.events / max(seconds, 1e-9),
+        result.n_events,
+        result.path,
+        result.seconds,
+        result.events_per_second,
     )
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    _set_threads(args.threads)
-    import numpy as np
+    from gbi.flows import evaluate_model
 
-    from gbi.features import FEATURE_UNITS
-    from gbi.flows import load_model
-    from gbi.flows.evaluation import evaluate_samples
-    from gbi.io import write_json
-    from gbi.tables import read_table, select_columns
-
-    model = load_model(args.model, device=args.device)
-    table = _window(
-        read_table(args.reference), args.select, exclude=False, source=str(args.reference)
-    )
-    columns = [*model.features, *model.context]
-    data, _ = select_columns(
-        table, columns, source=str(args.reference), drop_invalid=args.drop_invalid
-    )
-    real = {c: data[:, j] for j, c in enumerate(columns)}
-    n = args.events or len(data)
-    context = None
-    if model.context:
-        context = np.stack([real[c] for c in model.context], 1)
-        if n > len(context):
-            context = context[np.random.default_rng(args.seed).integers(len(context), size=n)]
-    start = time.perf_counter()
-    generated = model.sample(n, context=context, seed=args.seed)
-    sample_seconds = time.perf_counter() - start
-    # every real event the generator consumed (training + validation split) counts
-    n_train = args.n_train or model.metadata.get("training", {}).get("n_events")
-    report = evaluate_samples(
-        real,
-        generated,
-        model.features,
-        context=model.context,
-        n_train=n_train,
-        seed=args.seed,
+    report = evaluate_model(
+        args.model,
+        args.reference,
+        args.json,
         plot_dir=args.plots,
-        units=FEATURE_UNITS,
+        n_events=args.events,
+        n_train=args.n_train,
+        select=_window(args.select, "--select"),
+        drop_invalid=args.drop_invalid,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
     )
-    report.update(
-        {
-            "model": str(args.model),
-            "reference": str(args.reference),
-            "sampling_events_per_second": n / max(sample_seconds, 1e-9),
-        }
-    )
-    write_json(report, args.json)
     log.info(
         "c2st AUC %.4f +- %.4f, amplification factor %s%.2f (%s); wrote %s",
         report["c2st_auc"],

@@ -24,7 +24,15 @@ from scipy import optimize, stats
 
 from gbi.errors import GbiInputError
 
-__all__ = ["ContextSampler", "ContextSource", "MjjFit", "MjjKDE", "draw_context"]
+__all__ = [
+    "ContextSampler",
+    "ContextSource",
+    "MjjFit",
+    "MjjKDE",
+    "context_for_sampling",
+    "draw_context",
+    "resample_context",
+]
 
 
 @runtime_checkable
@@ -158,3 +166,60 @@ def draw_context(
             "clean the context input"
         )
     return c
+
+
+def context_for_sampling(
+    columns: Sequence[str],
+    table: Mapping[str, Any] | None,
+    *,
+    kde_window: tuple[float, float] | None = None,
+    source: str = "context file",
+) -> np.ndarray | MjjKDE | None:
+    """What a model conditional on ``columns`` samples with: ``None`` for an unconditional
+    model, the rows of ``table``'s context columns (float64 ``(n, c)``, NaN/inf rows
+    dropped, reused in order), or with ``kde_window = (low, high)`` (GeV) an :class:`MjjKDE`
+    of its one context column in that window.
+
+    >>> m = np.linspace(3000.0, 4000.0, 50)
+    >>> context_for_sampling(["mjj"], {"mjj": m}).shape
+    (50, 1)
+    >>> type(context_for_sampling(["mjj"], {"mjj": m}, kde_window=(3300.0, 3700.0))).__name__
+    'MjjKDE'
+    """
+    from gbi.tables import select_columns
+
+    if not columns:
+        if table is not None:
+            raise GbiInputError(
+                f"{source}: the model is unconditional, found context values; drop --context-from"
+            )
+        return None
+    if table is None:
+        raise GbiInputError(
+            f"context: the model is conditional on {list(columns)}, found no context file; "
+            "pass --context-from FILE (with --context-kde LOW HIGH for a KDE)"
+        )
+    values, _ = select_columns(table, columns, source=source, role="context", drop_invalid=True)
+    if kde_window is None:
+        return values
+    if values.shape[1] != 1:
+        raise GbiInputError(
+            f"--context-kde: expected a model with one context column, found {list(columns)}; "
+            "sample from the context rows instead (drop --context-kde)"
+        )
+    low, high = kde_window
+    return MjjKDE(values[:, 0], low=low, high=high)
+
+
+def resample_context(values: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``values`` (``(m, c)``) when ``n <= m`` (the first ``n`` rows are used), else ``n``
+    rows drawn from them with replacement (seeded), so a generated sample can be larger
+    than the real one it is compared with.
+
+    >>> resample_context(np.arange(3.0)[:, None], 5, seed=1).shape
+    (5, 1)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if n <= len(values):
+        return values
+    return values[np.random.default_rng(seed).integers(len(values), size=n)]

@@ -45,6 +45,119 @@ def _fingerprint(config: FlowConfig, train: TrainConfig, arrays: list[np.ndarray
     return digest.hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Prepared:
+    """The selected events (physical units) and their preprocessed float32 tensors."""
+
+    x: np.ndarray
+    c: np.ndarray | None
+    z: torch.Tensor
+    zc: torch.Tensor | None
+    w: torch.Tensor | None
+    feature_pre: Preprocessor
+    context_pre: Preprocessor | None
+    n_dropped: int
+
+
+def _prepare(
+    table: Mapping[str, Any],
+    config: FlowConfig,
+    weight_column: str | None,
+    source: str,
+    drop_invalid: bool,
+) -> _Prepared:
+    """Select the feature, context and weight columns and fit the preprocessing."""
+    missing = [name for name in config.context if name not in table]
+    if missing:
+        raise GbiInputError(
+            f"{source}: expected context column(s) {missing}, found only {sorted(table)}; "
+            "pick context columns that exist (e.g. --context mjj)"
+        )
+    d, nc = len(config.features), len(config.context)
+    columns = [*config.features, *config.context, *([weight_column] if weight_column else [])]
+    data, info = select_columns(table, columns, source=source, drop_invalid=drop_invalid)
+    x = data[:, :d]
+    c = data[:, d : d + nc] if nc else None
+    w = data[:, -1] if weight_column else None
+    feature_pre = Preprocessor(config.features, config.preprocessing, config.bounds_dict).fit(x)
+    context_pre = (
+        None
+        if c is None
+        else Preprocessor(config.context, config.context_preprocessing, config.bounds_dict).fit(c)
+    )
+    return _Prepared(
+        x=x,
+        c=c,
+        z=torch.as_tensor(feature_pre.transform(x), dtype=torch.float32),
+        zc=None
+        if c is None or context_pre is None
+        else torch.as_tensor(context_pre.transform(c), dtype=torch.float32),
+        w=None if w is None else torch.as_tensor(w, dtype=torch.float32),
+        feature_pre=feature_pre,
+        context_pre=context_pre,
+        n_dropped=int(info["dropped_invalid"]),
+    )
+
+
+def _train_member(
+    k: int,
+    prep: _Prepared,
+    config: FlowConfig,
+    train: TrainConfig,
+    dev: torch.device,
+    *,
+    ensemble: int,
+    bootstrap: bool,
+    out_dir: str | os.PathLike[str] | None,
+    resume: bool,
+    progress: bool,
+) -> tuple[FlowMember, dict[str, Any]]:
+    """Train member ``k`` (seed ``train.seed + k``); the member and its summary."""
+    seed = train.seed + k
+    member_train = dataclasses.replace(train, seed=seed)
+    order = np.random.default_rng(seed).permutation(len(prep.z))
+    n_val = max(1, round(train.val_fraction * len(prep.z)))
+    train_idx = order[n_val:]
+    if bootstrap:
+        train_idx = np.random.default_rng([seed, 1]).choice(train_idx, size=len(train_idx))
+    tr, va = torch.as_tensor(train_idx), torch.as_tensor(order[:n_val])
+    torch.manual_seed(seed)
+    flow = build_flow(config).to(dev)
+
+    def part(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+        return None if t is None else t[idx].to(dev)
+
+    ckpt = None if out_dir is None else Path(out_dir) / "checkpoints" / f"member_{k:03d}.ckpt"
+    arrays = [prep.x, np.array([bootstrap])] + ([] if prep.c is None else [prep.c])
+    result = train_flow(
+        flow,
+        prep.z[tr].to(dev),
+        prep.z[va].to(dev),
+        part(prep.zc, tr),
+        part(prep.zc, va),
+        part(prep.w, tr),
+        part(prep.w, va),
+        config=member_train,
+        checkpoint=ckpt,
+        resume=resume,
+        fingerprint=_fingerprint(config, member_train, arrays),
+        progress=progress,
+        description=f"member {k + 1}/{ensemble}",
+    )
+    summary = {
+        "seed": seed,
+        "n_train": len(tr),
+        "n_val": len(va),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "epochs_run": result.epochs_run,
+        "train_seconds": result.seconds,
+        "stopped_early": result.stopped_early,
+        "history": result.history,
+    }
+    return FlowMember(config, flow, prep.feature_pre, prep.context_pre, dev), summary
+
+
 def train_model(
     table: Mapping[str, Any],
     config: FlowConfig,
@@ -64,90 +177,39 @@ def train_model(
     Member ``k`` uses seed ``train.seed + k`` for initialisation, validation split and
     shuffling; with ``bootstrap=True`` its training split is also resampled with replacement,
     so the spread between members estimates the statistical uncertainty that the finite
-    training sample leaves in the generator. With ``out_dir`` the model is saved there (checkpoints every epoch; with
-    ``resume=True`` an interrupted run continues). Returns the trained :class:`FlowModel`.
+    training sample leaves in the generator. With ``out_dir`` the model is saved there
+    (checkpoints every epoch; with ``resume=True`` an interrupted run continues). Returns the
+    trained :class:`FlowModel`.
     """
     train = TrainConfig() if train is None else train
     if ensemble < 1:
         raise GbiInputError(f"ensemble: expected >= 1 members, found {ensemble}")
-    missing = [name for name in config.context if name not in table]
-    if missing:
-        raise GbiInputError(
-            f"{source}: expected context column(s) {missing}, found only {sorted(table)}; "
-            "pick context columns that exist (e.g. --context mjj)"
-        )
-    d, nc = len(config.features), len(config.context)
-    columns = [*config.features, *config.context, *([weight_column] if weight_column else [])]
-    data, info = select_columns(table, columns, source=source, drop_invalid=drop_invalid)
-    x = data[:, :d]
-    c = data[:, d : d + nc] if nc else None
-    w = data[:, -1] if weight_column else None
-    n_dropped = int(info["dropped_invalid"])
+    prep = _prepare(table, config, weight_column, source, drop_invalid)
+    n = len(prep.x)
     dev = resolve_device(train.device)
-    feature_pre = Preprocessor(config.features, config.preprocessing, config.bounds_dict).fit(x)
-    context_pre = (
-        None
-        if c is None
-        else Preprocessor(config.context, config.context_preprocessing, config.bounds_dict).fit(c)
-    )
-    z = torch.as_tensor(feature_pre.transform(x), dtype=torch.float32)
-    zc = None if c is None else torch.as_tensor(context_pre.transform(c), dtype=torch.float32)
-    tw = None if w is None else torch.as_tensor(w, dtype=torch.float32)
-    n_val_total = max(1, round(train.val_fraction * len(x)))
-    if len(x) - n_val_total < train.batch_size:
+    n_val_total = max(1, round(train.val_fraction * n))
+    if n - n_val_total < train.batch_size:
         raise GbiInputError(
-            f"{source}: batch_size: expected at most the {len(x) - n_val_total} training events "
-            f"({len(x)} events minus the validation fraction {train.val_fraction}), found "
+            f"{source}: batch_size: expected at most the {n - n_val_total} training events "
+            f"({n} events minus the validation fraction {train.val_fraction}), found "
             f"batch_size={train.batch_size}; use a smaller --batch-size or more events"
         )
     members, summaries = [], []
     for k in range(ensemble):
-        seed = train.seed + k
-        member_train = dataclasses.replace(train, seed=seed)
-        order = np.random.default_rng(seed).permutation(len(z))
-        n_val = max(1, round(train.val_fraction * len(z)))
-        train_idx = order[n_val:]
-        if bootstrap:
-            train_idx = np.random.default_rng([seed, 1]).choice(train_idx, size=len(train_idx))
-        tr, va = torch.as_tensor(train_idx), torch.as_tensor(order[:n_val])
-        torch.manual_seed(seed)
-        flow = build_flow(config).to(dev)
-
-        def part(t: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
-            return None if t is None else t[idx].to(dev)
-
-        ckpt = None if out_dir is None else Path(out_dir) / "checkpoints" / f"member_{k:03d}.ckpt"
-        result = train_flow(
-            flow,
-            part(z, tr),
-            part(z, va),
-            part(zc, tr),
-            part(zc, va),
-            part(tw, tr),
-            part(tw, va),
-            config=member_train,
-            checkpoint=ckpt,
+        member, summary = _train_member(
+            k,
+            prep,
+            config,
+            train,
+            dev,
+            ensemble=ensemble,
+            bootstrap=bootstrap,
+            out_dir=out_dir,
             resume=resume,
-            fingerprint=_fingerprint(
-                config, member_train, [x, np.array([bootstrap])] + ([] if c is None else [c])
-            ),
             progress=progress,
-            description=f"member {k + 1}/{ensemble}",
         )
-        members.append(FlowMember(config, flow, feature_pre, context_pre, dev))
-        summaries.append(
-            {
-                "seed": seed,
-                "n_train": len(tr),
-                "n_val": len(va),
-                "best_epoch": result.best_epoch,
-                "best_val_loss": result.best_val_loss,
-                "epochs_run": result.epochs_run,
-                "train_seconds": result.seconds,
-                "stopped_early": result.stopped_early,
-                "history": result.history,
-            }
-        )
+        members.append(member)
+        summaries.append(summary)
     metadata = {
         "members": summaries,
         "training": {
@@ -155,8 +217,8 @@ def train_model(
             "ensemble": ensemble,
             "bootstrap": bootstrap,
             "source": source,
-            "n_events": len(x),
-            "dropped_invalid": n_dropped,
+            "n_events": n,
+            "dropped_invalid": prep.n_dropped,
             "weight_column": weight_column,
             "device_used": str(dev),
         },

@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import threading
+from types import TracebackType
 
 import numpy as np
 import torch
@@ -59,9 +60,14 @@ class seeded_torch:
             _RNG_LOCK.release()
             raise
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         try:
-            self._fork.__exit__(*exc)
+            self._fork.__exit__(exc_type, exc, traceback)
         finally:
             _RNG_LOCK.release()
 

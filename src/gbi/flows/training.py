@@ -126,6 +126,136 @@ def _evaluate(
     return total / norm
 
 
+@dataclasses.dataclass
+class _LoopState:
+    """What a checkpoint carries between epochs (losses in nats/event, times in s)."""
+
+    best_state: dict[str, Any]
+    history: dict[str, list[float]] = dataclasses.field(
+        default_factory=lambda: {"train_loss": [], "val_loss": []}
+    )
+    best_val: float = math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    start_epoch: int = 0
+    seconds: float = 0.0
+
+
+def _restore(
+    state: dict[str, Any],
+    flow: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+) -> _LoopState:
+    """Load a checkpoint into ``flow``, ``optimizer`` and ``scheduler``; the loop state."""
+    flow.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler"):
+        scheduler.load_state_dict(state["scheduler"])
+    return _LoopState(
+        best_state=state["best_state"],
+        history={k: list(v) for k, v in state["history"].items()},
+        best_val=float(state["best_val"]),
+        best_epoch=int(state["best_epoch"]),
+        bad_epochs=int(state["bad_epochs"]),
+        start_epoch=int(state["epoch"]) + 1,
+        seconds=float(state.get("seconds", 0.0)),
+    )
+
+
+def _train_epoch(
+    flow: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    c: torch.Tensor | None,
+    w: torch.Tensor | None,
+    config: TrainConfig,
+    epoch: int,
+) -> float:
+    """One pass over ``x`` in seeded random order; the mean training loss (nats/event)."""
+    flow.train()
+    n = len(x)
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    order = torch.randperm(n, generator=generator).to(x.device)
+    total, steps = 0.0, 0
+    # drop the last incomplete batch: every step sees batch_size events
+    for start in range(0, n - config.batch_size + 1, config.batch_size):
+        idx = order[start : start + config.batch_size]
+        loss = _nll(flow, x[idx], None if c is None else c[idx], None if w is None else w[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach())
+        steps += 1
+    return total / max(steps, 1)
+
+
+def _record(state: _LoopState, flow: torch.nn.Module, epoch: int, train: float, val: float) -> None:
+    """Append the epoch's losses; keep the weights of the best validation loss so far."""
+    state.history["train_loss"].append(train)
+    state.history["val_loss"].append(val)
+    if val < state.best_val - 1e-4:
+        state.best_val, state.best_epoch, state.bad_epochs = val, epoch, 0
+        state.best_state = copy.deepcopy(flow.state_dict())
+    else:
+        state.bad_epochs += 1
+
+
+def _checkpoint(
+    state: _LoopState,
+    epoch: int,
+    flow: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    fingerprint: str,
+) -> dict[str, Any]:
+    return {
+        "fingerprint": fingerprint,
+        "epoch": epoch,
+        "model": flow.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else {},
+        "best_state": state.best_state,
+        "best_val": state.best_val,
+        "best_epoch": state.best_epoch,
+        "bad_epochs": state.bad_epochs,
+        "history": state.history,
+        "seconds": state.seconds,
+    }
+
+
+def _check_splits(n_train: int, n_val: int, config: TrainConfig, description: str) -> None:
+    if n_train < config.batch_size:
+        raise GbiInputError(
+            f"batch_size: expected at most the {n_train} training events "
+            f"({description}), found batch_size={config.batch_size}; "
+            "use a smaller --batch-size or more events"
+        )
+    if n_val == 0:
+        raise GbiInputError("validation split is empty: expected >= 1 event; use more events")
+
+
+def _check_finite(train_loss: float, val: float, epoch: int, description: str) -> None:
+    if not math.isfinite(train_loss) or not math.isfinite(val):
+        raise GbiInputError(
+            f"{description}: training diverged at epoch {epoch} (train loss {train_loss}, "
+            f"validation loss {val}); lower --learning-rate or check the inputs"
+        )
+
+
+def _optimizer(flow: torch.nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
+    """Adam and (``scheduler="cosine"``) its cosine learning-rate schedule, else ``None``."""
+    optimizer = torch.optim.Adam(
+        flow.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+        if config.scheduler == "cosine"
+        else None
+    )
+    return optimizer, scheduler
+
+
 def train_flow(
     flow: torch.nn.Module,
     x_train: torch.Tensor,
@@ -160,120 +290,50 @@ def train_flow(
     progress
         Show a tqdm progress bar with train/val loss.
     """
-    config = TrainConfig() if config is None else config
-    if len(x_train) < config.batch_size:
-        raise GbiInputError(
-            f"batch_size: expected at most the {len(x_train)} training events "
-            f"({description}), found batch_size={config.batch_size}; "
-            "use a smaller --batch-size or more events"
-        )
-    if len(x_val) == 0:
-        raise GbiInputError("validation split is empty: expected >= 1 event; use more events")
-    optimizer = torch.optim.Adam(
-        flow.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-        if config.scheduler == "cosine"
-        else None
-    )
-    history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
-    best_val, best_epoch, bad_epochs, start_epoch = math.inf, -1, 0, 0
-    best_state: dict[str, Any] = copy.deepcopy(flow.state_dict())
-    seconds = 0.0
-    if checkpoint is not None and resume and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, fingerprint=fingerprint, map_location=x_train.device)
-        flow.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler"):
-            scheduler.load_state_dict(state["scheduler"])
-        best_state = state["best_state"]
-        history = {k: list(v) for k, v in state["history"].items()}
-        best_val, best_epoch = float(state["best_val"]), int(state["best_epoch"])
-        bad_epochs, start_epoch = int(state["bad_epochs"]), int(state["epoch"]) + 1
-        seconds = float(state.get("seconds", 0.0))
-        log.info("%s: resumed from %s at epoch %d", description, checkpoint, start_epoch)
-
     from tqdm.auto import tqdm
 
-    n = len(x_train)
-    stopped_early = bad_epochs >= config.patience
+    config = TrainConfig() if config is None else config
+    _check_splits(len(x_train), len(x_val), config, description)
+    optimizer, scheduler = _optimizer(flow, config)
+    state = _LoopState(best_state=copy.deepcopy(flow.state_dict()))
+    if checkpoint is not None and resume and Path(checkpoint).is_file():
+        saved = load_checkpoint(checkpoint, fingerprint=fingerprint, map_location=x_train.device)
+        state = _restore(saved, flow, optimizer, scheduler)
+        log.info("%s: resumed from %s at epoch %d", description, checkpoint, state.start_epoch)
     bar = tqdm(
-        range(start_epoch, config.epochs),
+        range(state.start_epoch, config.epochs),
         desc=description,
         disable=not progress,
         leave=False,
         unit="epoch",
-        initial=start_epoch,
+        initial=state.start_epoch,
         total=config.epochs,
     )
     for epoch in bar:
-        if stopped_early:
+        if state.bad_epochs >= config.patience:
             break
         t0 = time.perf_counter()
-        flow.train()
-        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        order = torch.randperm(n, generator=generator).to(x_train.device)
-        total, steps = 0.0, 0
-        # drop the last incomplete batch: every step sees batch_size events
-        for start in range(0, n - config.batch_size + 1, config.batch_size):
-            idx = order[start : start + config.batch_size]
-            loss = _nll(
-                flow,
-                x_train[idx],
-                None if c_train is None else c_train[idx],
-                None if w_train is None else w_train[idx],
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach())
-            steps += 1
+        train_loss = _train_epoch(flow, optimizer, x_train, c_train, w_train, config, epoch)
         if scheduler is not None:
             scheduler.step()
         flow.eval()
         val = _evaluate(flow, x_val, c_val, w_val)
-        train_loss = total / max(steps, 1)
-        if not math.isfinite(train_loss) or not math.isfinite(val):
-            raise GbiInputError(
-                f"{description}: training diverged at epoch {epoch} (train loss {train_loss}, "
-                f"validation loss {val}); lower --learning-rate or check the inputs"
-            )
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val)
-        if val < best_val - 1e-4:
-            best_val, best_epoch, bad_epochs = val, epoch, 0
-            best_state = copy.deepcopy(flow.state_dict())
-        else:
-            bad_epochs += 1
-        stopped_early = bad_epochs >= config.patience
-        seconds += time.perf_counter() - t0
-        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val:.4f}", best=best_epoch)
+        _check_finite(train_loss, val, epoch, description)
+        _record(state, flow, epoch, train_loss, val)
+        state.seconds += time.perf_counter() - t0
+        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val:.4f}", best=state.best_epoch)
         if checkpoint is not None:
             save_state(
-                {
-                    "fingerprint": fingerprint,
-                    "epoch": epoch,
-                    "model": flow.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                    "best_state": best_state,
-                    "best_val": best_val,
-                    "best_epoch": best_epoch,
-                    "bad_epochs": bad_epochs,
-                    "history": history,
-                    "seconds": seconds,
-                },
-                checkpoint,
+                _checkpoint(state, epoch, flow, optimizer, scheduler, fingerprint), checkpoint
             )
     bar.close()
-    flow.load_state_dict(best_state)
+    flow.load_state_dict(state.best_state)
     flow.eval()
     return TrainResult(
-        history=history,
-        best_epoch=best_epoch,
-        best_val_loss=best_val,
-        epochs_run=len(history["val_loss"]),
-        seconds=seconds,
-        stopped_early=stopped_early,
+        history=state.history,
+        best_epoch=state.best_epoch,
+        best_val_loss=state.best_val,
+        epochs_run=len(state.history["val_loss"]),
+        seconds=state.seconds,
+        stopped_early=state.bad_epochs >= config.patience,
     )

@@ -22,9 +22,6 @@ _COLORS = {"parametrized": "tab:blue", "unbinned": "tab:orange", "binned": "tab:
 
 
 def _figure(**kwargs: Any) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mplhep
 

@@ -1,7 +1,15 @@
 """Generated-versus-real plots per feature, with ratio panels (matplotlib + mplhep).
 
+:func:`feature_figure` returns a :class:`matplotlib.figure.Figure` to show or adjust;
+:func:`plot_feature` and :func:`plot_features` also write it to a file, atomically. The
+figures are made without :mod:`matplotlib.pyplot`, so they never choose or need a
+backend (and are not kept open by pyplot).
+
 >>> import numpy as np, tempfile, pathlib
 >>> rng = np.random.default_rng(0)
+>>> fig = feature_figure(rng.normal(size=500), rng.normal(size=500), "x", bins=10)
+>>> [ax.get_ylabel() for ax in fig.axes]
+['density', 'generated/real']
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.png"
 >>> _ = plot_feature(rng.normal(size=500), rng.normal(size=500), "x", out, bins=10)
 >>> out.is_file()
@@ -13,32 +21,30 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["plot_feature", "plot_features"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["feature_figure", "plot_feature", "plot_features", "save_figure"]
 
 
-def plot_feature(
+def feature_figure(
     real: np.ndarray,
     generated: np.ndarray,
     name: str,
-    path: str | os.PathLike[str],
     *,
     bins: int = 50,
     unit: str = "",
     labels: tuple[str, str] = ("real", "generated"),
-) -> Path:
-    """Normalised histograms of ``real`` and ``generated`` (shape ``(n,)``) with the ratio
-    generated/real below; binning over the 0.1-99.9% quantile range of ``real``. Writes ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+) -> Figure:
+    """Normalised histograms of ``real`` and ``generated`` (shape ``(n,)``, in ``unit``) with
+    the ratio generated/real below; binning over the 0.1-99.9% quantile range of ``real``.
+    Densities are per ``unit``."""
     import mplhep
-
-    from gbi.io import atomic_path
+    from matplotlib.figure import Figure
 
     real = np.asarray(real, dtype=np.float64)
     generated = np.asarray(generated, dtype=np.float64)
@@ -51,8 +57,9 @@ def plot_feature(
     d_g = n_g / (len(generated) * width)
     e_r = np.sqrt(n_r) / (len(real) * width)
     e_g = np.sqrt(n_g) / (len(generated) * width)
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(6, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
+    fig = Figure(figsize=(6, 5.5))
+    top, bottom = fig.subplots(
+        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
     )
     mplhep.histplot(
         d_r, edges, yerr=e_r, ax=top, histtype="errorbar", color="black", label=labels[0]
@@ -76,11 +83,32 @@ def plot_feature(
     bottom.set_ylim(0.5, 1.5)
     bottom.set_ylabel(f"{labels[1]}/{labels[0]}")
     bottom.set_xlabel(name + (f" [{unit}]" if unit else ""))
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> Path:
+    """Write ``fig`` to ``path`` atomically, in the format of its suffix (PNG by default)."""
+    from gbi.io import atomic_path
+
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
     return path
+
+
+def plot_feature(
+    real: np.ndarray,
+    generated: np.ndarray,
+    name: str,
+    path: str | os.PathLike[str],
+    *,
+    bins: int = 50,
+    unit: str = "",
+    labels: tuple[str, str] = ("real", "generated"),
+) -> Path:
+    """:func:`feature_figure` written to ``path``; returns the path."""
+    fig = feature_figure(real, generated, name, bins=bins, unit=unit, labels=labels)
+    return save_figure(fig, path)
 
 
 def plot_features(

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiError, GbiInputError
+from gbi.metrics.ensembles import ensemble_error
 from gbi.workspace.builder import Channel, HistoSys, Sample, build_workspace
 from gbi.workspace.fit import fit_workspace, model_and_data
 from gbi.workspace.histograms import Template
@@ -174,8 +175,6 @@ def ensemble_histosys(
     values = np.stack([m.values for m in members])
     mean = values.mean(axis=0)
     k = len(members)
-    from gbi.flows import ensemble_error  # here: gbi.flows imports torch
-
     spread = ensemble_error(values, "bootstrap" if bootstrap else "member")
     pooled = UnitTemplate(
         mean,
@@ -225,33 +224,14 @@ def study_point(
     fluctuations of a finite MC sample, which would otherwise be read as a mis-modelling of
     the replacement template (with the truth itself as template the data match exactly).
     """
-    if sys_mode not in ("bin", "norm"):
-        raise GbiInputError(f"sys_mode: expected 'bin' or 'norm', found {sys_mode!r}")
-    if not background_yield > 0:
-        raise GbiInputError(f"background_yield must be positive, found {background_yield}")
-    for what, unit in (("truth", truth), ("signal", signal), ("background", background)):
-        if not np.array_equal(unit.edges, truth.edges):
-            raise GbiInputError(f"{what} template ({unit.label}): binning differs from the truth")
-        if not unit.region_fraction > 0:
-            raise GbiInputError(f"{what} template ({unit.label}): no events in the fitted region")
+    _check_study_inputs(truth, signal, background, background_yield, sys_mode)
     total = background_yield / truth.region_fraction  # background events in all regions
     truth_t = truth.template(total)
     signal_t = signal.template(signal_fraction * background_yield / signal.region_fraction)
+    background_t = _background_template(
+        truth, background, total, sys=sys, sys_mode=sys_mode, truth_stat=truth_stat
+    )
     data = Template(truth_t.values + signal_t.values, None, truth_t.edges, "asimov")
-    background_t = background.template(total)
-    variances = background_t.variances
-    if truth_stat and background is not truth:
-        variances = variances + truth_t.variances
-    if sys and sys_mode == "bin":
-        variances = variances + (sys * background_t.values) ** 2
-    background_t = Template(background_t.values, variances, background_t.edges, background.label)
-    systematics = []
-    if histosys is not None:
-        up, down = (np.asarray(h, dtype=np.float64) * total for h in histosys)
-        edges = truth_t.edges
-        systematics.append(
-            HistoSys("generator_ensemble", Template(up, None, edges), Template(down, None, edges))
-        )
     channel = Channel(
         "SR",
         [
@@ -261,7 +241,7 @@ def study_point(
                 background_t,
                 kind=kind,
                 sys=sys if sys_mode == "norm" else None,
-                histosys=systematics,
+                histosys=_ensemble_systematic(histosys, total, truth_t.edges),
                 lumi=False,
             ),
         ],
@@ -269,29 +249,17 @@ def study_point(
     )
     workspace = build_workspace([channel], poi_bounds=poi_bounds)
     result = fit_workspace(workspace, source=background.label)
-    try:
-        err_up, err_down = profile_error(workspace, result["mu_hat"], result["mu_err"])
-        method = "profile"
-    except Exception:  # a failed fixed-POI fit far from mu_hat: fall back to HESSE
-        err_up = err_down = result["mu_err"]
-        method = "hesse"
     out: dict[str, Any] = {
         "template": background.label,
         "background_yield": float(background_yield),
         "signal_yield": float(signal_t.total),
         "template_yield_ratio": float(background_t.total / truth_t.total),
         "template_rel_stat": float(
-            np.sqrt(background.template(total).variances.sum()) / background_t.total
+            np.sqrt((background.variances * total**2).sum()) / background_t.total
         ),
         "sys": sys,
         "sys_mode": sys_mode,
-        "mu_hat": result["mu_hat"],
-        "mu_err": 0.5 * (err_up + err_down),
-        "mu_err_up": err_up,
-        "mu_err_down": err_down,
-        "mu_err_hesse": result["mu_err"],
-        "mu_err_method": method,
-        "pull": (result["mu_hat"] - 1.0) / (err_up if result["mu_hat"] < 1.0 else err_down),
+        **_mu_errors(workspace, result),
         "ul_obs": result["cls_upper_limit_obs"],
         "ul_exp": result["cls_upper_limit_exp"],
         "q0_significance": result["q0_significance"],
@@ -299,6 +267,73 @@ def study_point(
     if full:
         out["fit"] = result
     return out
+
+
+def _check_study_inputs(
+    truth: UnitTemplate,
+    signal: UnitTemplate,
+    background: UnitTemplate,
+    background_yield: float,
+    sys_mode: str,
+) -> None:
+    if sys_mode not in ("bin", "norm"):
+        raise GbiInputError(f"sys_mode: expected 'bin' or 'norm', found {sys_mode!r}")
+    if not background_yield > 0:
+        raise GbiInputError(f"background_yield must be positive, found {background_yield}")
+    for what, unit in (("truth", truth), ("signal", signal), ("background", background)):
+        if not np.array_equal(unit.edges, truth.edges):
+            raise GbiInputError(f"{what} template ({unit.label}): binning differs from the truth")
+        if not unit.region_fraction > 0:
+            raise GbiInputError(f"{what} template ({unit.label}): no events in the fitted region")
+
+
+def _background_template(
+    truth: UnitTemplate,
+    background: UnitTemplate,
+    total: float,
+    *,
+    sys: float | None,
+    sys_mode: str,
+    truth_stat: bool,
+) -> Template:
+    """``background`` at ``total`` events, its staterror variance with the truth's sampling
+    noise (``truth_stat``) and the per-bin systematic (``sys_mode="bin"``) added."""
+    background_t = background.template(total)
+    variances = background.variances * total**2  # = background_t.variances, never None
+    if truth_stat and background is not truth:
+        variances = variances + truth.variances * total**2
+    if sys and sys_mode == "bin":
+        variances = variances + (sys * background_t.values) ** 2
+    return Template(background_t.values, variances, background_t.edges, background.label)
+
+
+def _ensemble_systematic(
+    histosys: Sequence[np.ndarray] | None, total: float, edges: np.ndarray
+) -> list[HistoSys]:
+    """The ``(up, down)`` unit shapes at ``total`` events as one ``histosys`` (or none)."""
+    if histosys is None:
+        return []
+    up, down = (np.asarray(h, dtype=np.float64) * total for h in histosys)
+    return [HistoSys("generator_ensemble", Template(up, None, edges), Template(down, None, edges))]
+
+
+def _mu_errors(workspace: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """``mu_hat`` with its profile-likelihood errors (HESSE's as fallback) and the pull."""
+    try:
+        err_up, err_down = profile_error(workspace, result["mu_hat"], result["mu_err"])
+        method = "profile"
+    except Exception:  # a failed fixed-POI fit far from mu_hat: fall back to HESSE
+        err_up = err_down = result["mu_err"]
+        method = "hesse"
+    return {
+        "mu_hat": result["mu_hat"],
+        "mu_err": 0.5 * (err_up + err_down),
+        "mu_err_up": err_up,
+        "mu_err_down": err_down,
+        "mu_err_hesse": result["mu_err"],
+        "mu_err_method": method,
+        "pull": (result["mu_hat"] - 1.0) / (err_up if result["mu_hat"] < 1.0 else err_down),
+    }
 
 
 def profile_error(workspace: Any, mu_hat: float, guess: float) -> tuple[float, float]:

@@ -119,26 +119,10 @@ def fit_workspace(
 
     import gbi
 
-    timing: dict[str, float] = {}
     with pyhf_backend(backend, optimizer):
         model, data = model_and_data(workspace, measurement)
-        start = time.perf_counter()
-        mle = mle_fit(data, model, minos=minos)
-        timing["fit"] = time.perf_counter() - start
-        start = time.perf_counter()
-        disc = discovery(data, model)
-        timing["discovery"] = time.perf_counter() - start
-        start = time.perf_counter()
-        evaluator = AsymptoticCLs(data, model, test_stat)
-        limits = cls_limits(data, model, level=level, evaluator=evaluator)
-        timing["limits"] = time.perf_counter() - start
-        obs_one, exp_one = evaluator(1.0)
-        at_one = {"mu": 1.0, "obs": obs_one, "exp": exp_one}
-        scan = None
-        if scan_points > 0:
-            top = 1.2 * max(limits["obs"], limits["exp_band"][4])
-            grid = np.linspace(0.0, top, scan_points + 1)[1:].tolist()
-            scan = cls_scan(data, model, grid, evaluator=evaluator)
+        fits = _run_fits(data, model, level, test_stat, scan_points, minos)
+    mle, disc, limits, scan = fits["mle"], fits["discovery"], fits["limits"], fits["scan"]
     poi = model.config.poi_index
     result: dict[str, Any] = {
         "version": "1.0",
@@ -158,10 +142,10 @@ def fit_workspace(
         "cls_upper_limit_obs": limits["obs"],
         "cls_upper_limit_exp": limits["exp"],
         "cls_upper_limit_exp_band": limits["exp_band"],
-        "cls_at_mu1": at_one,
+        "cls_at_mu1": fits["at_one"],
         "parameters": _parameters(model, mle),
         "correlation": mle["correlation"].tolist(),
-        "timing_s": timing,
+        "timing_s": fits["timing"],
     }
     if scan is not None:
         result["cls_scan"] = scan
@@ -170,6 +154,38 @@ def fit_workspace(
         result["mu_minos"] = [result["mu_hat"] + lower, result["mu_hat"] + upper]
     validate(result, "fit-result", "the fit result")
     return result
+
+
+def _run_fits(
+    data: Any, model: Any, level: float, test_stat: str, scan_points: int, minos: bool
+) -> dict[str, Any]:
+    """MLE fit, discovery test, CLs limits (and scan) in the active pyhf backend; the stage
+    wall times in seconds under ``timing``."""
+    timing: dict[str, float] = {}
+    start = time.perf_counter()
+    mle = mle_fit(data, model, minos=minos)
+    timing["fit"] = time.perf_counter() - start
+    start = time.perf_counter()
+    disc = discovery(data, model)
+    timing["discovery"] = time.perf_counter() - start
+    start = time.perf_counter()
+    evaluator = AsymptoticCLs(data, model, test_stat)
+    limits = cls_limits(data, model, level=level, evaluator=evaluator)
+    timing["limits"] = time.perf_counter() - start
+    obs_one, exp_one = evaluator(1.0)
+    scan = None
+    if scan_points > 0:
+        top = 1.2 * max(limits["obs"], limits["exp_band"][4])
+        grid = np.linspace(0.0, top, scan_points + 1)[1:].tolist()
+        scan = cls_scan(data, model, grid, evaluator=evaluator)
+    return {
+        "mle": mle,
+        "discovery": disc,
+        "limits": limits,
+        "at_one": {"mu": 1.0, "obs": obs_one, "exp": exp_one},
+        "scan": scan,
+        "timing": timing,
+    }
 
 
 def _parameters(model: Any, mle: dict[str, Any]) -> list[dict[str, Any]]:

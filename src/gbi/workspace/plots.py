@@ -1,42 +1,68 @@
 """Plots of a ``fit-result-1.0`` document: nuisance-parameter pulls and the CLs limit.
 
-Both functions take the result dict of :func:`gbi.workspace.fit.fit_workspace` and
-write a PNG/PDF atomically; matplotlib runs with the Agg backend.
+:func:`pulls_figure` and :func:`limit_figure` take the result dict of
+:func:`gbi.workspace.fit.fit_workspace` and return a :class:`matplotlib.figure.Figure`;
+:func:`plot_pulls` and :func:`plot_limit` also write it as PNG/PDF atomically. The figures
+are made without :mod:`matplotlib.pyplot`, so they never choose or need a backend, and
+with matplotlib's default style, which their sizes are made for (a style set globally by
+another plot, e.g. mplhep's CMS fonts, would not fit a pulls plot of a few parameters).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gbi.io import atomic_path
 
-__all__ = ["plot_limit", "plot_pulls"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["limit_figure", "plot_limit", "plot_pulls", "pulls_figure"]
+
+
+def _default_style(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        import matplotlib.style
+
+        with matplotlib.style.context("default"):
+            return draw(*args, **kwargs)
+
+    return wrapper
 
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, height))
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
 def _save(fig: Any, target: str | os.PathLike[str]) -> Path:
-    import matplotlib.pyplot as plt
-
     target = Path(target)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format=target.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
     return target
 
 
 def plot_pulls(result: dict[str, Any], target: str | os.PathLike[str], max_pars: int = 40) -> Path:
+    """:func:`pulls_figure` written to ``target``; returns the path."""
+    return _save(pulls_figure(result, max_pars), target)
+
+
+def plot_limit(result: dict[str, Any], target: str | os.PathLike[str]) -> Path:
+    """:func:`limit_figure` written to ``target``; returns the path."""
+    return _save(limit_figure(result), target)
+
+
+@_default_style
+def pulls_figure(result: dict[str, Any], max_pars: int = 40) -> Figure:
     """Pulls (value - aux)/sigma with error bars of the constrained parameters.
 
     Shows the ``max_pars`` parameters with the largest ``|pull|`` (staterror gammas
@@ -60,10 +86,11 @@ def plot_pulls(result: dict[str, Any], target: str | os.PathLike[str], max_pars:
     ax.set_xlabel(r"$(\hat\theta - \theta_0) / \Delta\theta$")
     ax.set_title(f"{result['poi']} = {result['mu_hat']:.3g} ± {result['mu_err']:.2g}", fontsize=10)
     fig.tight_layout()
-    return _save(fig, target)
+    return fig
 
 
-def plot_limit(result: dict[str, Any], target: str | os.PathLike[str]) -> Path:
+@_default_style
+def limit_figure(result: dict[str, Any]) -> Figure:
     """The CLs scan (Brazil plot) if the result has one, else the limit band summary."""
     fig, ax = _figure(6.0, 4.0)
     level = result.get("cls_level", 0.05)
@@ -98,4 +125,4 @@ def plot_limit(result: dict[str, Any], target: str | os.PathLike[str]) -> Path:
     )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, target)
+    return fig
