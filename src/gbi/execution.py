@@ -206,10 +206,10 @@ def _usable_files(
     if bad and not skip_bad_files:
         first = bad[0]
         more = f" ({len(bad) - 1} more bad files)" if len(bad) > 1 else ""
-        files = sum(len(spec["files"]) for spec in fileset.values())
+        n_files = sum(len(spec["files"]) for spec in fileset.values())
         hint = (
             "; or use --skip-bad-files to process the other files and list this one in the summary"
-            if files > len(bad)
+            if n_files > len(bad)
             else ""
         )
         raise GbiInputError(f"{first.path} (dataset {first.dataset!r}): {first.reason}{more}{hint}")

@@ -20,7 +20,8 @@ class MLPClassifier:
         self.config = config
         self.device = resolve_device(config.device)
         self.network: torch.nn.Module | None = None
-        self.mean = self.scale = None
+        self.mean: np.ndarray | None = None
+        self.scale: np.ndarray | None = None
 
     def _build(self, n_features: int) -> torch.nn.Module:
         layers: list[torch.nn.Module] = []
