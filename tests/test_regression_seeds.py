@@ -118,7 +118,7 @@ def _detect(samples: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
         signal=samples["signal"],
         truth_label="label",
     )
-    return result.to_dict() if hasattr(result, "to_dict") else result.summary
+    return result.to_dict()
 
 
 def _grid(signal: dict[str, np.ndarray], regions: Regions) -> SignalGrid:
@@ -146,8 +146,7 @@ def _infer(samples: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     )
     data = {**samples["data"]}
     result = run_inference(data, config=config, signal_grid=_grid(samples["signal"], Regions()))
-    summary = result.to_dict() if hasattr(result, "to_dict") else result[0]
-    return summary
+    return result.to_dict()
 
 
 def test_detect_and_infer_numbers_are_unchanged(

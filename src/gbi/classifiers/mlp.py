@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from gbi.classifiers.models import ClassifierConfig, balanced_weights
+from gbi.classifiers.config import ClassifierConfig, balanced_weights
 from gbi.device import resolve_device
 
 __all__ = ["MLPClassifier"]

@@ -45,40 +45,13 @@ from gbi.flows.generator import FlowMember
 from gbi.flows.models import FlowConfig, build_flow
 from gbi.flows.preprocessing import Preprocessor
 from gbi.io import write_json
+from gbi.spread import ensemble_error  # re-exported: the numpy helper lives in gbi.spread
 from gbi.tables import select_columns
 
 __all__ = ["MODEL_FORMAT", "FlowModel", "ensemble_error", "member_weights_from_log_probs"]
 
 #: ``format`` field of ``model.json``; bumped on incompatible changes.
 MODEL_FORMAT = "gbi.flows/1"
-
-
-def ensemble_error(values: Any, kind: str = "bootstrap") -> Any:
-    """Uncertainty from the spread of ``values`` over ensemble members (axis 0, ``K`` rows).
-
-    ``s`` is the standard deviation over members (0 for one member; exactly 0 for identical
-    ones). ``kind``:
-
-    - ``"bootstrap"``: ``s sqrt(1 + 1/K)``, the error of a quantity computed with the
-      mixture of ``K`` bootstrap fits (each replica scatters around the full-sample fit as
-      much as that fit scatters around the truth; the mixture keeps that error plus ``1/K``
-      of the replica noise);
-    - ``"mean"``: ``s / sqrt(K)``, members differing only by their training seed, averaged;
-    - ``"member"``: ``s``, the spread of one member.
-
-    >>> ensemble_error([1.0, 2.0, 3.0]), round(ensemble_error([1.0, 2.0, 3.0], "mean"), 4)
-    (1.1547005383792515, 0.5774)
-    """
-    v = np.asarray(values, dtype=np.float64)
-    k = len(v)
-    if k < 2:
-        return np.zeros(v.shape[1:]) if v.ndim > 1 else 0.0
-    spread = np.std(v - v[0], axis=0, ddof=1)  # relative to member 0: identical -> exactly 0
-    scale = {"bootstrap": np.sqrt(1.0 + 1.0 / k), "mean": 1.0 / np.sqrt(k), "member": 1.0}
-    if kind not in scale:
-        raise GbiInputError(f"kind: expected one of {sorted(scale)}, found {kind!r}")
-    out = spread * scale[kind]
-    return float(out) if np.ndim(out) == 0 else out
 
 
 def member_weights_from_log_probs(log_k: np.ndarray, clip: float = 50.0) -> np.ndarray:

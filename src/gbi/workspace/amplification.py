@@ -174,7 +174,7 @@ def ensemble_histosys(
     values = np.stack([m.values for m in members])
     mean = values.mean(axis=0)
     k = len(members)
-    from gbi.flows import ensemble_error  # here: gbi.flows imports torch
+    from gbi.spread import ensemble_error
 
     spread = ensemble_error(values, "bootstrap" if bootstrap else "member")
     pooled = UnitTemplate(
