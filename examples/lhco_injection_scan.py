@@ -280,9 +280,11 @@ def _nan_safe(value: Any) -> Any:
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    from gbi.plotting import _pyplot
+    import matplotlib
 
-    plt = _pyplot()
+    matplotlib.use("Agg")  # a script writing files: it chooses the backend, not gbi
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for kind, method in sorted({(r["classifier"], r["method"]) for r in rows}):
         sel = sorted(

@@ -28,7 +28,6 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from gbi.cli.options import HelpFormatter, add_drop_invalid_option, add_region_options
-    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
     from gbi.infer.config import INFER_METHODS
     from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
@@ -79,6 +78,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=60,
         help="epochs of the parametrised classifier (early stopping)",
     )
+    _add_binned_options(p)
+    add_region_options(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the flows, samples and fits")
+    add_drop_invalid_option(p)
+    p.add_argument(
+        "--truth-label",
+        default=None,
+        help="truth column (1 = signal) to report the true mu (never used in the fit)",
+    )
+    p.set_defaults(func=run)
+
+
+def _add_binned_options(p: argparse.ArgumentParser) -> None:
+    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
+
     p.add_argument(
         "--binned-mass",
         nargs=2,
@@ -114,15 +128,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "channel, with the signal leaking there modelled ('control'), |k - 1| as a "
         "systematic ('systematic'), or only reported ('off')",
     )
-    add_region_options(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the flows, samples and fits")
-    add_drop_invalid_option(p)
-    p.add_argument(
-        "--truth-label",
-        default=None,
-        help="truth column (1 = signal) to report the true mu (never used in the fit)",
-    )
-    p.set_defaults(func=run)
 
 
 def _config(args: argparse.Namespace):

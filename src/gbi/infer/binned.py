@@ -213,6 +213,55 @@ def _checked_templates(background: hist.Hist, pass_sig: np.ndarray, config: Binn
         )
 
 
+def _train_cut(
+    data_sr: Mapping[str, np.ndarray],
+    generated: Mapping[str, np.ndarray],
+    features: tuple[str, ...],
+    config: BinnedConfig,
+    seed: int,
+) -> tuple[MethodRun, float]:
+    """The k-fold CATHODE classifier (SR data vs generated) and its score cut keeping
+    ``config.efficiency`` of the generated background."""
+    clf = dataclasses.replace(config.classifier, seed=config.classifier.seed + seed)
+    x_data, x_gen = _matrix(data_sr, features), _matrix(generated, features)
+    run = train_method("cathode", x_data, x_gen, clf, n_folds=config.n_folds)
+    if not run.usable:
+        raise GbiInputError(
+            f"binned: the data-vs-generated classifier was not trained: {run.message}"
+        )
+    assert run.background_scores is not None
+    return run, float(thresholds(run.background_scores, [config.efficiency])[0])
+
+
+def _workspace(
+    signal: hist.Hist,
+    background: hist.Hist,
+    observed: hist.Hist,
+    modifiers: tuple[list[Any], dict[str, tuple[float, float]], list[str]],
+    control: list[Any],
+    poi_high: float,
+) -> Any:
+    """The pyhf workspace: SR channel (signal, data-driven background with its
+    ``(histosys, normsys, normfactors)``) plus the sideband control channels."""
+    from gbi.workspace import Channel, Sample, build_workspace
+
+    histosys, normsys, normfactors = modifiers
+    bkg_sample = Sample(
+        "background",
+        background,
+        kind="data-driven",
+        histosys=histosys,
+        normsys=normsys,
+        normfactors=normfactors,
+    )
+    sr = Channel(
+        "signal_region",
+        [Sample("signal", signal, signal=True, staterror=False), bkg_sample],
+        data=observed,
+    )
+    return build_workspace([sr, *control], poi_bounds=(0.0, poi_high))
+
+
 def fit_binned(
     data_sr: Mapping[str, np.ndarray],
     generated: Mapping[str, np.ndarray],
@@ -239,21 +288,13 @@ def fit_binned(
     simulated signal events of the same windows (same sample as ``signal``, whose SR events
     set the normalisation), for the ``"control"`` closure. ``window``: the SR in GeV.
     """
-    from gbi.workspace import Channel, Sample, build_workspace
     from gbi.workspace.fit import fit_workspace
 
     config = config or BinnedConfig()
     n_sr, n_gen = len(data_sr["mjj"]), len(generated["mjj"])
-    clf = dataclasses.replace(config.classifier, seed=config.classifier.seed + seed)
-    x_data, x_gen = _matrix(data_sr, features), _matrix(generated, features)
-    run = train_method("cathode", x_data, x_gen, clf, n_folds=config.n_folds)
-    if not run.usable:
-        raise GbiInputError(
-            f"binned: the data-vs-generated classifier was not trained: {run.message}"
-        )
+    run, cut = _train_cut(data_sr, generated, features, config, seed)
     assert run.data_scores is not None
     assert run.background_scores is not None
-    cut = float(thresholds(run.background_scores, [config.efficiency])[0])
     # One random fold model per signal event, scored like the out-of-fold data the cut
     # is applied to (the fold mean is a different, smoother score).
     signal_scores = run.score_single(_matrix(signal, features), seed=seed + 19)
@@ -275,24 +316,13 @@ def fit_binned(
     histosys = _generator_histosys(
         generated["mjj"], pass_gen, member_weights, background, n_sr / n_gen, edges
     )
-    bkg_sample = Sample(
-        "background",
+    ws = _workspace(
+        sig_hist,
         background,
-        kind="data-driven",
-        histosys=histosys,
-        normsys=normsys,
-        normfactors=normfactors,
-    )
-    ws = build_workspace(
-        [
-            Channel(
-                "signal_region",
-                [Sample("signal", sig_hist, signal=True, staterror=False), bkg_sample],
-                data=observed,
-            ),
-            *control,
-        ],
-        poi_bounds=(0.0, max(1.0, 20.0 * (pass_data.sum() + 10) / n_sr / max(eff_sig, 1e-3))),
+        observed,
+        (histosys, normsys, normfactors),
+        control,
+        poi_high=max(1.0, 20.0 * (pass_data.sum() + 10) / n_sr / max(eff_sig, 1e-3)),
     )
     result = fit_workspace(ws)
     for par in result["parameters"]:

@@ -45,7 +45,7 @@ def infer_files(
 
     config = config or InferConfig()
     columns = [*config.features, "mjj"]
-    got = read_features(features, "features", columns=columns, drop_invalid=drop_invalid)
+    got = read_features(features, "data", columns=columns, drop_invalid=drop_invalid)
     assert got is not None, "no feature files given"
     data = got.table
     if truth_label:
