@@ -132,5 +132,8 @@ def test_every_option_has_help_and_shows_its_default(command: str) -> None:
             continue
         assert action.help, f"{action.option_strings or action.dest}: no help text"
         if action.default not in (None, False) and action.option_strings:
-            shown = f"(default: {action.default})" in " ".join(text.split())
+            default = action.default
+            if isinstance(default, list):
+                default = " ".join(map(str, default))
+            shown = f"(default: {default})" in " ".join(text.split())
             assert shown, f"{action.option_strings[0]}: default {action.default!r} not shown"

@@ -9,6 +9,9 @@ keeps its mjj range). Used by ``gbi detect`` and ``gbi infer``, and usable by ``
 >>> add_region_options(parser)
 >>> resolve_regions(parser.parse_args(["--sr", "3000", "3400"])).signal_region
 (3000.0, 3400.0)
+>>> _ = parser.add_argument("--cuts", nargs="+", default=[0.1, 0.01], help="efficiencies")
+>>> "efficiencies (default: 0.1 0.01)" in " ".join(parser.format_help().split())
+True
 """
 
 from __future__ import annotations
@@ -28,9 +31,14 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default is None or action.default is False or "%(default)" in text:
+        default = action.default
+        if default is None or default is False or default is argparse.SUPPRESS:
             return text
-        return super()._get_help_string(action) or text
+        if "%(default)" in text or "(default:" in text:
+            return text
+        if isinstance(default, (list, tuple)):  # as typed on the command line
+            default = " ".join(map(str, default))
+        return f"{text} (default: {str(default).replace('%', '%%')})"
 
 
 def add_region_options(parser: argparse.ArgumentParser) -> None:
