@@ -107,3 +107,23 @@ def test_run_method_skips_with_the_reason_and_trains_otherwise() -> None:
     assert run.n_train == (300, 600)
     assert run.data_scores is not None
     assert run.data_scores.mean() > run.background_scores.mean()
+
+
+def test_read_features_drops_bad_rows_from_every_column(tmp_path) -> None:
+    from gbi.background import read_features
+    from gbi.tables import write_table
+
+    table = {
+        "mjj": np.array([3400.0, 3500.0, np.inf, 3600.0]),
+        "a": np.array([1.0, np.nan, 3.0, 4.0]),
+        "label": np.array([0, 1, 1, 0]),
+        "unused": np.array([np.nan, 0.0, 0.0, 0.0]),  # not a needed column: kept as is
+    }
+    write_table(table, tmp_path / "plain.parquet")
+    got = read_features([tmp_path], "data", columns=["a", "mjj"], drop_invalid=True)
+    assert got is not None
+    assert got.files == [tmp_path / "plain.parquet"]
+    assert (got.n_read, got.dropped_invalid) == (4, 2)
+    assert got.table["a"].tolist() == [1.0, 4.0]
+    assert got.table["label"].tolist() == [0, 0]
+    assert read_features(None, "data") is None

@@ -12,6 +12,16 @@ One signal region at a time (the search calls it once per mjj window):
 - :mod:`gbi.background.cuts`      score cuts at fixed background efficiency, SR estimates
 - :mod:`gbi.background.stages`    wall time per stage (:class:`Stages`)
 
+Per signal region (a search window is one :class:`~gbi.regions.Regions`)::
+
+    split = split_regions(data, regions)                  # masks, counts, checks
+    reason = split.sidebands_too_small(500) or split.signal_region_too_small(100)
+    background = SidebandBackground.train(data, split, GeneratorConfig(flow, train))
+    generated = background.generate(split.n_sr, oversampling=4.0, seed=seed)
+    run = run_method("cathode", MethodInputs(split.signal_region(data), features, seed,
+                                             generated=generated), classifier)
+    cuts = thresholds(run.background_scores, [0.1, 0.01])
+
 Masses in GeV, times in seconds, scores dimensionless.
 """
 
