@@ -149,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 wall = time.perf_counter() - start
                 if seed == 0:  # SIC vs signal efficiency of every method, first seed
                     curves = {
-                        m: i["evaluation"]
-                        for m, i in result.summary.methods.items()
-                        if i.get("evaluation")
+                        m: i.evaluation for m, i in result.summary.methods.items() if i.evaluation
                     }
                     if curves:
                         plot_sic(curves, out / f"sic_curves_{kind}_N{n}.png", f"N = {n}, {kind}")
@@ -159,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                     injected["mjj"].size and config.regions.in_signal_region(injected["mjj"]).sum()
                 )
                 for method, info in result.summary.methods.items():
-                    ev = info.get("evaluation") or {}
-                    cuts = info.get("cuts") or []
+                    ev = info.evaluation or {}
+                    cuts = info.cuts or []
                     runs.append(
                         {
                             "seed": seed,
@@ -168,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                             "n_signal_sr": s_sr,
                             "classifier": kind,
                             "method": method,
-                            "status": info["status"],
+                            "status": info.status,
                             "max_sic": ev.get("max_sic"),
                             "auc": ev.get("auc"),
                             "max_sic_reliable": ev.get("max_sic_reliable"),

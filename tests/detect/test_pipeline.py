@@ -25,12 +25,12 @@ def test_supervised_and_cathode_find_injected_signal(toy_samples, tmp_path) -> N
         flow_dir=tmp_path / "flow",
     )
     methods = result.summary.methods
-    assert methods["supervised"]["evaluation"]["max_sic"] > 5
-    assert methods["idealized"]["evaluation"]["max_sic"] > 3
-    assert methods["cathode"]["evaluation"]["max_sic"] > 2
-    assert methods["latent"]["status"] in ("ok", "not_learned")
+    assert methods["supervised"].evaluation["max_sic"] > 5
+    assert methods["idealized"].evaluation["max_sic"] > 3
+    assert methods["cathode"].evaluation["max_sic"] > 2
+    assert methods["latent"].status in ("ok", "not_learned")
     # the cut keeping 1% of the background selects far more data than the estimate
-    cut = next(c for c in methods["cathode"]["cuts"] if c["label"] == "1%")
+    cut = next(c for c in methods["cathode"].cuts if c["label"] == "1%")
     assert cut["observed_sr"] > cut["estimate"] + 5 * cut["estimate_err"]
     written = write_outputs(result, tmp_path / "out")
     doc = json.loads(written["result"].read_text())
@@ -58,7 +58,7 @@ def test_no_signal_no_bump(toy_samples) -> None:
         reference=toy_samples["reference"],
     )
     for name in ("cathode", "idealized"):
-        for cut in result.summary.methods[name]["cuts"][:2]:
+        for cut in result.summary.methods[name].cuts[:2]:
             chi2 = cut["mjj_chi2"]
             assert chi2["p_value"] > 1e-3, (name, cut["label"], chi2)
             assert chi2["chi2_ndf"] < 2.0
@@ -67,7 +67,7 @@ def test_no_signal_no_bump(toy_samples) -> None:
 def test_flow_ensemble_adds_generator_error(toy_samples) -> None:
     config = dataclasses.replace(tiny_config(("cathode",)), flow_ensemble=2)
     result = run_detection(toy_samples["background"], config=config)
-    cuts = result.summary.methods["cathode"]["cuts"]
+    cuts = result.summary.methods["cathode"].cuts
     for cut in cuts:
         assert len(cut["estimate_members"]) == 2
         assert cut["estimate_err_generator"] > 0  # two bootstrap flows never agree exactly
@@ -150,4 +150,4 @@ def test_mlp_classifier_family(toy_samples) -> None:
         reference=subset(toy_samples["reference"], np.arange(8000)),
         signal=subset(sig, np.arange(2000)),
     )
-    assert result.summary.methods["supervised"]["evaluation"]["max_sic"] > 4
+    assert result.summary.methods["supervised"].evaluation["max_sic"] > 4

@@ -149,10 +149,9 @@ def run(args: argparse.Namespace) -> int:
     for message in summary.messages:
         log.warning(message)
     for name, info in summary.methods.items():
-        ev = info.get("evaluation") or {}
-        sic = ev.get("max_sic")
+        sic = (info.evaluation or {}).get("max_sic")
         sic_text = "" if sic is None or not math.isfinite(sic) else f", max SIC {sic:.2f}"
-        print(f"{name}: {info['status']}{sic_text}")
+        print(f"{name}: {info.status}{sic_text}")
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in summary.stages.items())
     print(f"stages: {stages}")
     print(f"wrote {written['result']} and the other outputs into {args.out}")

@@ -26,7 +26,7 @@ from gbi.detect.inputs import DetectInputs, prepare_inputs
 from gbi.detect.metrics import evaluate, max_sic, roc_sic, summarize
 from gbi.detect.outputs import SavedClassifier, load_classifier, plot_sic, write_outputs
 from gbi.detect.pipeline import run_detection
-from gbi.detect.result import DetectCounts, DetectResult, DetectSummary
+from gbi.detect.result import DetectCounts, DetectMethodSummary, DetectResult, DetectSummary
 
 __all__ = [
     "DEFAULT_CUTS",
@@ -35,6 +35,7 @@ __all__ = [
     "DetectConfig",
     "DetectCounts",
     "DetectInputs",
+    "DetectMethodSummary",
     "DetectResult",
     "DetectSummary",
     "MethodRun",

@@ -37,7 +37,7 @@ from gbi.background import (
 from gbi.classifiers import ClassifierConfig
 from gbi.detect.config import DetectConfig
 from gbi.detect.inputs import DetectInputs, prepare_inputs
-from gbi.detect.result import DetectCounts, DetectResult, DetectSummary
+from gbi.detect.result import DetectCounts, DetectMethodSummary, DetectResult, DetectSummary
 from gbi.detect.scoring import evaluate_runs, score_and_fill
 from gbi.tables import Table, subset
 
@@ -109,10 +109,15 @@ def _summary(
     method_summaries: dict[str, dict[str, Any]],
     evaluation: dict[str, dict[str, Any]],
 ) -> DetectSummary:
+    methods = {}
     for name, run in runs.items():
-        method_summaries[name] = {**run.to_dict(), **method_summaries.get(name, {})}
-        if name in evaluation:
-            method_summaries[name]["evaluation"] = evaluation[name]
+        scored = method_summaries.get(name)
+        methods[name] = DetectMethodSummary.from_run(
+            run,
+            cuts=None if scored is None else scored["cuts"],
+            expected_source=None if scored is None else scored["expected_source"],
+            evaluation=evaluation.get(name),
+        )
     test = inputs.test
     counts = DetectCounts(
         data=len(inputs.data["mjj"]),
@@ -125,7 +130,7 @@ def _summary(
     return DetectSummary(
         config=config.to_dict(),
         counts=counts,
-        methods=method_summaries,
+        methods=methods,
         messages=messages + [r.message for r in runs.values() if r.status != "ok"],
     )
 

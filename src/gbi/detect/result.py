@@ -21,7 +21,7 @@ from gbi.background import MethodRun, SidebandBackground
 from gbi.detect.config import DetectConfig
 from gbi.tables import Table
 
-__all__ = ["DetectCounts", "DetectResult", "DetectSummary"]
+__all__ = ["DetectCounts", "DetectMethodSummary", "DetectResult", "DetectSummary"]
 
 
 @dataclasses.dataclass
@@ -40,18 +40,53 @@ class DetectCounts:
 
 
 @dataclasses.dataclass
+class DetectMethodSummary:
+    """One detector's outcome.
+
+    ``status``: ``ok``, ``not_learned`` or ``skipped``; ``training``: seconds, events per
+    class, ``norm`` (expected SR background events per background-class event) and the
+    classifier's figures; ``cuts``: one entry per background efficiency (threshold,
+    ``n_pass``, ``estimate`` +- ``estimate_err`` in SR events, ``observed_sr``,
+    ``excess_significance``, chi2 of the mjj spectra), ``None`` when the method did not
+    train; ``expected_source``: where the expected mjj spectra come from; ``evaluation``:
+    ROC/SIC with truth, or ``None``.
+    """
+
+    status: str
+    message: str
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cuts: list[dict[str, Any]] | None = None
+    expected_source: str | None = None
+    evaluation: dict[str, Any] | None = None
+
+    @classmethod
+    def from_run(cls, run: MethodRun, **fields: Any) -> DetectMethodSummary:
+        """The summary of a trained (or skipped) :class:`MethodRun` plus ``fields``."""
+        training = run.to_dict()
+        status, message = str(training.pop("status")), str(training.pop("message"))
+        return cls(status, message, training, **fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "message": self.message, **self.training}
+        if self.cuts is not None:
+            out["cuts"] = self.cuts
+            out["expected_source"] = self.expected_source
+        if self.evaluation is not None:
+            out["evaluation"] = self.evaluation
+        return out
+
+
+@dataclasses.dataclass
 class DetectSummary:
     """What a detection run reports.
 
-    ``methods``: per method its status, message, training figures, ``cuts`` (one entry per
-    background efficiency: threshold, ``n_pass``, ``estimate`` +- ``estimate_err``,
-    ``observed_sr``, ``excess_significance``, chi2 of the mjj spectra) and ``evaluation``
-    (ROC/SIC with truth). ``inputs``: what the files were (set by the CLI), or ``None``.
+    ``methods``: one :class:`DetectMethodSummary` per method. ``inputs``: what the files
+    were (set by :func:`gbi.detect.files.detect_files`), or ``None``.
     """
 
     config: dict[str, Any]
     counts: DetectCounts
-    methods: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    methods: dict[str, DetectMethodSummary] = dataclasses.field(default_factory=dict)
     messages: list[str] = dataclasses.field(default_factory=list)
     stages: dict[str, float] = dataclasses.field(default_factory=dict)
     inputs: dict[str, Any] | None = None
@@ -63,7 +98,7 @@ class DetectSummary:
             "version": self.version,
             "config": self.config,
             "counts": self.counts.to_dict(),
-            "methods": self.methods,
+            "methods": {name: m.to_dict() for name, m in self.methods.items()},
             "messages": list(self.messages),
             "stages": dict(self.stages),
         }
