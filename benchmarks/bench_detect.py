@@ -29,9 +29,8 @@ import numpy as np
 
 from gbi.classifiers import ClassifierConfig, KFoldEnsemble
 from gbi.detect import DetectConfig, run_detection
-from gbi.detect.inputs import subset
 from gbi.flows import FlowConfig, TrainConfig
-from gbi.tables import read_table
+from gbi.tables import read_table, subset
 
 FEATURES = ("mj1", "delta_mj", "tau21_j1", "tau21_j2")
 
@@ -104,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         doc["pipeline"] = {
             "n_signal": args.n_signal, "wall_s": time.perf_counter() - start,
-            "stages_s": result.summary["stages"], "counts": result.summary["counts"],
+            "stages_s": result.summary.stages, "counts": result.summary.counts.to_dict(),
             "flow_epochs": args.flow_epochs, "max_iter": args.max_iter,
         }  # fmt: skip
-        for stage, seconds in result.summary["stages"].items():
+        for stage, seconds in result.summary.stages.items():
             print(f"{stage:28s} {seconds:8.1f} s")
         _dump(doc, args.json)
     return 0

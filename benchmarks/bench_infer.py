@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     pick = np.random.default_rng(0).permutation(len(signal["mjj"]))[: args.n_signal]
     data = {c: np.concatenate([background[c], signal[c][pick]]) for c in columns}
     config = InferConfig(toys=args.toys, flow_ensemble=args.flow_ensemble)
-    (summary, extras), total = timed(run_inference, data, config=config, signal_grid=grid)
+    result, total = timed(run_inference, data, config=config, signal_grid=grid)
+    summary = result.to_dict()
     report: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages": summary["stages"],
         "mu_hat": {m: r.get("mu_hat") for m, r in summary["methods"].items()},
     }
-    fit = extras["parametrized"]["fit"]
+    fit = result.fits["parametrized"]
     ratios = fit.ratios
     _, t_profile = timed(profile_mixture, ratios)
     pool = ratios[np.random.default_rng(1).integers(len(ratios), size=2 * len(ratios))]

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             data["label"] = np.r_[np.zeros(n_bkg, int), np.ones(n, int)]
             config = dataclasses.replace(base, seed=seed)
             start = time.perf_counter()
-            summary, extras = run_inference(
+            result = run_inference(
                 data,
                 config=config,
                 signal_grid=grid,
@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
                 parametrized_model=shared.get("parametrized_model"),
             )
             if args.share_flow and not shared:
-                shared = {k: extras.get(k) for k in ("background", "parametrized_model")}
+                shared = {
+                    "background": result.background,
+                    "parametrized_model": result.parametrized_model,
+                }
+            summary = result.to_dict()
             wall = time.perf_counter() - start
             for method, res in summary["methods"].items():
                 row = {

@@ -40,32 +40,29 @@ from typing import Any
 
 import numpy as np
 
+from gbi.background import read_features
 from gbi.classifiers import ClassifierConfig
 from gbi.detect import METHODS, DetectConfig, plot_sic, run_detection, summarize
-from gbi.detect.inputs import subset
+from gbi.feature_job import process_fileset
+from gbi.fileset import normalize_fileset
 from gbi.flows import FlowConfig, TrainConfig
-from gbi.tables import read_table
+from gbi.tables import subset
 
 log = logging.getLogger("lhco_injection_scan")
 
 
 def load_features(paths: list[str], work: Path, name: str) -> dict[str, np.ndarray]:
     """Feature table of ``paths`` (ROOT files are run through ``gbi process`` first)."""
-    parquet = [p for p in paths if p.endswith(".parquet")]
+    inputs: list[str | Path] = [p for p in paths if p.endswith(".parquet")]
     roots = [p for p in paths if not p.endswith(".parquet")]
     if roots:
-        from gbi.cli import main as gbi_main
-
         out = work / name
-        rc = gbi_main(["process", *roots, "--out", str(out), "--no-progress"])
-        if rc != 0:
-            raise SystemExit(f"gbi process failed on {roots} (exit {rc})")
-        parquet += sorted(str(p) for p in (out / "features").glob("*.parquet"))
-    tables = [read_table(p) for p in parquet]
-    if not tables:
+        process_fileset(normalize_fileset(roots, source=name), out, progress=False)
+        inputs.append(out)  # read as the datasets its summary.json lists
+    got = read_features(inputs, name)
+    if got is None:
         raise SystemExit(f"{name}: no input files")
-    keys = set.intersection(*(set(t) for t in tables))
-    return {k: np.concatenate([t[k] for t in tables]) for k in sorted(keys)}
+    return got.table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,18 +149,16 @@ def main(argv: list[str] | None = None) -> int:
                 wall = time.perf_counter() - start
                 if seed == 0:  # SIC vs signal efficiency of every method, first seed
                     curves = {
-                        m: i["evaluation"]
-                        for m, i in result.summary["methods"].items()
-                        if i.get("evaluation")
+                        m: i.evaluation for m, i in result.summary.methods.items() if i.evaluation
                     }
                     if curves:
                         plot_sic(curves, out / f"sic_curves_{kind}_N{n}.png", f"N = {n}, {kind}")
                 s_sr = int(
                     injected["mjj"].size and config.regions.in_signal_region(injected["mjj"]).sum()
                 )
-                for method, info in result.summary["methods"].items():
-                    ev = info.get("evaluation") or {}
-                    cuts = info.get("cuts") or []
+                for method, info in result.summary.methods.items():
+                    ev = info.evaluation or {}
+                    cuts = info.cuts or []
                     runs.append(
                         {
                             "seed": seed,
@@ -171,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                             "n_signal_sr": s_sr,
                             "classifier": kind,
                             "method": method,
-                            "status": info["status"],
+                            "status": info.status,
                             "max_sic": ev.get("max_sic"),
                             "auc": ev.get("auc"),
                             "max_sic_reliable": ev.get("max_sic_reliable"),
@@ -182,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                                 c["label"]: c.get("mjj_chi2", {}).get("p_value") for c in cuts
                             },
                             "excess": {c["label"]: c.get("excess_significance") for c in cuts},
-                            "stages": result.summary["stages"],
+                            "stages": result.summary.stages,
                             "wall_s": wall,
                         }
                     )
@@ -283,9 +278,11 @@ def _nan_safe(value: Any) -> Any:
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    from gbi.plotting import _pyplot
+    import matplotlib
 
-    plt = _pyplot()
+    matplotlib.use("Agg")  # a script writing files: it chooses the backend, not gbi
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for kind, method in sorted({(r["classifier"], r["method"]) for r in rows}):
         sel = sorted(

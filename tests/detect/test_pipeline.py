@@ -10,8 +10,8 @@ import pytest
 from detect_toys import concat, tiny_config, toy_background, toy_signal
 
 from gbi.detect import load_classifier, run_detection, write_outputs
-from gbi.detect.inputs import subset
 from gbi.schema import validate
+from gbi.tables import subset
 
 
 def test_supervised_and_cathode_find_injected_signal(toy_samples, tmp_path) -> None:
@@ -24,13 +24,13 @@ def test_supervised_and_cathode_find_injected_signal(toy_samples, tmp_path) -> N
         signal=subset(sig, np.arange(600, 4000)),
         flow_dir=tmp_path / "flow",
     )
-    methods = result.summary["methods"]
-    assert methods["supervised"]["evaluation"]["max_sic"] > 5
-    assert methods["idealized"]["evaluation"]["max_sic"] > 3
-    assert methods["cathode"]["evaluation"]["max_sic"] > 2
-    assert methods["latent"]["status"] in ("ok", "not_learned")
+    methods = result.summary.methods
+    assert methods["supervised"].evaluation["max_sic"] > 5
+    assert methods["idealized"].evaluation["max_sic"] > 3
+    assert methods["cathode"].evaluation["max_sic"] > 2
+    assert methods["latent"].status in ("ok", "not_learned")
     # the cut keeping 1% of the background selects far more data than the estimate
-    cut = next(c for c in methods["cathode"]["cuts"] if c["label"] == "1%")
+    cut = next(c for c in methods["cathode"].cuts if c["label"] == "1%")
     assert cut["observed_sr"] > cut["estimate"] + 5 * cut["estimate_err"]
     written = write_outputs(result, tmp_path / "out")
     doc = json.loads(written["result"].read_text())
@@ -58,7 +58,7 @@ def test_no_signal_no_bump(toy_samples) -> None:
         reference=toy_samples["reference"],
     )
     for name in ("cathode", "idealized"):
-        for cut in result.summary["methods"][name]["cuts"][:2]:
+        for cut in result.summary.methods[name].cuts[:2]:
             chi2 = cut["mjj_chi2"]
             assert chi2["p_value"] > 1e-3, (name, cut["label"], chi2)
             assert chi2["chi2_ndf"] < 2.0
@@ -67,7 +67,7 @@ def test_no_signal_no_bump(toy_samples) -> None:
 def test_flow_ensemble_adds_generator_error(toy_samples) -> None:
     config = dataclasses.replace(tiny_config(("cathode",)), flow_ensemble=2)
     result = run_detection(toy_samples["background"], config=config)
-    cuts = result.summary["methods"]["cathode"]["cuts"]
+    cuts = result.summary.methods["cathode"].cuts
     for cut in cuts:
         assert len(cut["estimate_members"]) == 2
         assert cut["estimate_err_generator"] > 0  # two bootstrap flows never agree exactly
@@ -75,7 +75,7 @@ def test_flow_ensemble_adds_generator_error(toy_samples) -> None:
     # the members' estimates average to the mixture's (the weights average to 1)
     loose = cuts[0]
     assert np.mean(loose["estimate_members"]) == pytest.approx(loose["estimate"], rel=0.1)
-    validate(json.loads(json.dumps(result.summary, default=float)), "detect-result", "test")
+    validate(json.loads(json.dumps(result.to_dict(), default=float)), "detect-result", "test")
 
 
 def test_signal_region_with_too_few_events(toy_samples, tmp_path) -> None:
@@ -89,7 +89,7 @@ def test_signal_region_with_too_few_events(toy_samples, tmp_path) -> None:
         few, config=tiny_config(("cathode", "idealized")), reference=toy_samples["reference"]
     )
     assert all(r.status == "skipped" for r in result.runs.values())
-    assert any("too few to train" in m for m in result.summary["messages"])
+    assert any("too few to train" in m for m in result.summary.messages)
     assert np.isnan(result.scores["score_cathode"]).all()
     written = write_outputs(result, tmp_path)
     validate(json.loads(written["result"].read_text()), "detect-result", "test")
@@ -115,7 +115,7 @@ def test_classifier_that_cannot_learn() -> None:
     run = result.runs["idealized"]
     assert run.status == "not_learned"
     assert "did not learn" in run.message
-    assert any("did not learn" in m for m in result.summary["messages"])
+    assert any("did not learn" in m for m in result.summary.messages)
 
 
 def test_missing_column_is_a_clear_error(toy_samples) -> None:
@@ -150,4 +150,4 @@ def test_mlp_classifier_family(toy_samples) -> None:
         reference=subset(toy_samples["reference"], np.arange(8000)),
         signal=subset(sig, np.arange(2000)),
     )
-    assert result.summary["methods"]["supervised"]["evaluation"]["max_sic"] > 4
+    assert result.summary.methods["supervised"].evaluation["max_sic"] > 4

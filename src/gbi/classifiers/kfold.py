@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from gbi.classifiers.models import BinaryClassifier, ClassifierConfig, make_classifier
+from gbi.classifiers.config import BinaryClassifier, ClassifierConfig
+from gbi.classifiers.models import make_classifier
 from gbi.errors import GbiInputError
 
 __all__ = ["KFoldEnsemble", "KFoldResult"]

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import torch
 
-from gbi.classifiers.models import ClassifierConfig, balanced_weights
+from gbi.classifiers.config import ClassifierConfig, balanced_weights
 from gbi.device import resolve_device
 
 __all__ = ["MLPClassifier"]
@@ -33,6 +33,8 @@ class MLPClassifier:
         return torch.nn.Sequential(*layers).to(self.device)
 
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
+        assert self.mean is not None, "fit or load the classifier first"
+        assert self.scale is not None, "fit or load the classifier first"
         scaled = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
         return torch.as_tensor(scaled, dtype=torch.float32, device=self.device)
 

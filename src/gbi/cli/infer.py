@@ -5,9 +5,12 @@ Usage::
     gbi infer FEATURES [...] --json OUT [--method parametrized unbinned binned]
               [--signal-grid DIR ...] [--out DIR] [--toys 100] [--flow-epochs 30]
               [--flow-ensemble 3] [--evidence-threshold 2]
-              [--binned-mass MX MY] [--seed S] [--truth-label label]
+              [--binned-mass MX MY] [--sr LOW HIGH] [--regions REGIONS.json]
+              [--drop-invalid] [--seed S] [--truth-label label]
 
-``FEATURES`` are Parquet feature files or ``gbi process`` output folders. The signal grid
+``FEATURES`` are Parquet feature files or ``gbi process`` output folders (exactly the
+datasets their ``summary.json`` lists). The command parses, calls
+:func:`gbi.infer.files.infer_files` and prints one line per method. The signal grid
 (``parametrized`` and ``binned``) is made with
 ``gbi generate --process wprime --mX-grid 100:600:100 --mY-grid 100:600:100 --events 2000``.
 Writes the result JSON (schema ``infer-result-1.0``) and, into ``--out``, the likelihood
@@ -24,8 +27,8 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
-    from gbi.infer.pipeline import INFER_METHODS
+    from gbi.cli.options import HelpFormatter, add_drop_invalid_option, add_region_options
+    from gbi.infer.config import INFER_METHODS
     from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
     p = subparsers.add_parser(
@@ -35,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fraction of SR events with a classifier parametrised in (mX, mY) (needs "
         "--signal-grid), an unbinned likelihood with a learned signal density, or an "
         "anomaly-score cut and pyhf (needs --signal-grid).",
+        formatter_class=HelpFormatter,
     )
     p.add_argument("features", nargs="+", help="feature Parquet file(s) or 'gbi process' folder(s)")
     p.add_argument("--json", type=Path, required=True, metavar="OUT", help="result JSON")
@@ -47,36 +51,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--signal-grid", nargs="+", metavar="DIR", help="signal grid files or folders")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for plots")
-    p.add_argument(
-        "--toys", type=int, default=100, help="background-only toys, parametrized (default: 100)"
-    )
+    p.add_argument("--toys", type=int, default=100, help="background-only toys, parametrized")
     p.add_argument(
         "--unbinned-toys",
         type=int,
         default=10,
-        help="background-only toys calibrating the unbinned significance (default: 10)",
+        help="background-only toys calibrating the unbinned significance",
     )
-    p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs (default: 30)")
+    p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(
         "--flow-ensemble",
         type=int,
         default=3,
-        help="bootstrap sideband flows; their spread is the generator uncertainty (default: 3)",
+        help="bootstrap sideband flows; their spread is the generator uncertainty",
     )
     p.add_argument(
         "--evidence-threshold",
         type=float,
         default=EVIDENCE_THRESHOLD,
         metavar="Z",
-        help="below this significance (sigma) the 68%% interval starts at mu = 0 "
-        f"(default: {EVIDENCE_THRESHOLD:g})",
+        help="below this significance (sigma) the 68%% interval starts at mu = 0",
     )
     p.add_argument(
         "--classifier-epochs",
         type=int,
         default=60,
-        help="epochs of the parametrised classifier (default: 60, early stopping)",
+        help="epochs of the parametrised classifier (early stopping)",
     )
+    _add_binned_options(p)
+    add_region_options(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the flows, samples and fits")
+    add_drop_invalid_option(p)
+    p.add_argument(
+        "--truth-label",
+        default=None,
+        help="truth column (1 = signal) to report the true mu (never used in the fit)",
+    )
+    p.set_defaults(func=run)
+
+
+def _add_binned_options(p: argparse.ArgumentParser) -> None:
+    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
+
     p.add_argument(
         "--binned-mass",
         nargs=2,
@@ -88,22 +104,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--binned-efficiency",
         type=float,
         default=BinnedConfig.efficiency,
-        help="binned: fraction of the generated SR background kept by the score cut "
-        f"(default: {BinnedConfig.efficiency:g})",
+        help="binned: fraction of the generated SR background kept by the score cut",
     )
     p.add_argument(
         "--binned-bins",
         type=int,
         default=BinnedConfig.bins,
-        help=f"binned: mjj bins of the SR histogram (default: {BinnedConfig.bins})",
+        help="binned: mjj bins of the SR histogram",
     )
     p.add_argument(
         "--binned-sideband-width",
         type=float,
         default=BinnedConfig.sideband_width,
         metavar="GEV",
-        help="binned: width of each sideband window next to the SR for the closure "
-        f"(default: {BinnedConfig.sideband_width:g} GeV)",
+        help="binned: width in GeV of each sideband window next to the SR for the closure",
     )
     p.add_argument(
         "--binned-sideband-closure",
@@ -111,99 +125,71 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="control",
         help="binned: the score cut's closure factor k, measured in the sideband windows next "
         "to the SR: a free background normalisation fitted in the windows as a control "
-        "channel, with the signal leaking there modelled ('control', default), |k - 1| as a "
+        "channel, with the signal leaking there modelled ('control'), |k - 1| as a "
         "systematic ('systematic'), or only reported ('off')",
     )
-    p.add_argument("--sr", nargs=2, type=float, metavar=("LOW", "HIGH"), help="signal region, GeV")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--truth-label",
-        default=None,
-        help="truth column (1 = signal) to report the true mu (never used in the fit)",
-    )
-    p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from gbi.cli.detect import _read
-    from gbi.errors import GbiInputError
-    from gbi.infer.pipeline import INFER_METHODS, InferConfig, run_inference
-    from gbi.infer.plots import plot_mass_scan, plot_profile
-    from gbi.infer.signal_grid import load_signal_grid
-    from gbi.io import write_json
-    from gbi.regions import Regions
-    from gbi.schema import validate
+def _config(args: argparse.Namespace):
+    """The :class:`InferConfig` of the options (it validates the values)."""
+    from gbi.cli.options import resolve_regions
+    from gbi.infer.config import INFER_METHODS, InferConfig
 
-    data = _read(args.features, "features")
-    assert data is not None
-    if args.truth_label:
-        if args.truth_label not in data:
-            raise GbiInputError(
-                f"--truth-label {args.truth_label!r}: no such column, found {sorted(data)}"
-            )
-        data["label"] = data.pop(args.truth_label)
-    else:
-        data.pop("label", None)
     methods = tuple(args.method or INFER_METHODS)
     if args.method is None and not args.signal_grid:
         methods = ("unbinned",)
-    if args.flow_ensemble < 1:
-        raise GbiInputError(f"--flow-ensemble: expected >= 1 flows, found {args.flow_ensemble}")
-    if not args.evidence_threshold >= 0:
-        raise GbiInputError(
-            f"--evidence-threshold: expected a significance >= 0 (sigma), "
-            f"found {args.evidence_threshold}"
-        )
-    if args.unbinned_toys < 1:
-        raise GbiInputError(f"--unbinned-toys: expected >= 1 toys, found {args.unbinned_toys}")
-    if args.toys < 0:
-        raise GbiInputError(f"--toys: expected >= 0, found {args.toys}")
-    regions = Regions() if args.sr is None else Regions(sr_low=args.sr[0], sr_high=args.sr[1])
-    config = InferConfig(methods=methods, regions=regions, toys=args.toys, seed=args.seed)
-    config = dataclasses.replace(
-        config,
-        flow_train=dataclasses.replace(config.flow_train, epochs=args.flow_epochs),
+    defaults = InferConfig()
+    return InferConfig(
+        methods=methods,
+        regions=resolve_regions(args),
+        toys=args.toys,
+        seed=args.seed,
+        flow_train=dataclasses.replace(defaults.flow_train, epochs=args.flow_epochs),
         flow_ensemble=args.flow_ensemble,
         evidence_threshold=args.evidence_threshold,
         unbinned_toys=args.unbinned_toys,
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
         binned=dataclasses.replace(
-            config.binned,
+            defaults.binned,
             efficiency=args.binned_efficiency,
             bins=args.binned_bins,
             sideband_width=args.binned_sideband_width,
             sideband_closure=args.binned_sideband_closure,
         ),
-        parametrized=dataclasses.replace(config.parametrized, epochs=args.classifier_epochs),
+        parametrized=dataclasses.replace(defaults.parametrized, epochs=args.classifier_epochs),
     )
-    grid = load_signal_grid(args.signal_grid, regions=regions) if args.signal_grid else None
-    summary, extras = run_inference(data, config=config, signal_grid=grid)
-    validate(summary, "infer-result", "the inference result")
-    write_json(summary, args.json)
-    if args.out is not None:
-        profiles = {
-            name: extras[name]["fit"].profile
-            for name in ("parametrized", "unbinned")
-            if name in extras
-        }
-        if profiles:
-            plot_profile(profiles, args.out / "likelihood_scan.png", summary.get("mu_true"))
-        if "parametrized" in extras:
-            plot_mass_scan(extras["parametrized"]["masses"]["scan"], args.out / "mass_scan.png")
-    for name, res in summary["methods"].items():
-        if res["status"] != "ok":
-            print(f"{name}: skipped: {res['message']}")
-            continue
-        line = (
-            f"{name}: mu_hat = {res['mu_hat']:.5f} [{res['mu_lo']:.5f}, {res['mu_hi']:.5f}] (68%), "
-            f"mu < {res['mu_upper_limit_95']:.5f} (95% CL), Z = {res['significance']:.2f}"
+
+
+def _line(name: str, res) -> str:
+    if res.status != "ok":
+        return f"{name}: skipped: {res.message}"
+    v = res.values
+    line = (
+        f"{name}: mu_hat = {v['mu_hat']:.5f} [{v['mu_lo']:.5f}, {v['mu_hi']:.5f}] (68%), "
+        f"mu < {v['mu_upper_limit_95']:.5f} (95% CL), Z = {v['significance']:.2f}"
+    )
+    if "masses" in v:
+        m = v["masses"]
+        line += (
+            f", mX = {m['mX']:g} [{m['mX_lo']:g}, {m['mX_hi']:g}] GeV, "
+            f"mY = {m['mY']:g} [{m['mY_lo']:g}, {m['mY_hi']:g}] GeV"
         )
-        if "masses" in res:
-            m = res["masses"]
-            line += (
-                f", mX = {m['mX']:g} [{m['mX_lo']:g}, {m['mX_hi']:g}] GeV, "
-                f"mY = {m['mY']:g} [{m['mY_lo']:g}, {m['mY_hi']:g}] GeV"
-            )
-        print(line)
+    return line
+
+
+def run(args: argparse.Namespace) -> int:
+    from gbi.infer.files import infer_files
+
+    result = infer_files(
+        args.features,
+        args.json,
+        config=_config(args),
+        signal_grid=args.signal_grid,
+        out_dir=args.out,
+        truth_label=args.truth_label,
+        drop_invalid=args.drop_invalid,
+    )
+    for name, res in result.methods.items():
+        print(_line(name, res))
     print(f"wrote {args.json}")
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from gbi.background.generator import GeneratorConfig
 from gbi.classifiers import ClassifierConfig
 from gbi.errors import GbiInputError
 from gbi.flows import FlowConfig, TrainConfig
@@ -107,6 +108,17 @@ class DetectConfig:
         if self.flow is not None:
             return self.flow
         return FlowConfig(flow="nsf", features=self.features, context=("mjj",))
+
+    @property
+    def generator_config(self) -> GeneratorConfig:
+        """The sideband generator: :attr:`flow_config`, ``flow_ensemble`` flows, bootstrap
+        resampling when there is more than one."""
+        return GeneratorConfig(
+            self.flow_config,
+            self.flow_train,
+            ensemble=self.flow_ensemble,
+            bootstrap=self.flow_ensemble > 1,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (stored in ``result.json``)."""

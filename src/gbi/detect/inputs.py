@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from gbi.background.split import RegionSplit, split_regions
 from gbi.errors import GbiInputError
 from gbi.regions import Regions
 from gbi.tables import DEFAULT_FEATURES, Table, select_columns, subset
@@ -45,8 +46,7 @@ class DetectInputs:
     """Validated samples; tables hold the feature columns, ``mjj`` and (if any) ``label``."""
 
     data: Table
-    sr: np.ndarray  # bool (n_data,), data events in the SR
-    sb: np.ndarray  # bool (n_data,), data events in the sidebands
+    split: RegionSplit  # SR and sideband masks of the data
     reference_train: Table | None = None
     reference_test: Table | None = None
     signal_train: Table | None = None
@@ -54,12 +54,22 @@ class DetectInputs:
     messages: list[str] = dataclasses.field(default_factory=list)
 
     @property
+    def sr(self) -> np.ndarray:
+        """bool ``(n_data,)``: data events in the SR."""
+        return self.split.sr
+
+    @property
+    def sb(self) -> np.ndarray:
+        """bool ``(n_data,)``: data events in the sidebands."""
+        return self.split.sb
+
+    @property
     def n_sr(self) -> int:
-        return int(self.sr.sum())
+        return self.split.n_sr
 
     @property
     def n_sb(self) -> int:
-        return int(self.sb.sum())
+        return self.split.n_sb
 
 
 def split_halves(table: Mapping[str, np.ndarray], seed: int) -> tuple[Table, Table]:
@@ -115,9 +125,7 @@ def prepare_inputs(
     assert table is not None
     if len(table["mjj"]) == 0:
         raise GbiInputError("data: expected events, found none; check the input files")
-    sr = regions.in_signal_region(table["mjj"])
-    sb = regions.in_sidebands(table["mjj"])
-    inputs = DetectInputs(table, sr, sb)
+    inputs = DetectInputs(table, split_regions(table, regions))
     ref = _checked(reference, columns, "reference background")
     sig = _checked(signal, columns, "signal sample")
     if ref is not None:
@@ -132,7 +140,8 @@ def prepare_inputs(
                 "test set: expected a truth column 'label' (1 signal, 0 background), found "
                 f"only {sorted(test)}; pass --truth-label NAME"
             )
-        inputs.test = subset(inputs.test, regions.in_signal_region(inputs.test["mjj"]))
+        if inputs.test is not None:
+            inputs.test = subset(inputs.test, regions.in_signal_region(inputs.test["mjj"]))
     elif ref is not None and sig is not None:
         assert inputs.reference_test is not None
         bkg = subset(inputs.reference_test, regions.in_signal_region(inputs.reference_test["mjj"]))

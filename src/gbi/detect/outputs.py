@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from gbi.detect.pipeline import DetectResult
-from gbi.detect.selection import cut_label, thresholds
+from gbi.background import cut_label, thresholds
+from gbi.detect.result import DetectResult
 from gbi.errors import GbiInputError
 from gbi.hists import write_histograms
 from gbi.io import write_json, write_pickle
@@ -56,7 +56,7 @@ class SavedClassifier:
         """The sideband flow, loaded once per process (kept out of the pickle)."""
         cached = self.__dict__.get("_flow")
         if cached is None:
-            from gbi.detect.background import SidebandBackground
+            from gbi.background import SidebandBackground
             from gbi.flows import FlowModel
 
             cached = SidebandBackground(FlowModel.load(self.latent_flow, device="cpu"), None)  # type: ignore[arg-type]
@@ -222,7 +222,7 @@ def write_outputs(result: DetectResult, out_dir: str | os.PathLike[str]) -> dict
         if name == "latent" and flow_dir is None:
             continue  # latent inputs need the flow on disk
         written[f"classifier_{name}"] = saved.save(out / f"classifier_{name}")
-    summary = _clean(result.summary)
+    summary = _clean(result.to_dict())
     summary["outputs"] = {k: str(v) for k, v in written.items()}
     evaluations = {n: m["evaluation"] for n, m in summary["methods"].items() if m.get("evaluation")}
     if evaluations:

@@ -9,16 +9,23 @@ of signal-region events (and the resonance masses) with intervals and a signific
 - :mod:`gbi.infer.unbinned`     flow background, learned signal density, EM fit (R-ANODE style)
 - :mod:`gbi.infer.binned`       anomaly-score cut + pyhf fit (cross-check)
 - :mod:`gbi.infer.uncertainty`  generator (flow-ensemble) uncertainty and the reported interval
+- :mod:`gbi.infer.config`       :class:`InferConfig`, the methods
+- :mod:`gbi.infer.steps`        one function per method on a prepared run
+- :mod:`gbi.infer.result`       :class:`InferResult` (typed result, ``to_dict()`` is the JSON)
 - :mod:`gbi.infer.pipeline`     :func:`run_inference`
+
+The sideband split, the generator and its SR sample come from :mod:`gbi.background`.
 - :mod:`gbi.infer.plots`        likelihood scans, mass scan, injection-scan plots
 """
 
 from __future__ import annotations
 
 from gbi.infer.binned import BinnedConfig, fit_binned
+from gbi.infer.config import INFER_METHODS, InferConfig
 from gbi.infer.mixture import MixtureFit, global_significance, profile_mixture, toy_q0
 from gbi.infer.parametrized import ParametrizedConfig, ParametrizedModel, fit_parametrized
-from gbi.infer.pipeline import INFER_METHODS, InferConfig, run_inference
+from gbi.infer.pipeline import run_inference
+from gbi.infer.result import InferCounts, InferMethodResult, InferResult
 from gbi.infer.signal_grid import SignalGrid, generate_grid, grid_points, load_signal_grid
 from gbi.infer.unbinned import UnbinnedConfig, fit_unbinned
 
@@ -26,6 +33,9 @@ __all__ = [
     "INFER_METHODS",
     "BinnedConfig",
     "InferConfig",
+    "InferCounts",
+    "InferMethodResult",
+    "InferResult",
     "MixtureFit",
     "ParametrizedConfig",
     "ParametrizedModel",

@@ -41,13 +41,13 @@ from typing import Any
 import hist
 import numpy as np
 
+from gbi.background import MethodRun, thresholds, train_method
 from gbi.classifiers import ClassifierConfig
-from gbi.detect.methods import train_method
-from gbi.detect.selection import thresholds
 from gbi.errors import GbiInputError
-from gbi.flows import ensemble_error
 from gbi.infer.closure import control_channel, sideband_closure
 from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
+from gbi.metrics.ensembles import ensemble_error
+from gbi.tables import to_matrix
 
 __all__ = ["SIDEBAND_CLOSURE_MODES", "BinnedConfig", "fit_binned"]
 
@@ -103,6 +103,165 @@ def _hist(mjj: np.ndarray, weight: np.ndarray, edges: np.ndarray) -> hist.Hist:
     return h
 
 
+def _matrix(table: Mapping[str, np.ndarray], features: tuple[str, ...]) -> np.ndarray:
+    return to_matrix(table, features)
+
+
+def _sideband_terms(
+    run: MethodRun,
+    cut: float,
+    features: tuple[str, ...],
+    config: BinnedConfig,
+    sideband: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None,
+    signal_sideband: Mapping[str, np.ndarray] | None,
+    signal_weight: float,
+    low_edge: float,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, tuple[float, float]], list[str], list[Any]]:
+    """The sideband closure: ``(closure summary, normsys, normfactors, control channels)``."""
+    closure: dict[str, Any] = {"mode": "none"}
+    normsys: dict[str, tuple[float, float]] = {}
+    normfactors: list[str] = []
+    control: list[Any] = []
+    if sideband is None:
+        return closure, normsys, normfactors, control
+    side_data, side_gen = sideband
+    # One random fold model per event: distributed like the out-of-fold scores the cut
+    # was set on (the fold mean is smoother and would pass a different fraction).
+    pass_side_data = run.score_single(_matrix(side_data, features), seed=seed + 17) > cut
+    pass_side_gen = run.score_single(_matrix(side_gen, features), seed=seed + 18) > cut
+    closure = {"mode": config.sideband_closure, **sideband_closure(pass_side_data, pass_side_gen)}
+    if config.sideband_closure == "control":
+        signal_side = None
+        if signal_sideband is not None and len(signal_sideband["mjj"]):
+            x_sig = _matrix(signal_sideband, features)
+            pass_sig_side = run.score_single(x_sig, seed=seed + 20) > cut
+            signal_side = (signal_sideband["mjj"][pass_sig_side], signal_weight)
+            closure["signal_passing"] = int(pass_sig_side.sum())
+        control.append(
+            control_channel(
+                pass_side_data, pass_side_gen, side_data, side_gen, signal_side, low_edge
+            )
+        )
+        normfactors = ["sideband_k"]
+        u = config.extrapolation_uncertainty
+        if u > 0:
+            normsys["sideband_extrapolation"] = (1.0 - u, 1.0 + u)
+    elif config.sideband_closure == "systematic":
+        size = float(np.hypot(closure["k"] - 1.0, closure["k_rel_err"]))
+        if size > 0:
+            normsys["sideband_closure"] = (max(1.0 - size, 0.05), 1.0 + size)
+    return closure, normsys, normfactors, control
+
+
+def _generator_histosys(
+    generated_mjj: np.ndarray,
+    pass_gen: np.ndarray,
+    member_weights: np.ndarray | None,
+    background: hist.Hist,
+    scale: float,
+    edges: np.ndarray,
+) -> list[Any]:
+    """The flow ensemble's background templates as one ``histosys`` (none for one flow)."""
+    from gbi.workspace import HistoSys
+
+    if member_weights is None or len(member_weights) < 2:
+        return []
+    members = np.stack(
+        [
+            _hist(generated_mjj[pass_gen], scale * w[pass_gen], edges).values()
+            for w in member_weights
+        ]
+    )
+    spread = ensemble_error(members)  # bootstrap members: error of the mixture template
+    nominal = background.values()
+    up, down = background.copy(), background.copy()
+    up.view().value = nominal + spread  # type: ignore[attr-defined]  # Weight storage view
+    down.view().value = np.maximum(nominal - spread, 1e-3 * nominal)  # type: ignore[attr-defined]
+    return [HistoSys("generator_ensemble", up, down)]
+
+
+def _summary(fit: dict[str, Any], zero_below: float) -> dict[str, Any]:
+    """mu_hat, its interval (lower edge at 0 without evidence), limits and q0 of a pyhf fit."""
+    mu_lo = fit["mu_hat"] - fit["mu_err"]
+    if not fit["q0_significance"] >= zero_below:
+        mu_lo = min(mu_lo, 0.0)
+    return {
+        "mu_hat": fit["mu_hat"],
+        "mu_err": fit["mu_err"],
+        "mu_lo": mu_lo,
+        "mu_hi": fit["mu_hat"] + fit["mu_err"],
+        "mu_lo_stat": fit["mu_hat"] - fit["mu_err"],
+        "mu_hi_stat": fit["mu_hat"] + fit["mu_err"],
+        "mu_upper_limit_95": fit["cls_upper_limit_obs"],
+        "mu_upper_limit_95_exp": fit["cls_upper_limit_exp"],
+        "q0": fit["q0"],
+    }
+
+
+def _checked_templates(background: hist.Hist, pass_sig: np.ndarray, config: BinnedConfig) -> None:
+    if not pass_sig.any():
+        raise GbiInputError(
+            f"binned: none of the {len(pass_sig)} simulated signal events passes the score "
+            f"cut (background efficiency {config.efficiency}): the cut has no sensitivity to "
+            "this signal, so there is no finite upper limit; pick another --binned-mass"
+        )
+    if (background.values() <= 0).any():
+        raise GbiInputError(
+            f"binned: a mjj bin has no generated background after the cut ({background.values()}); "
+            "use fewer --binned-bins or a looser --binned-efficiency"
+        )
+
+
+def _train_cut(
+    data_sr: Mapping[str, np.ndarray],
+    generated: Mapping[str, np.ndarray],
+    features: tuple[str, ...],
+    config: BinnedConfig,
+    seed: int,
+) -> tuple[MethodRun, float]:
+    """The k-fold CATHODE classifier (SR data vs generated) and its score cut keeping
+    ``config.efficiency`` of the generated background."""
+    clf = dataclasses.replace(config.classifier, seed=config.classifier.seed + seed)
+    x_data, x_gen = _matrix(data_sr, features), _matrix(generated, features)
+    run = train_method("cathode", x_data, x_gen, clf, n_folds=config.n_folds)
+    if not run.usable:
+        raise GbiInputError(
+            f"binned: the data-vs-generated classifier was not trained: {run.message}"
+        )
+    assert run.background_scores is not None
+    return run, float(thresholds(run.background_scores, [config.efficiency])[0])
+
+
+def _workspace(
+    signal: hist.Hist,
+    background: hist.Hist,
+    observed: hist.Hist,
+    modifiers: tuple[list[Any], dict[str, tuple[float, float]], list[str]],
+    control: list[Any],
+    poi_high: float,
+) -> Any:
+    """The pyhf workspace: SR channel (signal, data-driven background with its
+    ``(histosys, normsys, normfactors)``) plus the sideband control channels."""
+    from gbi.workspace import Channel, Sample, build_workspace
+
+    histosys, normsys, normfactors = modifiers
+    bkg_sample = Sample(
+        "background",
+        background,
+        kind="data-driven",
+        histosys=histosys,
+        normsys=normsys,
+        normfactors=normfactors,
+    )
+    sr = Channel(
+        "signal_region",
+        [Sample("signal", signal, signal=True, staterror=False), bkg_sample],
+        data=observed,
+    )
+    return build_workspace([sr, *control], poi_bounds=(0.0, poi_high))
+
+
 def fit_binned(
     data_sr: Mapping[str, np.ndarray],
     generated: Mapping[str, np.ndarray],
@@ -127,29 +286,18 @@ def fit_binned(
     ``sideband``: ``(data, generated)`` events of the sideband windows next to the SR, for
     the sideband closure (module docstring); ``None`` skips it. ``signal_sideband``: the
     simulated signal events of the same windows (same sample as ``signal``, whose SR events
-    set the normalisation), for the ``"control"`` closure.
+    set the normalisation), for the ``"control"`` closure. ``window``: the SR in GeV.
     """
-    from gbi.workspace import Channel, HistoSys, Sample, build_workspace
     from gbi.workspace.fit import fit_workspace
 
     config = config or BinnedConfig()
-
-    def matrix(t: Mapping[str, np.ndarray]) -> np.ndarray:
-        return np.stack([np.asarray(t[f], dtype=np.float64) for f in features], 1)
-
     n_sr, n_gen = len(data_sr["mjj"]), len(generated["mjj"])
-    clf = dataclasses.replace(config.classifier, seed=config.classifier.seed + seed)
-    run = train_method("cathode", matrix(data_sr), matrix(generated), clf, n_folds=config.n_folds)
-    if not run.usable:
-        raise GbiInputError(
-            f"binned: the data-vs-generated classifier was not trained: {run.message}"
-        )
+    run, cut = _train_cut(data_sr, generated, features, config, seed)
     assert run.data_scores is not None
     assert run.background_scores is not None
-    cut = float(thresholds(run.background_scores, [config.efficiency])[0])
     # One random fold model per signal event, scored like the out-of-fold data the cut
     # is applied to (the fold mean is a different, smoother score).
-    signal_scores = run.score_single(matrix(signal), seed=seed + 19)
+    signal_scores = run.score_single(_matrix(signal, features), seed=seed + 19)
     edges = np.linspace(window[0], window[1], config.bins + 1)
     pass_data = run.data_scores > cut
     pass_gen = run.background_scores > cut
@@ -161,103 +309,27 @@ def fit_binned(
     )
     n_sig = max(len(signal_scores), 1)
     sig_hist = _hist(signal["mjj"][pass_sig], np.full(int(pass_sig.sum()), n_sr / n_sig), edges)
-    if not pass_sig.any():
-        raise GbiInputError(
-            f"binned: none of the {len(signal_scores)} simulated signal events passes the score "
-            f"cut (background efficiency {config.efficiency}): the cut has no sensitivity to "
-            "this signal, so there is no finite upper limit; pick another --binned-mass"
-        )
-    if (background.values() <= 0).any():
-        raise GbiInputError(
-            f"binned: a mjj bin has no generated background after the cut ({background.values()}); "
-            "use fewer --binned-bins or a looser --binned-efficiency"
-        )
-    closure: dict[str, Any] = {"mode": "none"}
-    normsys: dict[str, tuple[float, float]] = {}
-    normfactors: list[str] = []
-    control = []
-    if sideband is not None:
-        side_data, side_gen = sideband
-        # One random fold model per event: distributed like the out-of-fold scores the cut
-        # was set on (the fold mean is smoother and would pass a different fraction).
-        pass_side_data = run.score_single(matrix(side_data), seed=seed + 17) > cut
-        pass_side_gen = run.score_single(matrix(side_gen), seed=seed + 18) > cut
-        closure = {
-            "mode": config.sideband_closure,
-            **sideband_closure(pass_side_data, pass_side_gen),
-        }
-        if config.sideband_closure == "control":
-            signal_side = None
-            if signal_sideband is not None and len(signal_sideband["mjj"]):
-                pass_sig_side = run.score_single(matrix(signal_sideband), seed=seed + 20) > cut
-                signal_side = (signal_sideband["mjj"][pass_sig_side], n_sr / n_sig)
-                closure["signal_passing"] = int(pass_sig_side.sum())
-            control.append(
-                control_channel(
-                    pass_side_data, pass_side_gen, side_data, side_gen, signal_side, window[0]
-                )
-            )
-            normfactors = ["sideband_k"]
-            u = config.extrapolation_uncertainty
-            if u > 0:
-                normsys["sideband_extrapolation"] = (1.0 - u, 1.0 + u)
-        elif config.sideband_closure == "systematic":
-            size = float(np.hypot(closure["k"] - 1.0, closure["k_rel_err"]))
-            if size > 0:
-                normsys["sideband_closure"] = (max(1.0 - size, 0.05), 1.0 + size)
-    histosys = []
-    if member_weights is not None and len(member_weights) > 1:
-        scale = n_sr / n_gen
-        members = np.stack(
-            [
-                _hist(generated["mjj"][pass_gen], scale * w[pass_gen], edges).values()
-                for w in member_weights
-            ]
-        )
-        spread = ensemble_error(members)  # bootstrap members: error of the mixture template
-        nominal = background.values()
-        up, down = background.copy(), background.copy()
-        up.view().value = nominal + spread
-        down.view().value = np.maximum(nominal - spread, 1e-3 * nominal)
-        histosys.append(HistoSys("generator_ensemble", up, down))
-    ws = build_workspace(
-        [
-            Channel(
-                "signal_region",
-                [
-                    Sample("signal", sig_hist, signal=True, staterror=False),
-                    Sample(
-                        "background",
-                        background,
-                        kind="data-driven",
-                        histosys=histosys,
-                        normsys=normsys,
-                        normfactors=normfactors,
-                    ),
-                ],
-                data=observed,
-            ),
-            *control,
-        ],
-        poi_bounds=(0.0, max(1.0, 20.0 * (pass_data.sum() + 10) / n_sr / max(eff_sig, 1e-3))),
+    _checked_templates(background, pass_sig, config)
+    closure, normsys, normfactors, control = _sideband_terms(
+        run, cut, features, config, sideband, signal_sideband, n_sr / n_sig, window[0], seed
+    )
+    histosys = _generator_histosys(
+        generated["mjj"], pass_gen, member_weights, background, n_sr / n_gen, edges
+    )
+    ws = _workspace(
+        sig_hist,
+        background,
+        observed,
+        (histosys, normsys, normfactors),
+        control,
+        poi_high=max(1.0, 20.0 * (pass_data.sum() + 10) / n_sr / max(eff_sig, 1e-3)),
     )
     result = fit_workspace(ws)
     for par in result["parameters"]:
         if par["name"] == "sideband_k":
             closure["k_fitted"], closure["k_fitted_err"] = par["value"], par["error"]
-    mu_lo = result["mu_hat"] - result["mu_err"]
-    if not result["q0_significance"] >= zero_below:
-        mu_lo = min(mu_lo, 0.0)
     return {
-        "mu_hat": result["mu_hat"],
-        "mu_err": result["mu_err"],
-        "mu_lo": mu_lo,
-        "mu_hi": result["mu_hat"] + result["mu_err"],
-        "mu_lo_stat": result["mu_hat"] - result["mu_err"],
-        "mu_hi_stat": result["mu_hat"] + result["mu_err"],
-        "mu_upper_limit_95": result["cls_upper_limit_obs"],
-        "mu_upper_limit_95_exp": result["cls_upper_limit_exp"],
-        "q0": result["q0"],
+        **_summary(result, zero_below),
         "generator_histosys": [h.name for h in histosys],
         "sideband_closure": closure,
         "significance": result["q0_significance"],
@@ -267,7 +339,7 @@ def fit_binned(
             "signal_efficiency": eff_sig,
             "observed": int(pass_data.sum()),
             "expected_background": float(background.values().sum()),
-            "expected_background_err": float(np.sqrt(background.variances().sum())),
+            "expected_background_err": float(np.sqrt(np.asarray(background.variances()).sum())),
         },
         "classifier": run.to_dict(),
         "workspace": ws,

@@ -272,4 +272,5 @@ def global_significance(q0: float, toys: np.ndarray) -> dict[str, float]:
         method = "toys + trials factor"
     p = min(max(p, 1e-300), 1.0)
     z = float(stats.norm.isf(p)) if p < 0.5 else 0.0
-    return {"p_value": p, "significance": z, "n_toys": n, "method": method}
+    out: dict[str, Any] = {"p_value": p, "significance": z, "n_toys": n, "method": method}
+    return out

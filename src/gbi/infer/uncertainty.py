@@ -48,8 +48,8 @@ import math
 
 import numpy as np
 
-from gbi.flows import ensemble_error
 from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis
+from gbi.metrics.ensembles import ensemble_error
 
 __all__ = [
     "EVIDENCE_THRESHOLD",

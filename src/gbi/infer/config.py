@@ -1,0 +1,107 @@
+"""Settings of one inference run (``gbi infer``): methods, generator, toys (masses and mjj in GeV).
+
+>>> InferConfig(methods=("unbinned",)).generator_config.ensemble
+3
+>>> InferConfig(methods=("magic",))
+Traceback (most recent call last):
+...
+gbi.errors.GbiInputError: methods: expected some of ('parametrized', 'unbinned', 'binned'), found ['magic']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from gbi.background import GeneratorConfig
+from gbi.errors import GbiInputError
+from gbi.flows import FlowConfig, TrainConfig
+from gbi.infer.binned import BinnedConfig
+from gbi.infer.parametrized import ParametrizedConfig
+from gbi.infer.unbinned import UnbinnedConfig
+from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
+from gbi.regions import Regions
+from gbi.tables import DEFAULT_FEATURES
+
+__all__ = ["INFER_METHODS", "InferConfig"]
+
+INFER_METHODS: tuple[str, ...] = ("parametrized", "unbinned", "binned")
+
+
+@dataclasses.dataclass(frozen=True)
+class InferConfig:
+    """Settings of one inference run (masses and mjj in GeV)."""
+
+    methods: tuple[str, ...] = INFER_METHODS
+    features: tuple[str, ...] = DEFAULT_FEATURES
+    regions: Regions = dataclasses.field(default_factory=Regions)
+    flow: str = "maf"
+    flow_ensemble: int = 3
+    flow_bootstrap: bool = True
+    flow_train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(epochs=30, batch_size=1024, learning_rate=2e-3)
+    )
+    oversampling: float = 4.0
+    toys: int = 100
+    #: Background-only toys (full EM fits) calibrating the unbinned significance.
+    unbinned_toys: int = 10
+    parametrized: ParametrizedConfig = dataclasses.field(default_factory=ParametrizedConfig)
+    unbinned: UnbinnedConfig = dataclasses.field(default_factory=UnbinnedConfig)
+    binned: BinnedConfig = dataclasses.field(default_factory=BinnedConfig)
+    binned_mass: tuple[float, float] | None = None
+    min_sr_events: int = 200
+    #: Below this significance (sigma) the reported 68% interval starts at mu = 0
+    #: (:mod:`gbi.infer.uncertainty`, "Zero in the interval").
+    evidence_threshold: float = EVIDENCE_THRESHOLD
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in INFER_METHODS]
+        if unknown or not self.methods:
+            raise GbiInputError(f"methods: expected some of {INFER_METHODS}, found {unknown or []}")
+        if self.flow_ensemble < 1:
+            raise GbiInputError(
+                f"flow_ensemble (--flow-ensemble): expected >= 1 flows, found {self.flow_ensemble}"
+            )
+        if self.toys < 0:
+            raise GbiInputError(f"toys (--toys): expected >= 0, found {self.toys}")
+        if self.unbinned_toys < 1:
+            raise GbiInputError(
+                f"unbinned_toys (--unbinned-toys): expected >= 1 toys, found {self.unbinned_toys}"
+            )
+        if not self.evidence_threshold >= 0:
+            raise GbiInputError(
+                f"evidence_threshold (--evidence-threshold): expected a significance >= 0 (sigma), "
+                f"found {self.evidence_threshold}"
+            )
+
+    @property
+    def generator_config(self) -> GeneratorConfig:
+        """The sideband generator: ``flow_ensemble`` flows (bootstrap when asked and more
+        than one), conditional on mjj, trained with seed ``flow_train.seed + seed``."""
+        return GeneratorConfig(
+            FlowConfig(flow=self.flow, features=self.features, context=("mjj",)),
+            dataclasses.replace(self.flow_train, seed=self.flow_train.seed + self.seed),
+            ensemble=self.flow_ensemble,
+            bootstrap=self.flow_bootstrap and self.flow_ensemble > 1,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable settings (the ``config`` of ``infer-result-1.0``)."""
+        return {
+            "methods": list(self.methods),
+            "features": list(self.features),
+            "regions": self.regions.to_dict(),
+            "flow": self.flow,
+            "flow_ensemble": self.flow_ensemble,
+            "flow_bootstrap": self.flow_bootstrap,
+            "flow_train": dataclasses.asdict(self.flow_train),
+            "oversampling": self.oversampling,
+            "toys": self.toys,
+            "unbinned_toys": self.unbinned_toys,
+            "parametrized": dataclasses.asdict(self.parametrized),
+            "unbinned": dataclasses.asdict(self.unbinned),
+            "binned": {**dataclasses.asdict(self.binned), "mass": self.binned_mass},
+            "evidence_threshold": self.evidence_threshold,
+            "seed": self.seed,
+        }

@@ -1,0 +1,259 @@
+"""The three inference methods, one function each, on a prepared :class:`InferRun`.
+
+Each takes the run (SR data, the trained sideband generator, its SR sample, the signal grid,
+the stage timer) and returns an :class:`~gbi.infer.result.InferMethodResult`; fits and
+models for plots and reuse go into the run's :class:`~gbi.infer.result.InferResult`.
+``mu`` is the signal fraction of SR events; masses and mjj in GeV.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from typing import Any
+
+import numpy as np
+from scipy.special import logsumexp
+
+from gbi.background import RegionSplit, SidebandBackground, Stages
+from gbi.errors import GbiError
+from gbi.flows import member_weights_from_log_probs
+from gbi.infer.binned import fit_binned
+from gbi.infer.config import InferConfig
+from gbi.infer.mixture import global_significance, toy_q0
+from gbi.infer.parametrized import ParametrizedModel, fit_parametrized, normalised_ratios
+from gbi.infer.result import InferMethodResult, InferResult
+from gbi.infer.signal_grid import SignalGrid
+from gbi.infer.unbinned import (
+    MjjSidebandDensity,
+    UnbinnedConfig,
+    calibrated_significance,
+    fit_unbinned,
+    free_fit,
+    free_fit_q0,
+    signal_summary,
+)
+from gbi.infer.uncertainty import generator_spread, model_spread, total_result
+from gbi.metrics.ensembles import ensemble_error
+from gbi.tables import Table, subset, to_matrix
+
+__all__ = ["InferRun", "run_binned", "run_parametrized", "run_unbinned", "unbinned_toys"]
+
+log = logging.getLogger(__name__)
+
+#: Seed offsets of the random streams (added to the run's seed).
+POOL_SEED, TOYS_SEED, REFERENCE_SEED = 202, 303, 404
+TOY_MJJ_SEED, TOY_FEATURES_SEED, SIDEBAND_SEED = 505, 606, 707
+
+
+@dataclasses.dataclass
+class InferRun:
+    """A prepared inference run: the inputs every method reads."""
+
+    data: Table
+    split: RegionSplit
+    config: InferConfig
+    background: SidebandBackground
+    generated: Table
+    stages: Stages
+    result: InferResult
+    signal_grid: SignalGrid | None = None
+    log_members_sr: np.ndarray | None = None  # (K, n_sr) log p_k of the SR data
+
+    @property
+    def data_sr(self) -> Table:
+        return self.split.signal_region(self.data)
+
+    @property
+    def n_sr(self) -> int:
+        return self.split.n_sr
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+
+def _mass_errors(masses: dict[str, Any], hypotheses: np.ndarray, spread: Any, models: Any) -> None:
+    """Widen the mass intervals by the flow and classifier spreads, in quadrature (GeV)."""
+    for j, name in enumerate(("mX", "mY")):
+        sigma_m = math.hypot(spread.error_of(hypotheses[:, j]), models.error_of(hypotheses[:, j]))
+        best_m = masses[name]
+        masses[f"{name}_lo"] = best_m - math.hypot(best_m - masses[f"{name}_lo"], sigma_m)
+        masses[f"{name}_hi"] = best_m + math.hypot(masses[f"{name}_hi"] - best_m, sigma_m)
+        masses[f"{name}_sys_generator"] = sigma_m
+
+
+def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> InferMethodResult:
+    """Classifier ``f(x, mX, mY)`` vs generated background, mixture fit, toy-calibrated Z."""
+    config, seed, grid = run.config, run.seed, run.signal_grid
+    if grid is None:
+        return InferMethodResult.skipped("needs a signal grid (--signal-grid DIR)")
+    if model is None:
+        with run.stages("parametrized_training"):
+            pcfg = dataclasses.replace(config.parametrized, seed=config.parametrized.seed + seed)
+            model = ParametrizedModel.train(grid, run.generated, pcfg)
+    run.result.parametrized_model = model
+    with run.stages("parametrized_fit"):
+        # Held-out generated samples: one normalises the ratios, one feeds the toys.
+        reference = run.background.sample_sr(2 * run.n_sr, seed=seed + REFERENCE_SEED)
+        pool = run.background.sample_sr(2 * run.n_sr, seed=seed + POOL_SEED)
+        fit, masses, hypotheses = fit_parametrized(model, run.data_sr, normalise_with=reference)
+        pool_ratios = normalised_ratios(model, pool, hypotheses, fit.per_hypothesis["ratio_norm"])
+        toys = toy_q0(pool_ratios, run.n_sr, config.toys, seed=seed + TOYS_SEED)
+        calibrated = global_significance(fit.q0, toys)
+        assert fit.ratios is not None
+        assert run.log_members_sr is not None
+        spread = generator_spread(fit.ratios, member_weights_from_log_probs(run.log_members_sr))
+        assert fit.member_ratios is not None
+        classifiers = model_spread(fit.member_ratios)
+        sigma_gen = math.hypot(spread.error_mu, classifiers.error_mu)
+        _mass_errors(masses, hypotheses, spread, classifiers)
+    run.result.fits["parametrized"] = fit
+    run.result.mass_scan = masses["scan"]
+    run.result.parametrized_toys = toys
+    return InferMethodResult.ok(
+        {
+            **total_result(
+                fit,
+                sigma_gen=sigma_gen,
+                z_for_zero=calibrated["significance"],
+                zero_below=config.evidence_threshold,
+            ),
+            "mu_hat_flow_members": spread.mu_members,
+            "mu_sys_flows": spread.error_mu,
+            "mu_hat_classifier_members": classifiers.mu_members,
+            "mu_sys_classifiers": classifiers.error_mu,
+            "significance": calibrated["significance"],
+            "p_value": calibrated["p_value"],
+            "significance_calibration": calibrated["method"],
+            "toys": config.toys,
+            "masses": {k: v for k, v in masses.items() if k != "scan"},
+            "grid": grid.counts(),
+            "training_epochs": [len(h) for h in model.history],
+        }
+    )
+
+
+def unbinned_toys(
+    background: SidebandBackground,
+    mjj_density: MjjSidebandDensity,
+    n_events: int,
+    n_toys: int,
+    unbinned: UnbinnedConfig,
+    columns: tuple[str, ...],
+    seed: int,
+) -> np.ndarray:
+    """``q0`` of ``n_toys`` background-only toys of the unbinned fit: ``n_events`` events
+    generated by the flow ensemble at mjj drawn from the sideband fit, fitted like the data
+    (free fit)."""
+    out = np.empty(n_toys)
+    for t in range(n_toys):
+        mjj = mjj_density.sample(n_events, seed=seed + TOY_MJJ_SEED + t)
+        toy = dict(background.sample_at(mjj, seed=seed + TOY_FEATURES_SEED + t))
+        toy["mjj"] = mjj
+        log_members = background.model.member_log_probs(toy)
+        log_bkg = (
+            logsumexp(log_members, axis=0) - math.log(len(log_members)) + mjj_density.log_pdf(mjj)
+        )
+        out[t] = free_fit(to_matrix(toy, columns), log_bkg, unbinned, columns)[1]
+    return out
+
+
+def run_unbinned(run: InferRun) -> InferMethodResult:
+    """Flow background density, learned signal density, EM fit of ``mu``; toy-calibrated Z."""
+    config, data_sr = run.config, run.data_sr
+    with run.stages("unbinned_fit"):
+        mjj_density = MjjSidebandDensity(run.data["mjj"], config.regions.signal_region)
+        log_mjj = mjj_density.log_pdf(data_sr["mjj"])
+        log_members = run.log_members_sr
+        assert log_members is not None
+        log_bkg = logsumexp(log_members, axis=0) - math.log(len(log_members)) + log_mjj
+        columns = (*config.features, "mjj")
+        x = to_matrix(data_sr, columns)
+        ucfg = dataclasses.replace(config.unbinned, seed=config.unbinned.seed + run.seed)
+        fit = fit_unbinned(x, log_bkg, ucfg, columns)
+        # Generator uncertainty: the free fit with each bootstrap flow's density.
+        mu_members = (
+            [free_fit(x, lp + log_mjj, ucfg, columns)[0] for lp in log_members]
+            if len(log_members) > 1
+            else [fit.mu_hat]
+        )
+        sigma_u = ensemble_error(mu_members)
+    with run.stages("unbinned_toys"):
+        toys = unbinned_toys(
+            run.background, mjj_density, run.n_sr, config.unbinned_toys, ucfg, columns, run.seed
+        )
+        calibrated = calibrated_significance(free_fit_q0(fit), toys)
+    run.result.fits["unbinned"] = fit
+    return InferMethodResult.ok(
+        {
+            **total_result(
+                fit,
+                sigma_gen=sigma_u,
+                z_for_zero=calibrated["significance"],
+                zero_below=config.evidence_threshold,
+            ),
+            "mu_hat_flow_members": mu_members,
+            "significance": calibrated["significance"],
+            "p_value": calibrated["p_value"],
+            "significance_calibration": calibrated["method"],
+            "toys": len(toys),
+            "toy_q0": [float(q) for q in toys],
+            "mjj_slope_per_gev": mjj_density.slope,
+            "signal_model": signal_summary(fit, columns),
+        }
+    )
+
+
+def _sideband_windows(run: InferRun, point: tuple[float, float]) -> tuple[Any, Any]:
+    """Data and generated events of the sideband windows next to the SR, and the signal
+    events of mass ``point`` there (the binned fit's closure, :mod:`gbi.infer.binned`)."""
+    lo, hi = run.config.regions.signal_region
+    width = run.config.binned.sideband_width
+    mjj = run.data["mjj"]
+    side_data = subset(run.data, run.split.sb & (mjj >= lo - width) & (mjj < hi + width))
+    side_mjj = np.repeat(side_data["mjj"], max(1, round(run.config.oversampling)))
+    sideband = (side_data, run.background.sample_at(side_mjj, seed=run.seed + SIDEBAND_SEED))
+    assert run.signal_grid is not None
+    signal_side = run.signal_grid.outside.get(point)
+    if signal_side is not None:
+        m = signal_side["mjj"]
+        signal_side = subset(signal_side, (m >= lo - width) & (m < hi + width))
+    return sideband, signal_side
+
+
+def run_binned(run: InferRun, best_mass: tuple[float, float] | None) -> InferMethodResult:
+    """Anomaly-score cut and pyhf fit of the SR mjj histogram at the grid point nearest to
+    ``config.binned_mass``, else ``best_mass`` (the parametrized fit), else the grid centre."""
+    config, grid = run.config, run.signal_grid
+    if grid is None:
+        return InferMethodResult.skipped(
+            "needs a signal grid (--signal-grid DIR) for the signal template"
+        )
+    masses = grid.masses
+    point = config.binned_mass or best_mass
+    point = point or (masses[len(masses) // 2][0], masses[len(masses) // 2][1])
+    nearest = tuple(masses[np.argmin(((masses - np.array(point)) ** 2).sum(1))])
+    with run.stages("binned"):
+        sideband, signal_side = _sideband_windows(run, nearest)
+        try:
+            res = fit_binned(
+                run.data_sr,
+                run.generated,
+                grid.tables[nearest],
+                config.features,
+                config.regions.signal_region,
+                config.binned,
+                seed=run.seed,
+                member_weights=run.background.model.member_weights(run.generated),
+                zero_below=config.evidence_threshold,
+                sideband=sideband,
+                signal_sideband=signal_side,
+            )
+        except GbiError as err:  # bad input, or a pyhf fit that did not converge
+            return InferMethodResult.skipped(str(err))
+    run.result.workspace = res.pop("workspace")
+    return InferMethodResult.ok(
+        {**res, "signal_template_mass": {"mX": nearest[0], "mY": nearest[1]}}
+    )
