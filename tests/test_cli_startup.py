@@ -15,7 +15,17 @@ from gbi.cli import COMMANDS, build_parser
 HEAVY = ("torch", "coffea", "pyhf", "matplotlib", "hist", "awkward", "uproot", "numpy")
 # detect and infer are being rewritten by their owners; their register() imports torch
 # today (via gbi.detect / gbi.infer): add them here once it no longer does.
-LIGHT_COMMANDS = ("demo", "process", "generate", "plot", "amplify", "workspace", "fit")
+LIGHT_COMMANDS = (
+    "demo",
+    "process",
+    "generate",
+    "plot",
+    "amplify",
+    "workspace",
+    "fit",
+    "detect",
+    "infer",
+)
 
 
 def _imported_after(code: str) -> dict:
@@ -83,3 +93,20 @@ def test_generate_help_defaults_agree_with_the_generator():
     assert cli_generate.DEFAULT_MASSES == pythia_config.DEFAULT_MASSES
     assert cli_generate.DEFAULT_EVENTS_PER_FILE == runner.DEFAULT_EVENTS_PER_FILE
     assert cli_generate.DEFAULT_BATCH_SIZE == runner.DEFAULT_BATCH_SIZE
+
+
+def test_detect_and_infer_help_defaults_agree_with_the_library():
+    from gbi.cli import detect as cli_detect
+    from gbi.cli import infer as cli_infer
+    from gbi.detect.config import DEFAULT_CUTS, METHODS
+    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
+    from gbi.infer.config import INFER_METHODS
+    from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
+
+    assert cli_detect.METHODS == METHODS
+    assert cli_detect.DEFAULT_CUTS == DEFAULT_CUTS
+    assert cli_infer.INFER_METHODS == INFER_METHODS
+    assert cli_infer.EVIDENCE_THRESHOLD == EVIDENCE_THRESHOLD
+    assert cli_infer.SIDEBAND_CLOSURE_MODES == SIDEBAND_CLOSURE_MODES
+    for name, value in cli_infer.BINNED_DEFAULTS.items():
+        assert getattr(BinnedConfig, name) == value, name

@@ -24,10 +24,19 @@ __all__ = ["register", "run"]
 
 log = logging.getLogger("gbi.detect")
 
+# Written here, not imported, so that ``gbi detect --help`` imports no torch
+# (tests/test_cli_startup.py checks that they agree with gbi.detect.config).
+METHODS: tuple[str, ...] = ("cathode", "latent", "idealized", "supervised")
+DEFAULT_CUTS: tuple[float, ...] = (0.1, 0.01, 0.001)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from gbi.cli.options import HelpFormatter, add_drop_invalid_option, add_region_options
-    from gbi.detect.config import DEFAULT_CUTS, METHODS
+    from gbi.cli.options import (
+        HelpFormatter,
+        add_drop_invalid_option,
+        add_overwrite_option,
+        add_region_options,
+    )
 
     p = subparsers.add_parser(
         "detect",
@@ -41,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "data", nargs="+", help="feature Parquet file(s) or 'gbi process' output folder(s)"
     )
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    add_overwrite_option(p)
     for flag, text in (
         ("--reference-background", "independent background sample (idealized, test background)"),
         ("--signal", "signal sample not in the data (supervised detector, test signal)"),
@@ -133,18 +143,21 @@ def _config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gbi.detect.files import detect_files
+    from gbi.io import prepare_output_dir
 
-    result, written = detect_files(
-        args.data,
-        args.out,
-        config=_config(args),
-        reference=args.reference_background,
-        signal=args.signal,
-        test=args.test,
-        truth_label=args.truth_label,
-        drop_invalid=args.drop_invalid,
-        json_path=args.json,
-    )
+    config = _config(args)  # bad options stop before the output folder is touched
+    with prepare_output_dir(args.out, overwrite=args.overwrite, command="detect"):
+        result, written = detect_files(
+            args.data,
+            args.out,
+            config=config,
+            reference=args.reference_background,
+            signal=args.signal,
+            test=args.test,
+            truth_label=args.truth_label,
+            drop_invalid=args.drop_invalid,
+            json_path=args.json,
+        )
     summary = result.summary
     for message in summary.messages:
         log.warning(message)

@@ -25,11 +25,21 @@ from pathlib import Path
 
 __all__ = ["register", "run"]
 
+# Written here, not imported, so that ``gbi infer --help`` imports no torch
+# (tests/test_cli_startup.py checks that they agree with gbi.infer).
+INFER_METHODS: tuple[str, ...] = ("parametrized", "unbinned", "binned")
+EVIDENCE_THRESHOLD = 2.0
+SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
+BINNED_DEFAULTS = {"efficiency": 0.02, "bins": 1, "sideband_width": 200.0}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from gbi.cli.options import HelpFormatter, add_drop_invalid_option, add_region_options
-    from gbi.infer.config import INFER_METHODS
-    from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
+    from gbi.cli.options import (
+        HelpFormatter,
+        add_drop_invalid_option,
+        add_overwrite_option,
+        add_region_options,
+    )
 
     p = subparsers.add_parser(
         "infer",
@@ -51,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--signal-grid", nargs="+", metavar="DIR", help="signal grid files or folders")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for plots")
+    add_overwrite_option(p)
     p.add_argument("--toys", type=int, default=100, help="background-only toys, parametrized")
     p.add_argument(
         "--unbinned-toys",
@@ -91,8 +102,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_binned_options(p: argparse.ArgumentParser) -> None:
-    from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
-
     p.add_argument(
         "--binned-mass",
         nargs=2,
@@ -103,19 +112,19 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--binned-efficiency",
         type=float,
-        default=BinnedConfig.efficiency,
+        default=BINNED_DEFAULTS["efficiency"],
         help="binned: fraction of the generated SR background kept by the score cut",
     )
     p.add_argument(
         "--binned-bins",
         type=int,
-        default=BinnedConfig.bins,
+        default=BINNED_DEFAULTS["bins"],
         help="binned: mjj bins of the SR histogram",
     )
     p.add_argument(
         "--binned-sideband-width",
         type=float,
-        default=BinnedConfig.sideband_width,
+        default=BINNED_DEFAULTS["sideband_width"],
         metavar="GEV",
         help="binned: width in GeV of each sideband window next to the SR for the closure",
     )
@@ -133,7 +142,7 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     """The :class:`InferConfig` of the options (it validates the values)."""
     from gbi.cli.options import resolve_regions
-    from gbi.infer.config import INFER_METHODS, InferConfig
+    from gbi.infer.config import InferConfig
 
     methods = tuple(args.method or INFER_METHODS)
     if args.method is None and not args.signal_grid:
@@ -178,17 +187,27 @@ def _line(name: str, res) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gbi.infer.files import infer_files
+    import contextlib
 
-    result = infer_files(
-        args.features,
-        args.json,
-        config=_config(args),
-        signal_grid=args.signal_grid,
-        out_dir=args.out,
-        truth_label=args.truth_label,
-        drop_invalid=args.drop_invalid,
+    from gbi.infer.files import infer_files
+    from gbi.io import prepare_output_dir
+
+    config = _config(args)  # bad options stop before the output folder is touched
+    owner = (
+        prepare_output_dir(args.out, overwrite=args.overwrite, command="infer")
+        if args.out is not None
+        else contextlib.nullcontext()
     )
+    with owner:
+        result = infer_files(
+            args.features,
+            args.json,
+            config=config,
+            signal_grid=args.signal_grid,
+            out_dir=args.out,
+            truth_label=args.truth_label,
+            drop_invalid=args.drop_invalid,
+        )
     for name, res in result.methods.items():
         print(_line(name, res))
     print(f"wrote {args.json}")
