@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from gbi.cli.options import add_overwrite_option
+from gbi.cli.options import add_overwrite_option, add_region_options
 from gbi.errors import GbiInputError
 
-__all__ = ["add_execution_options", "register", "resolve_fileset", "resolve_regions", "run"]
+__all__ = ["add_execution_options", "register", "resolve_fileset", "run"]
 
 
 def add_execution_options(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +37,6 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
         "--skip-bad-files",
         action="store_true",
         help="leave out unreadable files or files without the needed branches, and list them in summary.json",
-    )
-    parser.add_argument(
-        "--regions",
-        type=Path,
-        metavar="REGIONS.json",
-        help="signal region / sidebands (schema regions-1.0)",
     )
     parser.add_argument(
         "--read-threads",
@@ -79,9 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="tree of the ROOT files given here, and of fileset datasets that set no "
         "'treename' [default: Events]",
     )
-    parser.add_argument(
-        "--sr", nargs=2, type=float, metavar=("LOW", "HIGH"), help="signal region in GeV"
-    )
+    add_region_options(parser)
     add_execution_options(parser)
     parser.set_defaults(func=run)
 
@@ -100,21 +92,8 @@ def resolve_fileset(entries: list[str], treename: str = "Events") -> dict:
     return normalize_fileset(list(entries), source="the input files", default_tree=treename)
 
 
-def resolve_regions(args: argparse.Namespace):
-    from gbi.regions import Regions
-
-    regions = Regions.from_json(args.regions) if args.regions else Regions()
-    if getattr(args, "sr", None):
-        regions = Regions(
-            sr_low=args.sr[0],
-            sr_high=args.sr[1],
-            range_low=regions.range_low,
-            range_high=regions.range_high,
-        )
-    return regions
-
-
 def run(args: argparse.Namespace) -> int:
+    from gbi.cli.options import resolve_regions
     from gbi.feature_job import process_fileset
 
     summary = process_fileset(
