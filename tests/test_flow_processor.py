@@ -43,7 +43,11 @@ def model_dir(sample_features, tmp_path_factory):
     return directory
 
 
-@pytest.mark.parametrize("executor", ["iterative", "futures"])
+@pytest.mark.parametrize(
+    "executor",
+    # the futures run starts worker processes that import torch (about 15 s): slow step
+    ["iterative", pytest.param("futures", marks=pytest.mark.slow)],
+)
 def test_flow_processor_matches_direct_evaluation(model_dir, sample_features, executor):
     result = run_processor(
         {k: v for k, v in default_fileset().items() if k == "qcd"},

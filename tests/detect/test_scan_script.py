@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 from detect_toys import toy_background, toy_signal
 
 from gbi.tables import write_table
@@ -13,6 +14,7 @@ from gbi.tables import write_table
 SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "lhco_injection_scan.py"
 
 
+@pytest.mark.slow  # end-to-end run of the example script (about 30 s)
 def test_injection_scan_table(tmp_path: Path) -> None:
     files = {
         "bkg": toy_background(8000, 1),

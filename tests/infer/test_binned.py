@@ -71,6 +71,7 @@ def _fit(mode: str, seed: int, n_signal: int = 0) -> dict:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # trains flows and classifiers on 3 toys (about 20 s)
 def test_sideband_closure_removes_the_spurious_signal() -> None:
     """Data's 10% wider x1 tail passes a tail cut ~1.5x more often than the generator says:
     without the closure the signal-free SR shows a many-sigma 'signal'; with the windows as
