@@ -5,7 +5,7 @@
 Usage::
 
     python processors/anomaly_scores.py FILESET.json --classifier OUT/classifier_cathode \\
-        [--classifier OUT/classifier_idealized] [--executor iterative|futures] \\
+        [--classifier OUT/classifier_idealized] [--executor iterative|futures|dask] \\
         [--out anomaly_hists.json]
 
 Each ``--classifier`` is a ``classifier_<method>/`` directory of ``gbi detect`` (data only:
@@ -21,21 +21,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from coffea import processor
+
 from gbi.errors import GbiError
-from gbi.execution import run_processor
+from gbi.execution import QuietNanoAODSchema
+from gbi.executors import EXECUTORS, make_executor
 from gbi.fileset import load_fileset
 from gbi.hists import write_histograms
 from gbi.io import write_pickle
-from gbi.processors.anomaly import AnomalyScoreProcessor
-from gbi.processors.dijet import OPTIONAL_BRANCHES, REQUIRED_BRANCHES
+from gbi.processors import AnomalyScoreProcessor
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("fileset")
     parser.add_argument("--classifier", action="append", required=True, metavar="DIR")
-    parser.add_argument("--executor", choices=("iterative", "futures"), default="iterative")
+    parser.add_argument("--executor", choices=EXECUTORS, default="iterative")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
     parser.add_argument("--chunksize", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=Path("anomaly_hists.json"))
     parser.add_argument(
@@ -48,16 +51,11 @@ def main() -> int:
         Path(p).name.removesuffix(".pkl").removeprefix("classifier_"): p for p in args.classifier
     }
     try:
-        processor = AnomalyScoreProcessor(classifiers, allow_pickle=args.allow_pickle)
-        output = run_processor(
-            load_fileset(args.fileset),
-            processor,
-            required_branches=REQUIRED_BRANCHES,
-            preload_branches=REQUIRED_BRANCHES + OPTIONAL_BRANCHES,
-            executor=args.executor,
-            workers=args.workers,
-            chunksize=args.chunksize,
-        ).output
+        scores = AnomalyScoreProcessor(classifiers, allow_pickle=args.allow_pickle)
+        fileset = load_fileset(args.fileset)
+        with make_executor(args.executor, args.workers, args.scheduler, True, 0, {}) as (ex, _):
+            runner = processor.Runner(ex, schema=QuietNanoAODSchema, chunksize=args.chunksize)
+            output = runner(fileset, scores)
     except GbiError as err:
         print(f"anomaly_scores.py: error: {err}", file=sys.stderr)
         return 2
