@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fit",
     "detect",
     "infer",
+    "search",
 )
 
 

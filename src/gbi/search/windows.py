@@ -65,6 +65,10 @@ class Window:
     low: float
     high: float
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", float(self.low))
+        object.__setattr__(self, "high", float(self.high))
+
     @property
     def center(self) -> float:
         """Centre of the SR (GeV): the mass the window's results are plotted at."""

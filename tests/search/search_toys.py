@@ -7,6 +7,9 @@ import numpy as np
 
 FEATURES = ("f1", "f2")
 
+#: The bump's mass (GeV) in the shared toy: the centre of the window 3000-3400.
+MASS = 3200.0
+
 
 def toy_data(
     n_background: int = 20_000,
