@@ -87,31 +87,19 @@ def run_search(
         len(todo),
         executor,
     )
-    from tqdm.auto import tqdm
-
-    computed = []
-    with tqdm(total=len(todo), disable=not progress, unit="window", desc="gbi search") as bar:
-        for result in map_windows(
-            table,
-            todo,
-            windows,
-            config,
-            executor=executor,
-            workers=workers,
-            scheduler=scheduler,
-            threads=threads,
-        ):
-            name = WindowResult.from_dict(result).name
-            workspace = result.pop("workspace", None)
-            if workspace is not None:
-                write_json(workspace, out / "workspaces" / f"{name}.json")
-            write_json(result, out / "windows" / f"{name}.json")
-            results[name] = result
-            computed.append(name)
-            if result["status"] != "ok":
-                log.warning("window %s: %s: %s", name, result["status"], result.get("message"))
-            bar.set_postfix_str(f"{name} {result['status']}")
-            bar.update(1)
+    computed = _run_tasks(
+        table,
+        todo,
+        windows,
+        config,
+        results,
+        out,
+        progress=progress,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        threads=threads,
+    )
     ordered = [results[w.name] for w in windows.windows]
     search = SearchResult(
         windows=[WindowResult.from_dict(r) for r in ordered],
@@ -130,6 +118,38 @@ def run_search(
     )
     write_outputs(search, out, plots=plots)
     return search
+
+
+def _run_tasks(
+    table: dict[str, np.ndarray],
+    todo: list[tuple[Any, str]],
+    windows: WindowGrid,
+    config: WindowConfig,
+    results: dict[str, dict[str, Any]],
+    out: Path,
+    *,
+    progress: bool,
+    **executor: Any,
+) -> list[str]:
+    """Run ``todo``; write each window (and its workspace) as it arrives, into ``results``
+    too. Returns the names of the windows computed, in the order they finished."""
+    from tqdm.auto import tqdm
+
+    computed = []
+    with tqdm(total=len(todo), disable=not progress, unit="window", desc="gbi search") as bar:
+        for result in map_windows(table, todo, windows, config, **executor):
+            name = WindowResult.from_dict(result).name
+            workspace = result.pop("workspace", None)
+            if workspace is not None:
+                write_json(workspace, out / "workspaces" / f"{name}.json")
+            write_json(result, out / "windows" / f"{name}.json")
+            results[name] = result
+            computed.append(name)
+            if result["status"] != "ok":
+                log.warning("window %s: %s: %s", name, result["status"], result.get("message"))
+            bar.set_postfix_str(f"{name} {result['status']}")
+            bar.update(1)
+    return computed
 
 
 def _stored(out: Path, keys: dict[str, str], overwrite: bool) -> dict[str, dict[str, Any]]:

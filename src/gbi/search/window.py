@@ -100,14 +100,10 @@ def _skipped(counts: dict[str, Any], message: str) -> dict[str, Any]:
     return {**counts, "status": "skipped", "message": message}
 
 
-def _compute(
-    data: Mapping[str, np.ndarray],
-    window: Window,
-    grid: WindowGrid,
-    config: WindowConfig,
-    seed: int,
-) -> dict[str, Any]:
-    mjj = np.asarray(data["mjj"], dtype=np.float64)
+def _check(
+    mjj: np.ndarray, window: Window, grid: WindowGrid, config: WindowConfig
+) -> tuple[dict[str, Any], str | None]:
+    """Event counts of the window's regions, and why it cannot run (``None``: it can)."""
     sr = window.in_signal_region(mjj)
     side_lo, side_hi = grid.sidebands(window, mjj)
     counts = {
@@ -118,27 +114,32 @@ def _compute(
     where = f"window [{window.low:g}, {window.high:g}) GeV"
     if not len(mjj) or window.high <= mjj.min() or window.low > mjj.max():
         span = f"[{mjj.min():.1f}, {mjj.max():.1f}]" if len(mjj) else "(no events)"
-        return _skipped(counts, f"{where} lies outside the data's mjj range {span} GeV")
+        return counts, f"{where} lies outside the data's mjj range {span} GeV"
     if counts["n_sr"] < config.min_sr_events:
-        return _skipped(
-            counts,
+        return counts, (
             f"{where}: the signal region holds {counts['n_sr']} data events, expected at "
-            f"least {config.min_sr_events} (min_sr_events)",
+            f"least {config.min_sr_events} (min_sr_events)"
         )
     for side in ("low", "high"):
         n = counts[f"n_sideband_{side}"]
         if n < config.min_sideband_events:
-            return _skipped(
-                counts,
+            return counts, (
                 f"{where}: the {side} sideband holds {n} data events, expected at least "
                 f"{config.min_sideband_events} (min_sideband_events): the flow would "
-                "extrapolate into the signal region instead of interpolating",
+                "extrapolate into the signal region instead of interpolating"
             )
-    columns = (*config.features, "mjj")
-    table = {c: np.asarray(data[c], dtype=np.float64) for c in columns}
-    data_sr = subset(table, sr)
-    timing: dict[str, float] = {}
-    t0 = time.perf_counter()
+    return counts, None
+
+
+def _background(
+    table: dict[str, np.ndarray],
+    sideband: np.ndarray,
+    sr_mjj: np.ndarray,
+    window: Window,
+    config: WindowConfig,
+    seed: int,
+) -> SidebandBackground:
+    """The window's sideband flow ``p(features | mjj)`` (the SR mjj feeds its KDE)."""
     flow = FlowConfig(
         flow=config.flow,
         features=config.features,
@@ -146,15 +147,56 @@ def _compute(
         transforms=config.flow_transforms,
         hidden_features=config.flow_hidden,
     )
-    background = SidebandBackground.train(
-        subset(table, side_lo | side_hi),
+    return SidebandBackground.train(
+        subset(table, sideband),
         flow,
         dataclasses.replace(config.flow_train, seed=config.flow_train.seed + seed),
-        sr_mjj=data_sr["mjj"],
+        sr_mjj=sr_mjj,
         window=(window.low, window.high),
         ensemble=config.flow_ensemble,
         bootstrap=config.flow_ensemble > 1,
     )
+
+
+def _control(
+    side_data: dict[str, np.ndarray],
+    background: SidebandBackground,
+    run: Any,
+    cut: float,
+    window: Window,
+    config: WindowConfig,
+    seed: int,
+) -> tuple[Any, dict[str, float]]:
+    """The control channel (data of the control windows and background generated at their
+    mjj, after the cut) and its closure numbers. Each event is scored by one random fold
+    model, distributed like the out-of-fold scores the cut was set on (as gbi.infer.binned)."""
+    side_mjj = np.repeat(side_data["mjj"], max(1, round(config.oversampling)))
+    side_gen = background.sample_at(side_mjj, seed=seed + 707)
+    pass_data = run.score_single(to_matrix(side_data, config.features), seed=seed + 17) > cut
+    pass_gen = run.score_single(to_matrix(side_gen, config.features), seed=seed + 18) > cut
+    channel = control_channel(pass_data, pass_gen, side_data, side_gen, None, window.low)
+    return channel, sideband_closure(pass_data, pass_gen)
+
+
+def _compute(
+    data: Mapping[str, np.ndarray],
+    window: Window,
+    grid: WindowGrid,
+    config: WindowConfig,
+    seed: int,
+) -> dict[str, Any]:
+    mjj = np.asarray(data["mjj"], dtype=np.float64)
+    counts, reason = _check(mjj, window, grid, config)
+    if reason is not None:
+        return _skipped(counts, reason)
+    sr = window.in_signal_region(mjj)
+    side_lo, side_hi = grid.sidebands(window, mjj)
+    columns = (*config.features, "mjj")
+    table = {c: np.asarray(data[c], dtype=np.float64) for c in columns}
+    data_sr = subset(table, sr)
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
+    background = _background(table, side_lo | side_hi, data_sr["mjj"], window, config, seed)
     n_gen = max(1, round(config.oversampling * counts["n_sr"]))
     generated = background.sample_sr(n_gen, seed=seed + 101)
     timing["flow"] = time.perf_counter() - t0
@@ -168,20 +210,18 @@ def _compute(
         n_folds=config.n_folds,
     )
     if not run.usable:
-        return _skipped(counts, f"{where}: the data-vs-generated classifier: {run.message}")
+        return _skipped(
+            counts,
+            f"window [{window.low:g}, {window.high:g}) GeV: the data-vs-generated "
+            f"classifier: {run.message}",
+        )
     assert run.data_scores is not None
     assert run.background_scores is not None
     cut = float(thresholds(run.background_scores, [config.efficiency])[0])
     pass_data = run.data_scores > cut
     pass_gen = run.background_scores > cut
-    # Control windows: one random fold model per event, distributed like the out-of-fold
-    # scores the cut was set on (gbi.infer.binned does the same).
     side_data = subset(table, grid.controls(window, mjj))
-    side_mjj = np.repeat(side_data["mjj"], max(1, round(config.oversampling)))
-    side_gen = background.sample_at(side_mjj, seed=seed + 707)
-    pass_side_data = run.score_single(to_matrix(side_data, config.features), seed=seed + 17) > cut
-    pass_side_gen = run.score_single(to_matrix(side_gen, config.features), seed=seed + 18) > cut
-    control = control_channel(pass_side_data, pass_side_gen, side_data, side_gen, None, window.low)
+    control, closure = _control(side_data, background, run, cut, window, config, seed)
     timing["classifier"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     fitted = fit_window(
@@ -206,7 +246,7 @@ def _compute(
         "threshold": cut,
         "classifier_status": run.status,
         "classifier": run.to_dict(),
-        "sideband_closure": sideband_closure(pass_side_data, pass_side_gen),
+        "sideband_closure": closure,
         # Rows of the input table passing the cut in the SR: the overlap between windows
         # gives the correlation of their local significances (gbi.search.significance).
         "passing_events": np.flatnonzero(sr)[pass_data].tolist(),
