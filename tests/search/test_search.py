@@ -161,3 +161,49 @@ def test_cli_reuses_a_finished_scan(tmp_path, toy, grid, scan_dir, capsys):
     assert document["best"]["local_significance"] == first.best.local_significance
     assert main([*argv[:4], "--windows", "3000:3400:100"]) == 2
     assert "needs --width" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_killed_dask_worker_does_not_change_the_result(tmp_path, toy, config, scan_dir):
+    """The worker running a window is killed while it runs: dask reruns the window on
+    another worker and the window file is the one of the iterative scan."""
+    import contextlib
+    import os
+    import threading
+
+    distributed = pytest.importorskip("distributed")
+    out, _ = scan_dir
+    grid = WindowGrid((Window(2600, 3000), Window(3000, 3400)))
+    killed: list[str] = []
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        done = threading.Event()
+
+        def kill_a_busy_worker() -> None:
+            while not done.is_set() and not killed:
+                for worker, keys in client.processing().items():
+                    if any(str(k).startswith("gbi-window-3000_3400") for k in keys):
+                        killed.append(worker)
+                        with contextlib.suppress(Exception):  # the call dies with the worker
+                            client.run(os._exit, 1, workers=[worker])
+                        return
+                done.wait(0.1)
+
+        thread = threading.Thread(target=kill_a_busy_worker, daemon=True)
+        thread.start()
+        result = run_search(
+            toy, grid, config, out_dir=tmp_path, executor="dask",
+            scheduler=cluster.scheduler_address, threads=1, global_toys=100,
+        )  # fmt: skip
+        done.set()
+        thread.join()
+    assert killed, "no worker was seen running the window"
+    assert [w.status for w in result.windows] == ["ok", "ok"]
+    for w in grid.windows:
+        mine = json.loads((tmp_path / "windows" / f"{w.name}.json").read_text())
+        iterative = json.loads((out / "windows" / f"{w.name}.json").read_text())
+        assert _stable(mine) == _stable(iterative)

@@ -152,7 +152,7 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: None still binds 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,
