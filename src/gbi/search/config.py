@@ -29,8 +29,8 @@ from gbi.tables import DEFAULT_FEATURES
 __all__ = ["SEARCH_VERSION", "WindowConfig", "data_identity", "result_key", "window_seed"]
 
 #: Version of the per-window computation: bump it when a change alters the numbers, so
-#: that results stored by an older gbi are not reused.
-SEARCH_VERSION = "1.0"
+#: that results stored by an older gbi are not reused (1.1: the 68% interval from MINOS).
+SEARCH_VERSION = "1.1"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ come out low (conservative for discovery) and the upper limits too strong. Windo
 than the signal's mjj peak keep the leak small.
 
 The fit (:func:`gbi.workspace.fit.fit_workspace`, pyhf numpy backend, minuit) gives
-``mu_hat`` with its HESSE error, the discovery test q0 (local p0 and Z) and the 95% CL CLs
+``mu_hat`` with its MINOS interval, the discovery test q0 (local p0 and Z) and the 95% CL CLs
 upper limits, observed and expected with the +-1/2 sigma band, on the number of signal
 events passing the cut.
 
@@ -48,27 +48,15 @@ from gbi.errors import GbiInputError
 __all__ = ["fit_window"]
 
 
-def fit_window(
+def _signal_region(
     n_observed: int,
     n_generated_pass: int,
     weight: float,
-    control: Any,
-    *,
     window: tuple[float, float],
-    extrapolation_uncertainty: float = 0.06,
-    zero_below: float = 2.0,
-) -> dict[str, Any]:
-    """Build and fit the window's workspace (module docstring).
-
-    ``n_observed``: data events passing in the SR; ``n_generated_pass``: generated events
-    passing, each of weight ``weight`` (``n_SR / n_generated``); ``control``: the
-    ``sideband_windows`` :class:`gbi.workspace.Channel`; ``window``: SR edges (GeV).
-    The 68% interval is ``mu_hat +- HESSE error``; when the local significance is below
-    ``zero_below`` (sigma) its lower edge is 0 (no evidence of a signal, as in ``gbi infer``).
-    Returns the numbers and the workspace spec (``"workspace"``, a JSON-ready dict).
-    """
-    from gbi.workspace import Channel, Sample, build_workspace
-    from gbi.workspace.fit import fit_workspace
+    extrapolation_uncertainty: float,
+) -> Any:
+    """The one-bin SR channel: unit signal, background x ``sideband_k``, data passing."""
+    from gbi.workspace import Channel, Sample
     from gbi.workspace.histograms import Template
 
     if n_generated_pass < 1:
@@ -103,15 +91,44 @@ def fit_window(
         ],
         data=observed,
     )
+    return sr
+
+
+def fit_window(
+    n_observed: int,
+    n_generated_pass: int,
+    weight: float,
+    control: Any,
+    *,
+    window: tuple[float, float],
+    extrapolation_uncertainty: float = 0.06,
+    zero_below: float = 2.0,
+) -> dict[str, Any]:
+    """Build and fit the window's workspace (module docstring).
+
+    ``n_observed``: data events passing in the SR; ``n_generated_pass``: generated events
+    passing, each of weight ``weight`` (``n_SR / n_generated``); ``control``: the
+    ``sideband_windows`` :class:`gbi.workspace.Channel`; ``window``: SR edges (GeV).
+    The 68% interval is MINOS's (HESSE's symmetric error, also reported as ``mu_err``, is
+    meaningless when ``mu_hat`` sits at its bound 0: 411 events where MINOS gives 23 in one
+    LHCO-style window); when the local significance is below ``zero_below`` (sigma) its
+    lower edge is 0 (no evidence of a signal, as in ``gbi infer``).
+    Returns the numbers and the workspace spec (``"workspace"``, a JSON-ready dict).
+    """
+    from gbi.workspace import build_workspace
+    from gbi.workspace.fit import fit_workspace
+
+    sr = _signal_region(n_observed, n_generated_pass, weight, window, extrapolation_uncertainty)
     # The POI is a count of events: an excess cannot exceed the observed count, and a limit
     # lies within a few standard deviations of it, far below this bound.
     upper = 2.0 * n_observed + 10.0 * math.sqrt(n_observed + 1.0) + 20.0
     ws = build_workspace([sr, control], poi_bounds=(0.0, upper))
-    result = fit_workspace(ws)
+    result = fit_workspace(ws, minos=True)
     k = next(p for p in result["parameters"] if p["name"] == "sideband_k")
     mu_hat, mu_err = result["mu_hat"], result["mu_err"]
     z = float(result["q0_significance"])
-    mu_lo = mu_hat - mu_err if z >= zero_below else 0.0
+    lo, hi = result["mu_minos"]
+    mu_lo = lo if z >= zero_below else 0.0
     return {
         "local_significance": z,
         "p0_local": float(result["p0"]),
@@ -119,7 +136,7 @@ def fit_window(
         "mu_hat": mu_hat,
         "mu_err": mu_err,
         "mu_lo": mu_lo,
-        "mu_hi": mu_hat + mu_err,
+        "mu_hi": hi,
         "upper_limit_obs": float(result["cls_upper_limit_obs"]),
         "upper_limit_exp": float(result["cls_upper_limit_exp"]),
         # pyhf order: the -2, -1, 0, +1, +2 sigma expected limits.
