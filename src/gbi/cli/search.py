@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 __all__ = ["register", "run"]
 
@@ -112,7 +113,7 @@ def _config(args: argparse.Namespace):
     from gbi.search import WindowConfig
 
     base = WindowConfig.small() if args.quick else WindowConfig()
-    changes: dict[str, object] = {"seed": args.seed}
+    changes: dict[str, Any] = {"seed": args.seed}
     if args.columns:
         changes["features"] = tuple(args.columns)
     for option, field in (

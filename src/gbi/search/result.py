@@ -61,7 +61,7 @@ class WindowResult:
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> WindowResult:
         fields = {f.name for f in dataclasses.fields(cls)} - {"details"}
-        values = {k: document.get(k) for k in fields}
+        values: dict[str, Any] = {k: document.get(k) for k in fields}
         values["message"] = values["message"] or ""
         values["config_hash"] = values["config_hash"] or ""
         band = values["upper_limit_exp_band"]
