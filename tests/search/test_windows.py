@@ -54,6 +54,8 @@ def test_inverted_duplicate_and_outside_range_windows_are_errors():
         WindowGrid((Window(3000, 3400), Window(3000.0, 3400.0)))
     with pytest.raises(GbiInputError, match="must lie strictly inside the range"):
         WindowGrid((Window(3000, 3400),), mjj_range=(3100, 5000))
+    with pytest.raises(GbiInputError, match=r"control windows .* are wider than its sidebands"):
+        WindowGrid((Window(3000, 3400),), sideband_width=150)
     with pytest.raises(GbiInputError, match="sideband_width: expected a width > 0 GeV"):
         WindowGrid((Window(3000, 3400),), sideband_width=-5)
 

@@ -127,6 +127,14 @@ class WindowGrid:
                     "region once; remove the duplicate"
                 )
             seen[w.name] = w
+            control = self.control_width_of(w)
+            if self.sideband_width is not None and control > self.sideband_width:
+                raise GbiInputError(
+                    f"window [{w.low}, {w.high}) GeV: its control windows ({control:g} GeV on "
+                    f"each side) are wider than its sidebands ({self.sideband_width:g} GeV): "
+                    "expected control_width <= sideband_width; widen the sidebands or narrow "
+                    "the control windows"
+                )
         object.__setattr__(self, "windows", tuple(sorted(self.windows, key=lambda w: w.low)))
 
     # --- per-window regions ------------------------------------------------------------
