@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "fit": "fit a pyhf workspace: mu, significance, CLs limits",
     "detect": "resonant anomaly detection (CATHODE, latent CATHODE, idealized, supervised)",
     "infer": "fit the signal fraction mu (and masses) with intervals and a significance",
+    "search": "scan mjj with sliding signal regions: local and global significance, limits",
 }
 COMMAND_MODULES: tuple[str, ...] = tuple(COMMANDS)
 
