@@ -128,10 +128,10 @@ def test_a_failing_window_is_reported_and_the_others_finish(tmp_path, toy, confi
 
     real = window_module.SidebandBackground.train
 
-    def train(sideband, *args, window, **kwargs):
-        if window[0] == 3000:
+    def train(table, split, *args, **kwargs):
+        if split.regions.sr_low == 3000:
             raise RuntimeError("boom in the flow")
-        return real(sideband, *args, window=window, **kwargs)
+        return real(table, split, *args, **kwargs)
 
     monkeypatch.setattr(window_module.SidebandBackground, "train", train)
     grid = WindowGrid((Window(3000, 3400), Window(3400, 3800)))
