@@ -56,7 +56,7 @@ def test_workspace_cli_regions_and_asimov(hists_json: Path, tmp_path: Path) -> N
     ws = tmp_path / "ws.json"
     argv = [
         "workspace", "--signal", ref.format("signal"), "--amplified", ref.format("qcd"),
-        "--data", "asimov:1", "--regions", "SR", "CR", "--out", str(ws), "--no-root",
+        "--data", "asimov:1", "--channels", "SR", "CR", "--out", str(ws), "--no-root",
     ]  # fmt: skip
     assert main(argv) == 0
     spec = json.loads(ws.read_text())

@@ -4,7 +4,7 @@ Histogram references ``H``: ``FILE.json:KEY[axis=value,...]`` (a UHI JSON file a
 ``gbi process`` writes, e.g. ``out/histograms.json:qcd/mjj[region=SR]``) or
 ``FILE.root:PATH``. ``FILE.pkl:KEY`` (a pickled dict, ``KEY`` walks it with ``/``) is read
 only with ``--allow-pickle``: a pickle can run code when it is loaded. Prefix ``NAME=`` to
-name the sample (default: the first part of ``KEY``). With ``--regions SR CR`` every
+name the sample (default: the first part of ``KEY``). With ``--channels SR CR`` every
 reference may contain ``{region}``, and one channel is built per region. Writes the
 workspace JSON and, unless ``--no-root``, the histograms as a ROOT file.
 """
@@ -32,6 +32,14 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", nargs="?", help="YAML/JSON config (schema workspace-config-1.0)")
+    _add_sample_options(parser)
+    _add_model_options(parser)
+    _add_output_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_sample_options(parser: argparse.ArgumentParser) -> None:
+    """The histograms: signal, backgrounds by kind, data."""
     parser.add_argument("--signal", metavar="[NAME=]H", help="signal histogram (POI mu)")
     parser.add_argument(
         "--background",
@@ -60,6 +68,10 @@ def register(subparsers: Any) -> None:
         default="asimov",
         help="observed data, or the Asimov dataset with signal x MU (default asimov:0)",
     )
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Systematics, channels and the POI."""
     parser.add_argument(
         "--sys",
         type=float,
@@ -77,13 +89,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--no-staterror", action="store_true", help="no staterror modifiers")
     parser.add_argument(
-        "--regions",
+        "--channels",
         nargs="+",
         metavar="REGION",
-        help="one channel per region; fills {region} in the references",
+        help="one channel per region; fills {region} in the references (not the regions JSON "
+        "of 'gbi process --regions': a list of channel names)",
     )
     parser.add_argument(
-        "--channel", default="SR", help="channel name without --regions (default SR)"
+        "--channel", default="SR", help="channel name without --channels (default SR)"
     )
     parser.add_argument("--poi", default="mu", help="name of the signal-strength POI (default mu)")
     parser.add_argument(
@@ -99,6 +112,10 @@ def register(subparsers: Any) -> None:
         default="error",
         help="negative bins: error (default) or clip to 0",
     )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """What is written, and the pickle opt-in of the readers."""
     parser.add_argument("--out", required=True, help="workspace JSON to write")
     parser.add_argument(
         "--root", help="ROOT file for the histograms (default: OUT with suffix .root)"
@@ -109,7 +126,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="read FILE.pkl references (a pickle can run code: only for files you trust)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -157,7 +173,7 @@ def _from_flags(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
     ]
     if not any(refs for _, refs in groups):
         raise GbiInputError("no background given: add --background, --amplified or --data-driven")
-    regions = args.regions or [None]
+    regions = args.channels or [None]
     channels = []
     for region in regions:
         samples = []
@@ -196,7 +212,7 @@ def _from_flags(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any]]:
 def _fill(ref: str, region: str | None) -> str:
     if region is None:
         if "{region}" in ref:
-            raise GbiInputError(f"{ref!r} contains {{region}} but no --regions were given")
+            raise GbiInputError(f"{ref!r} contains {{region}} but no --channels were given")
         return ref
     return ref.replace("{region}", region)
 

@@ -59,7 +59,7 @@ class SavedClassifier:
             from gbi.background import SidebandBackground
             from gbi.flows import FlowModel
 
-            cached = SidebandBackground(FlowModel.load(self.latent_flow, device="cpu"), None)  # type: ignore[arg-type]
+            cached = SidebandBackground(FlowModel.load(self.latent_flow, device="auto"), None)  # type: ignore[arg-type]
             self.__dict__["_flow"] = cached
         return cached
 
