@@ -73,6 +73,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--min-sideband-events", type=int, default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument(
+        "--signal-grid",
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="simulated signal grid (files or folders of 'gbi generate --mX-grid ...'): also "
+        "fit the grid's signals in each window it reaches (parametrized classifier)",
+    )
+    s.add_argument(
+        "--parametrized-epochs", type=int, default=None, help="parametrized classifier epochs"
+    )
+    s.add_argument(
         "--truth-label",
         default=None,
         metavar="COLUMN",
@@ -127,12 +138,24 @@ def _config(args: argparse.Namespace):
     ):
         if getattr(args, option) is not None:
             changes[field] = getattr(args, option)
+    if args.parametrized_epochs is not None:
+        changes["parametrized_epochs"] = args.parametrized_epochs
     if args.flow_epochs is not None:
         changes["flow_train"] = dataclasses.replace(base.flow_train, epochs=args.flow_epochs)
     clf = {k: v for k, v in (("kind", args.classifier), ("max_iter", args.max_iter)) if v}
     if clf:
         changes["classifier"] = dataclasses.replace(base.classifier, **clf)
     return dataclasses.replace(base, **changes)
+
+
+def _signal_grid(args: argparse.Namespace):
+    """The ``--signal-grid`` files, whole (each window splits them anew), or ``None``."""
+    if not args.signal_grid:
+        return None
+    from gbi.infer.signal_grid import load_signal_grid
+    from gbi.regions import Regions
+
+    return load_signal_grid(args.signal_grid, regions=Regions())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         overwrite=args.overwrite,
         global_toys=args.global_toys,
+        signal_grid=_signal_grid(args),
     )
     counts = {s: sum(w.status == s for w in result.windows) for s in ("ok", "skipped", "failed")}
     print(f"gbi search: {len(result.windows)} windows ({counts}) -> {args.out}/search.json")

@@ -140,6 +140,30 @@ class SignalGrid:
     def counts(self) -> dict[str, int]:
         return {f"{mx:g}/{my:g}": len(t["mjj"]) for (mx, my), t in self.tables.items()}
 
+    def for_region(self, regions: Regions, min_events: int = 1) -> SignalGrid | None:
+        """The grid split anew for another signal region (e.g. one window of a spectrum
+        scan): each point's events inside ``regions.signal_region`` become its table, the
+        rest its ``outside``. Points with fewer than ``min_events`` events in the region are
+        left out; ``None`` when none is left (the grid's resonance does not reach it).
+
+        >>> t = {"mjj": np.array([3000.0, 3400.0, 3600.0])}
+        >>> g = SignalGrid({(300.0, 100.0): t}, m_w=3500).for_region(Regions(3300, 3500))
+        >>> g.tables[(300.0, 100.0)]["mjj"].tolist(), g.outside[(300.0, 100.0)]["mjj"].tolist()
+        ([3400.0], [3000.0, 3600.0])
+        """
+        tables: dict[tuple[float, float], Table] = {}
+        outside: dict[tuple[float, float], Table] = {}
+        for key, inside in self.tables.items():
+            rest = self.outside.get(key)
+            parts = [inside] if rest is None else [inside, rest]
+            columns = set.intersection(*(set(t) for t in parts))
+            table = {c: np.concatenate([t[c] for t in parts]) for c in sorted(columns)}
+            mask = regions.in_signal_region(table["mjj"])
+            if mask.sum() >= max(1, min_events):
+                tables[key] = {c: v[mask] for c, v in table.items()}
+                outside[key] = {c: v[~mask] for c, v in table.items()}
+        return SignalGrid(tables, self.m_w, outside) if tables else None
+
 
 def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
     """Features of each file: Parquet read directly, ROOT run through ``gbi process`` once."""

@@ -26,7 +26,14 @@ from gbi.flows import TrainConfig
 from gbi.search.windows import Window, WindowGrid
 from gbi.tables import DEFAULT_FEATURES
 
-__all__ = ["SEARCH_VERSION", "WindowConfig", "data_identity", "result_key", "window_seed"]
+__all__ = [
+    "SEARCH_VERSION",
+    "WindowConfig",
+    "data_identity",
+    "grid_identity",
+    "result_key",
+    "window_seed",
+]
 
 #: Version of the per-window computation: bump it when a change alters the numbers, so
 #: that results stored by an older gbi are not reused (1.1: the 68% interval from MINOS).
@@ -57,6 +64,12 @@ class WindowConfig:
     min_sr_events: int = 200
     #: Data events each of the two sidebands needs (the flow interpolates between them).
     min_sideband_events: int = 500
+    #: With a signal grid: epochs and ensemble size of the parametrized classifier, toys of
+    #: its significance, and the grid events a point needs in the window to be used.
+    parametrized_epochs: int = 60
+    parametrized_ensemble: int = 3
+    parametrized_toys: int = 100
+    min_signal_events: int = 100
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -71,6 +84,9 @@ class WindowConfig:
             raise GbiInputError(f"oversampling: expected >= 1, found {self.oversampling}")
         if self.n_folds < 2:
             raise GbiInputError(f"n_folds: expected >= 2 folds, found {self.n_folds}")
+        for name in ("parametrized_epochs", "parametrized_ensemble", "parametrized_toys"):
+            if getattr(self, name) < 1:
+                raise GbiInputError(f"{name}: expected >= 1, found {getattr(self, name)}")
         if self.flow_ensemble < 1:
             raise GbiInputError(f"flow_ensemble: expected >= 1 flows, found {self.flow_ensemble}")
         if not 0 <= self.extrapolation_uncertainty < 1:
@@ -96,6 +112,10 @@ class WindowConfig:
             "efficiency": 0.1,
             "min_sr_events": 100,
             "min_sideband_events": 200,
+            "parametrized_epochs": 20,
+            "parametrized_ensemble": 1,
+            "parametrized_toys": 20,
+            "min_signal_events": 50,
         }
         return cls(**{**base, **overrides})
 
@@ -114,6 +134,20 @@ def data_identity(data: Mapping[str, np.ndarray], columns: tuple[str, ...]) -> s
         values = np.ascontiguousarray(np.asarray(data[name], dtype=np.float64))
         digest.update(name.encode())
         digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def grid_identity(signal_grid: Any, features: tuple[str, ...]) -> str:
+    """SHA-256 of a :class:`~gbi.infer.signal_grid.SignalGrid`: its resonance mass, points
+    and the events (``mjj`` and ``features``, inside and outside its signal region)."""
+    digest = hashlib.sha256(f"{signal_grid.m_w!r}".encode())
+    columns = ("mjj", *features)
+    for key, table in signal_grid.tables.items():
+        digest.update(repr(key).encode())
+        digest.update(data_identity(table, columns).encode())
+        outside = signal_grid.outside.get(key)
+        if outside is not None:
+            digest.update(data_identity(outside, columns).encode())
     return digest.hexdigest()
 
 

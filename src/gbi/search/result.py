@@ -75,7 +75,13 @@ class WindowResult:
         out.pop("details")
         band = out["upper_limit_exp_band"]
         out["upper_limit_exp_band"] = list(band) if band is not None else None
-        for key in ("seconds", "truth", "observed_passing", "expected_background_prefit"):
+        for key in (
+            "seconds",
+            "truth",
+            "observed_passing",
+            "expected_background_prefit",
+            "parametrized",
+        ):
             if key in self.details:
                 out[key] = self.details[key]
         return out

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiInputError
+from gbi.infer.signal_grid import SignalGrid
 from gbi.io import write_json
-from gbi.search.config import WindowConfig, data_identity, result_key
+from gbi.search.config import WindowConfig, data_identity, grid_identity, result_key
 from gbi.search.outputs import write_outputs
 from gbi.search.result import SearchResult, WindowResult
 from gbi.search.significance import global_significance, overlap_correlation
@@ -55,6 +56,7 @@ def run_search(
     overwrite: bool = False,
     global_toys: int = 100_000,
     plots: bool = True,
+    signal_grid: SignalGrid | None = None,
 ) -> SearchResult:
     """Scan ``windows`` over ``data`` (features and ``mjj`` in GeV) into ``out_dir``.
 
@@ -62,20 +64,14 @@ def run_search(
     ``threads``: torch/OpenMP/BLAS threads per window (default: cores / workers);
     ``overwrite``: recompute windows stored with another configuration instead of
     stopping; ``global_toys``: pseudo-experiments of the global significance
-    (:mod:`gbi.search.significance`). Returns the :class:`SearchResult` of all windows.
+    (:mod:`gbi.search.significance`); ``signal_grid``: also the parametrized fit of the
+    grid's signals per window (:mod:`gbi.search.parametrized`). Returns the
+    :class:`SearchResult` of all windows.
     """
     config = config or WindowConfig()
     out = Path(out_dir)
     start = time.perf_counter()
-    missing = [c for c in ("mjj", *config.features) if c not in data]
-    if missing:
-        raise GbiInputError(
-            f"search input: expected column(s) {missing}, found {sorted(data)}; use the "
-            "features of 'gbi process' or pick --features that exist"
-        )
-    columns = ("mjj", *config.features, *(("label",) if "label" in data else ()))
-    table = {c: np.asarray(data[c]) for c in columns}
-    data_hash = data_identity(table, columns)
+    table, columns, data_hash = _inputs(data, config, signal_grid)
     keys = {w.name: result_key(config, windows, w, data_hash) for w in windows.windows}
     results = _stored(out, keys, overwrite)
     todo = [(w, keys[w.name]) for w in windows.windows if w.name not in results]
@@ -99,6 +95,7 @@ def run_search(
         workers=workers,
         scheduler=scheduler,
         threads=threads,
+        signal_grid=signal_grid,
     )
     ordered = [results[w.name] for w in windows.windows]
     search = SearchResult(
@@ -118,6 +115,25 @@ def run_search(
     )
     write_outputs(search, out, plots=plots)
     return search
+
+
+def _inputs(
+    data: Mapping[str, np.ndarray], config: WindowConfig, signal_grid: SignalGrid | None
+) -> tuple[dict[str, np.ndarray], tuple[str, ...], str]:
+    """The columns the scan reads, their names, and the identity of the inputs (the data,
+    and the signal grid: a stored window is reused only with the same grid)."""
+    missing = [c for c in ("mjj", *config.features) if c not in data]
+    if missing:
+        raise GbiInputError(
+            f"search input: expected column(s) {missing}, found {sorted(data)}; use the "
+            "features of 'gbi process' or pick --features that exist"
+        )
+    columns = ("mjj", *config.features, *(("label",) if "label" in data else ()))
+    table = {c: np.asarray(data[c]) for c in columns}
+    data_hash = data_identity(table, columns)
+    if signal_grid is not None:
+        data_hash += ":" + grid_identity(signal_grid, config.features)
+    return table, columns, data_hash
 
 
 def _run_tasks(

@@ -34,6 +34,7 @@ import numpy as np
 
 from gbi.errors import GbiInputError, require_extra
 from gbi.executors import EXECUTORS
+from gbi.infer.signal_grid import SignalGrid
 from gbi.search.config import WindowConfig
 from gbi.search.window import run_window
 from gbi.search.windows import Window, WindowGrid
@@ -57,9 +58,10 @@ def _run(
     grid: WindowGrid,
     config: WindowConfig,
     threads: int,
+    signal_grid: SignalGrid | None = None,
 ) -> dict[str, Any]:
     window, key = task
-    return run_window(data, window, grid, config, threads=threads, key=key)
+    return run_window(data, window, grid, config, threads=threads, key=key, signal_grid=signal_grid)
 
 
 def map_windows(
@@ -72,8 +74,10 @@ def map_windows(
     workers: int = 1,
     scheduler: str | None = None,
     threads: int | None = None,
+    signal_grid: SignalGrid | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield the result of every task, in the order they finish."""
+    """Yield the result of every task, in the order they finish (``signal_grid``: the
+    parametrized fit of each window too, :mod:`gbi.search.parametrized`)."""
     if executor not in EXECUTORS:
         raise GbiInputError(f"executor: expected one of {', '.join(EXECUTORS)}, found {executor!r}")
     if int(workers) != workers or workers < 1:
@@ -83,11 +87,11 @@ def map_windows(
         return
     if executor == "iterative":
         for task in tasks:
-            yield _run(data, task, grid, config, n_threads)
+            yield _run(data, task, grid, config, n_threads, signal_grid)
     elif executor == "futures":
-        yield from _futures(data, tasks, grid, config, workers, n_threads)
+        yield from _futures(data, tasks, grid, config, workers, n_threads, signal_grid)
     else:
-        yield from _dask(data, tasks, grid, config, workers, scheduler, n_threads)
+        yield from _dask(data, tasks, grid, config, workers, scheduler, n_threads, signal_grid)
 
 
 def _futures(
@@ -97,12 +101,15 @@ def _futures(
     config: WindowConfig,
     workers: int,
     threads: int,
+    signal_grid: SignalGrid | None,
 ) -> Iterator[dict[str, Any]]:
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=min(workers, len(tasks)), mp_context=context
     ) as pool:
-        futures = [pool.submit(_run, data, task, grid, config, threads) for task in tasks]
+        futures = [
+            pool.submit(_run, data, task, grid, config, threads, signal_grid) for task in tasks
+        ]
         try:
             for future in concurrent.futures.as_completed(futures):
                 yield _result_or_failure(future.result, _task_of(futures, future, tasks))
@@ -168,6 +175,7 @@ def _dask(
     workers: int,
     scheduler: str | None,
     threads: int,
+    signal_grid: SignalGrid | None,
 ) -> Iterator[dict[str, Any]]:
     from distributed import as_completed
 
@@ -181,6 +189,7 @@ def _dask(
                 grid,
                 config,
                 threads,
+                signal_grid,
                 key=f"gbi-window-{task[0].name}-{task[1]}",
             ): task
             for task in tasks

@@ -45,10 +45,11 @@ from gbi.background import (
 from gbi.errors import GbiError
 from gbi.flows import FlowConfig
 from gbi.infer.closure import control_channel, sideband_closure
+from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
-from gbi.regions import Regions
 from gbi.search.config import WindowConfig, window_seed
 from gbi.search.fit import fit_window
+from gbi.search.parametrized import fit_parametrized_window, window_regions
 from gbi.search.windows import Window, WindowGrid
 from gbi.tables import subset, to_matrix
 from gbi.threads import thread_budget
@@ -68,6 +69,7 @@ def run_window(
     *,
     threads: int | None = None,
     key: str = "",
+    signal_grid: SignalGrid | None = None,
 ) -> dict[str, Any]:
     """The result of one window as a JSON-ready dict (``status`` ok, skipped or failed).
 
@@ -77,6 +79,9 @@ def run_window(
     (:func:`gbi.search.config.result_key`) is stored as ``config_hash``. Never raises for
     a problem of the window: a :class:`~gbi.errors.GbiError` gives ``skipped``, any other
     exception ``failed``, with the message. The workspace spec is under ``"workspace"``.
+    With ``signal_grid``, a window that is ``ok`` also gets ``"parametrized"``, the fit of
+    the grid's signals (:mod:`gbi.search.parametrized`; its own ``status``: a problem there
+    never loses the model-independent result).
     """
     result: dict[str, Any] = {
         "low": window.low,
@@ -90,7 +95,12 @@ def run_window(
     try:
         with thread_budget(threads) as used:
             result["threads"] = used
-            result.update(_compute(data, window, grid, config, result["seed"]))
+            computed, background = _compute(data, window, grid, config, result["seed"])
+            result.update(computed)
+            if signal_grid is not None and background is not None:
+                result["parametrized"] = _parametrized(
+                    data, window, background, signal_grid, config, result["seed"]
+                )
     except GbiError as err:
         result.update(status="skipped", message=str(err))
     except Exception as err:  # a window that breaks must not stop the others
@@ -102,6 +112,22 @@ def run_window(
     result["seconds"] = time.perf_counter() - start
     result["finished"] = _now()
     return result
+
+
+def _parametrized(
+    data: Mapping[str, np.ndarray],
+    window: Window,
+    background: SidebandBackground,
+    signal_grid: SignalGrid,
+    config: WindowConfig,
+    seed: int,
+) -> dict[str, Any]:
+    columns = ("mjj", *config.features)
+    table = {c: np.asarray(data[c], dtype=np.float64) for c in columns}
+    try:
+        return fit_parametrized_window(table, window, background, signal_grid, config, seed)
+    except GbiError as err:
+        return {"status": "skipped", "message": str(err)}
 
 
 def _skipped(counts: dict[str, Any], message: str) -> dict[str, Any]:
@@ -149,13 +175,7 @@ def _background(
 ) -> SidebandBackground:
     """The window's sideband flow ``p(features | mjj)`` (the SR mjj feeds its KDE), trained
     by the shared background core on this window's own SR and sideband masks."""
-    mjj = table["mjj"]
-    regions = Regions(
-        sr_low=window.low,
-        sr_high=window.high,
-        range_low=min(float(mjj.min()), window.low - 1.0),
-        range_high=max(float(mjj.max()) + 1.0, window.high + 1.0),
-    )
+    regions = window_regions(window, table["mjj"])
     generator = GeneratorConfig(
         flow=FlowConfig(
             flow=config.flow,
@@ -197,11 +217,13 @@ def _compute(
     grid: WindowGrid,
     config: WindowConfig,
     seed: int,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], SidebandBackground | None]:
+    """The model-independent result of the window, and its sideband generator (``None``
+    when the window was skipped before training it)."""
     mjj = np.asarray(data["mjj"], dtype=np.float64)
     counts, reason = _check(mjj, window, grid, config)
     if reason is not None:
-        return _skipped(counts, reason)
+        return _skipped(counts, reason), None
     sr = window.in_signal_region(mjj)
     side_lo, side_hi = grid.sidebands(window, mjj)
     columns = (*config.features, "mjj")
@@ -223,11 +245,8 @@ def _compute(
         n_folds=config.n_folds,
     )
     if not run.usable:
-        return _skipped(
-            counts,
-            f"window [{window.low:g}, {window.high:g}) GeV: the data-vs-generated "
-            f"classifier: {run.message}",
-        )
+        reason = f"window [{window.low:g}, {window.high:g}) GeV: the data-vs-generated "
+        return _skipped(counts, reason + f"classifier: {run.message}"), None
     assert run.data_scores is not None
     assert run.background_scores is not None
     cut = float(thresholds(run.background_scores, [config.efficiency])[0])
@@ -271,4 +290,4 @@ def _compute(
             "signal_in_sr": int((label == 1).sum()),
             "signal_passing": int((label[pass_data] == 1).sum()),
         }
-    return out
+    return out, background
