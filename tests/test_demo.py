@@ -20,7 +20,7 @@ def test_default_sample_is_shipped_and_small():
     assert set(default_fileset()) == {"qcd", "wprime"}
 
 
-@pytest.mark.parametrize("executor", ["iterative", "futures"])
+@pytest.mark.parametrize("executor", ["iterative", pytest.param("futures", marks=pytest.mark.slow)])
 def test_demo_runs_on_the_shipped_sample(tmp_path, executor):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--no-progress", "--executor", executor]) == 0

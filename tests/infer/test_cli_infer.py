@@ -52,6 +52,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"data": work / "data.parquet", "grid": grid, "work": work}
 
 
+@pytest.mark.slow  # all three methods end to end through the CLI (about 10 s)
 def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     out = inputs["work"] / "run"
     rc = main(

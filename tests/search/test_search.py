@@ -75,7 +75,11 @@ def test_the_injected_bump_is_found_in_its_window(scan_dir):
     assert 0 < g["significance"] < best.local_significance
 
 
-@pytest.mark.parametrize("executor", ["futures", pytest.param("dask", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "executor",
+    # both start worker processes that import torch (about 10 s each): the slow CI step
+    [pytest.param("futures", marks=pytest.mark.slow), pytest.param("dask", marks=pytest.mark.slow)],
+)
 def test_executors_give_the_iterative_results(tmp_path, toy, config, scan_dir, executor):
     """Two windows on two workers: the same numbers as in the iterative scan (each window's
     result depends only on its seed, not on the grid or where it runs)."""

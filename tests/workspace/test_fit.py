@@ -51,6 +51,7 @@ def test_closure_mu_hat(closure: tuple[Path, dict]) -> None:
     assert band[2] == result["cls_upper_limit_exp"]
 
 
+@pytest.mark.slow  # the pyhf CLI in subprocesses (about 6 s)
 def test_closure_expected_limit_matches_pyhf_cli(closure: tuple[Path, dict]) -> None:
     """pyhf has no limit command: interpolate its median expected CLs around our limit."""
     path, result = closure
