@@ -30,6 +30,7 @@ __all__ = [
     "FileMap",
     "IterativeExecutor",
     "ReadThreads",
+    "local_dask_client",
     "make_executor",
     "quiet_coffea_console",
 ]
@@ -180,6 +181,45 @@ def _logger_level(name: str, level: int) -> Iterator[None]:
         logger.setLevel(before)
 
 
+class _DropShutdownHeartbeat(logging.Filter):
+    """Drops the worker's "Failed to communicate with scheduler during heartbeat" ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to communicate with scheduler")
+
+
+def _quiet_worker_shutdown() -> None:
+    """Run on each worker of a local cluster: when the cluster closes, a worker whose
+    heartbeat is in flight logs an ERROR with a traceback (a shutdown race in distributed,
+    seen in about one run in ten here). A worker that really loses its scheduler fails its
+    tasks, which the client reports, so only this message is dropped."""
+    logging.getLogger("distributed.worker").addFilter(_DropShutdownHeartbeat())
+
+
+@contextlib.contextmanager
+def local_dask_client(workers: int) -> Iterator[Any]:
+    """A ``distributed.Client`` of a new ``LocalCluster`` of ``workers`` single-threaded
+    worker processes on free ports, quiet at shutdown; closed with the block."""
+    require_extra("distributed", "dask", "the dask executor (--executor dask)")
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            # the scheduler's HTTP server (no dashboard) took port 8787, and warned when
+            # another cluster on the machine had it
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.run(_quiet_worker_shutdown)
+        yield client
+
+
 @contextlib.contextmanager
 def make_executor(
     name: str,
@@ -212,7 +252,7 @@ def make_executor(
         )
     elif name == "dask":
         require_extra("distributed", "dask", "the dask executor (--executor dask)")
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         with contextlib.ExitStack() as stack:
             if not logging.getLogger("gbi").isEnabledFor(logging.DEBUG):  # unless -v
@@ -226,19 +266,7 @@ def make_executor(
                         "expected the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
                     ) from None
             else:
-                cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                        # the scheduler's HTTP server (no dashboard) took port 8787, and
-                        # warned when another cluster on the machine had it
-                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                        silence_logs=logging.ERROR,
-                    )
-                )
-                client = stack.enter_context(Client(cluster))
+                client = stack.enter_context(local_dask_client(workers))
 
             def client_map(function: Callable[..., Any], *iterables: Iterable[Any]) -> list[Any]:
                 return client.gather(client.map(function, *iterables, pure=False))

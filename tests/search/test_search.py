@@ -211,3 +211,24 @@ def test_a_killed_dask_worker_does_not_change_the_result(tmp_path, toy, config, 
         mine = json.loads((tmp_path / "windows" / f"{w.name}.json").read_text())
         iterative = json.loads((out / "windows" / f"{w.name}.json").read_text())
         assert _stable(mine) == _stable(iterative)
+
+
+def test_cli_reads_only_the_datasets_of_a_process_folder(tmp_path, toy, capsys):
+    """A ``gbi process`` folder gives exactly the datasets its summary.json lists: a stale
+    Parquet file of an earlier run beside them (here a big bump) is never read."""
+    from gbi.cli import main
+    from gbi.tables import write_table
+
+    folder = tmp_path / "proc"
+    (folder / "features").mkdir(parents=True)
+    write_table(toy, folder / "features" / "toy.parquet")
+    stale = {k: v[:5000] for k, v in toy.items()}
+    write_table(stale, folder / "features" / "old.parquet")
+    summary = {"datasets": {"toy": {"features_file": "features/toy.parquet"}}}
+    (folder / "summary.json").write_text(json.dumps(summary))
+    argv = ["search", str(folder), "--out", str(tmp_path / "scan"), "--windows", "3000:3400:400"]
+    argv += ["--width", "400", "--quick", "--columns", "f1", "f2", "--threads", "1"]
+    argv += ["--no-progress", "--global-toys", "100"]
+    assert main(argv) == 0
+    document = json.loads((tmp_path / "scan" / "search.json").read_text())
+    assert document["data"]["events"] == len(toy["mjj"])

@@ -27,6 +27,8 @@ EXECUTORS = ("iterative", "futures", "dask")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from gbi.cli.options import add_drop_invalid_option
+
     p = subparsers.add_parser(
         "search",
         help="scan mjj with sliding signal regions: local and global significance, limits",
@@ -72,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--min-sr-events", type=int, default=None)
     s.add_argument("--min-sideband-events", type=int, default=None)
     s.add_argument("--seed", type=int, default=0)
+    add_drop_invalid_option(s)
     s.add_argument(
         "--signal-grid",
         nargs="+",
@@ -159,13 +162,20 @@ def _signal_grid(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from gbi.background import read_features
     from gbi.errors import GbiInputError
     from gbi.search import run_search
-    from gbi.search.inputs import read_features
 
     grid = _grid(args)
     config = _config(args)
-    data = read_features(args.features)
+    features = read_features(
+        args.features,
+        "search input",
+        columns=("mjj", *config.features),
+        drop_invalid=args.drop_invalid,
+    )
+    assert features is not None  # argparse requires at least one path
+    data = dict(features.table)
     label = data.pop("label", None)
     if args.truth_label:
         if args.truth_label == "label" and label is not None:

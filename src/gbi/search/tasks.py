@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import logging
 import multiprocessing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiInputError, require_extra
-from gbi.executors import EXECUTORS
+from gbi.executors import EXECUTORS, local_dask_client
 from gbi.infer.signal_grid import SignalGrid
 from gbi.search.config import WindowConfig
 from gbi.search.window import run_window
@@ -141,7 +140,7 @@ def _result_or_failure(get: Callable[[], dict[str, Any]], task: Task) -> dict[st
 @contextlib.contextmanager
 def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     require_extra("distributed", "dask", "the dask executor (--executor dask)")
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if scheduler:
         try:
@@ -154,16 +153,7 @@ def _dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # a free port: None still binds 8787
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_dask_client(workers) as client:
         yield client
 
 
