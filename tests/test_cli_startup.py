@@ -25,6 +25,7 @@ LIGHT_COMMANDS = (
     "fit",
     "detect",
     "infer",
+    "search",
 )
 
 
