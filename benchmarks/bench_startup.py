@@ -19,7 +19,18 @@ import subprocess
 import sys
 import time
 
-COMMANDS = ("demo", "process", "generate", "plot", "amplify", "workspace", "fit", "detect", "infer", "search")
+COMMANDS = (
+    "demo",
+    "process",
+    "generate",
+    "plot",
+    "amplify",
+    "workspace",
+    "fit",
+    "detect",
+    "infer",
+    "search",
+)
 
 
 def wall_seconds(argv: list[str], repeat: int) -> float:

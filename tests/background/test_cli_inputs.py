@@ -137,3 +137,38 @@ def test_every_option_has_help_and_shows_its_default(command: str) -> None:
                 default = " ".join(map(str, default))
             shown = f"(default: {default})" in " ".join(text.split())
             assert shown, f"{action.option_strings[0]}: default {action.default!r} not shown"
+
+
+@pytest.mark.parametrize("command", ["detect", "infer"])
+def test_threads_option_is_the_runs_budget(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """``--threads N`` caps torch (and OpenMP/BLAS) for the whole run; a bad value stops
+    before anything is written."""
+    import torch
+
+    import gbi.detect.files
+    import gbi.infer.files
+
+    seen: list[int] = []
+
+    def record(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise GbiInputError("stop here")
+
+    module, name = (
+        (gbi.detect.files, "detect_files")
+        if command == "detect"
+        else (gbi.infer.files, "infer_files")
+    )
+    monkeypatch.setattr(module, name, record)
+    out = (
+        ["--out", str(tmp_path / "out")]
+        if command == "detect"
+        else ["--json", str(tmp_path / "r.json")]
+    )
+    assert main([command, str(tmp_path), *out, "--threads", "1"]) == 2
+    assert seen == [1]
+    assert main([command, str(tmp_path), *out, "--threads", "0"]) == 2
+    assert "threads: expected a positive integer, found 0" in capsys.readouterr().err
+    assert seen == [1]  # never started

@@ -100,6 +100,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="torch device: auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="seed of sampling, splits and training")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch, OpenMP and BLAS (default: the cores available to the process)",
+    )
     add_drop_invalid_option(p)
     p.add_argument(
         "--json", type=Path, default=None, metavar="OUT", help="also write result.json here"
@@ -144,9 +151,14 @@ def _config(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from gbi.detect.files import detect_files
     from gbi.io import prepare_output_dir
+    from gbi.threads import resolve_threads, thread_budget
 
     config = _config(args)  # bad options stop before the output folder is touched
-    with prepare_output_dir(args.out, overwrite=args.overwrite, command="detect"):
+    threads = resolve_threads(args.threads)
+    with (
+        prepare_output_dir(args.out, overwrite=args.overwrite, command="detect"),
+        thread_budget(threads),
+    ):
         result, written = detect_files(
             args.data,
             args.out,

@@ -92,6 +92,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_binned_options(p)
     add_region_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the flows, samples and fits")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch, OpenMP and BLAS (default: the cores available to the process)",
+    )
     add_drop_invalid_option(p)
     p.add_argument(
         "--truth-label",
@@ -191,14 +198,16 @@ def run(args: argparse.Namespace) -> int:
 
     from gbi.infer.files import infer_files
     from gbi.io import prepare_output_dir
+    from gbi.threads import resolve_threads, thread_budget
 
     config = _config(args)  # bad options stop before the output folder is touched
+    threads = resolve_threads(args.threads)
     owner = (
         prepare_output_dir(args.out, overwrite=args.overwrite, command="infer")
         if args.out is not None
         else contextlib.nullcontext()
     )
-    with owner:
+    with owner, thread_budget(threads):
         result = infer_files(
             args.features,
             args.json,
