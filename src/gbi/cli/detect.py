@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_drop_invalid_option,
         add_overwrite_option,
         add_region_options,
+        add_threads_option,
     )
 
     p = subparsers.add_parser(
@@ -100,13 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="torch device: auto, cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="seed of sampling, splits and training")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        metavar="N",
-        help="CPU threads for torch, OpenMP and BLAS (default: the cores available to the process)",
-    )
+    add_threads_option(p)
     add_drop_invalid_option(p)
     p.add_argument(
         "--json", type=Path, default=None, metavar="OUT", help="also write result.json here"

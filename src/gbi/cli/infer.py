@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_drop_invalid_option,
         add_overwrite_option,
         add_region_options,
+        add_threads_option,
     )
 
     p = subparsers.add_parser(
@@ -92,13 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_binned_options(p)
     add_region_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the flows, samples and fits")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        metavar="N",
-        help="CPU threads for torch, OpenMP and BLAS (default: the cores available to the process)",
-    )
+    add_threads_option(p)
     add_drop_invalid_option(p)
     p.add_argument(
         "--truth-label",

@@ -29,6 +29,7 @@ __all__ = [
     "add_drop_invalid_option",
     "add_overwrite_option",
     "add_region_options",
+    "add_threads_option",
     "resolve_regions",
 ]
 
@@ -97,4 +98,16 @@ def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace the outputs of an earlier run of this command in the output folder "
         "(files gbi did not write are never removed)",
+    )
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: the command's budget of torch, OpenMP and BLAS threads
+    (:func:`gbi.threads.thread_budget`; ``None``: the cores available to the process)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for torch, OpenMP and BLAS (default: the cores available to the process)",
     )
