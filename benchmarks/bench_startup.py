@@ -19,18 +19,7 @@ import subprocess
 import sys
 import time
 
-COMMANDS = (
-    "demo",
-    "process",
-    "generate",
-    "plot",
-    "amplify",
-    "workspace",
-    "fit",
-    "detect",
-    "infer",
-    "search",
-)
+from gbi.cli import COMMANDS  # every command, in the order of gbi --help
 
 
 def wall_seconds(argv: list[str], repeat: int) -> float:

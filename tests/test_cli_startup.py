@@ -13,20 +13,8 @@ import pytest
 from gbi.cli import COMMANDS, build_parser
 
 HEAVY = ("torch", "coffea", "pyhf", "matplotlib", "hist", "awkward", "uproot", "numpy")
-# detect and infer are being rewritten by their owners; their register() imports torch
-# today (via gbi.detect / gbi.infer): add them here once it no longer does.
-LIGHT_COMMANDS = (
-    "demo",
-    "process",
-    "generate",
-    "plot",
-    "amplify",
-    "workspace",
-    "fit",
-    "detect",
-    "infer",
-    "search",
-)
+#: Every command: none may import a heavy library to build its parser.
+LIGHT_COMMANDS = tuple(COMMANDS)
 
 
 def _imported_after(code: str) -> dict:
