@@ -13,6 +13,7 @@ from gbi.cli import main
 from gbi.errors import GbiInputError, MissingExtraError
 from gbi.generate import ProcessConfig, generate
 from gbi.generate.pythia_config import pythia_settings
+from gbi.generate.writer import existing_file
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "src" / "gbi" / "data" / "sample"
 
@@ -139,6 +140,23 @@ def test_generate_end_to_end_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(GbiInputError, match="has 8 events but this run expects 12"):
         generate("qcd", 24, tmp_path, seed=11, events_per_file=12, progress=False)
 
+    # the axes are stored and part of the cache key: a run with other axes never reads them
+    assert [existing_file(f).nsub_axes for f in files] == ["onepass-kt", "onepass-kt"]
+    for events in (first, second):  # one-pass minimised axes: tau2 <= tau1 (float32)
+        assert ak.all(events.FatJet_tau2 <= events.FatJet_tau1 * (1 + 1e-6))
+    with pytest.raises(GbiInputError, match="--nsub-axes onepass-kt but this run asks for kt"):
+        generate("qcd", 20, tmp_path, seed=11, events_per_file=12, progress=False, nsub_axes="kt")
+
+
+def test_bad_nsub_axes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(GbiInputError, match="--nsub-axes: expected one of onepass-kt, kt"):
+        generate("qcd", 10, tmp_path, progress=False, nsub_axes="KT_Axes")
+    with pytest.raises(SystemExit):
+        main(["generate", "--process", "qcd", "--events", "5", "--out", str(tmp_path),
+              "--nsub-axes", "exclusive"])  # fmt: skip
+    assert "invalid choice: 'exclusive'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
 
 def test_generate_wprime_with_workers(tmp_path: Path) -> None:
     needs_generator()
@@ -166,6 +184,9 @@ def test_default_sample(name: str, entries: int, label: int) -> None:
     assert len(events) == entries
     check_selection(events)
     assert ak.all(events.label == label)
+    found = existing_file(path)
+    assert found is not None
+    assert found.nsub_axes == "kt"
 
 
 @pytest.mark.slow
@@ -173,7 +194,10 @@ def test_default_sample(name: str, entries: int, label: int) -> None:
 def test_qcd_agrees_with_reference(tmp_path: Path, lhco_dir: Path) -> None:
     """2,000 generated QCD events against the shared reference file, in distribution."""
     needs_generator()
-    (path,) = generate("qcd", 2000, tmp_path, seed=21, events_per_file=2000, progress=False).files
+    # the shared files have exclusive-kT axes
+    (path,) = generate(
+        "qcd", 2000, tmp_path, seed=21, events_per_file=2000, progress=False, nsub_axes="kt"
+    ).files
     ours, ref = read(path), read(lhco_dir / "qcd_a_000.root")
 
     def stats(events: ak.Array) -> dict[str, float]:
