@@ -58,7 +58,8 @@ def feature_figure(
 
     real = np.asarray(real, dtype=np.float64)
     generated = np.asarray(generated, dtype=np.float64)
-    edges = np.linspace(*np.quantile(real, [0.001, 0.999]), bins + 1)
+    low, high = np.quantile(real, [0.001, 0.999])
+    edges = np.linspace(low, high, bins + 1)
     fig = Figure(figsize=(6, 5.5))
     # not sharex: mplhep blanks the top panel's tick labels, which a shared axis would share
     top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
