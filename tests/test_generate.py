@@ -137,14 +137,18 @@ def test_generate_end_to_end_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     assert ak.all(read(files[1]).FatJet_pt == second.FatJet_pt)
 
     # an existing file with a different number of events is an error, not silently kept
-    with pytest.raises(GbiInputError, match="has 8 events but this run expects 12"):
+    with pytest.raises(
+        GbiInputError, match="has 8 events with --nsub-axes onepass-kt but this run expects 12 with"
+    ):
         generate("qcd", 24, tmp_path, seed=11, events_per_file=12, progress=False)
 
     # the axes are stored and part of the cache key: a run with other axes never reads them
-    assert [existing_file(f).nsub_axes for f in files] == ["onepass-kt", "onepass-kt"]
+    assert [existing_file(f) for f in files] == [(12, "onepass-kt"), (8, "onepass-kt")]
     for events in (first, second):  # one-pass minimised axes: tau2 <= tau1 (float32)
         assert ak.all(events.FatJet_tau2 <= events.FatJet_tau1 * (1 + 1e-6))
-    with pytest.raises(GbiInputError, match="--nsub-axes onepass-kt but this run asks for kt"):
+    with pytest.raises(
+        GbiInputError, match="12 events with --nsub-axes onepass-kt but this run expects 12 with kt"
+    ):
         generate("qcd", 20, tmp_path, seed=11, events_per_file=12, progress=False, nsub_axes="kt")
 
 
@@ -184,9 +188,7 @@ def test_default_sample(name: str, entries: int, label: int) -> None:
     assert len(events) == entries
     check_selection(events)
     assert ak.all(events.label == label)
-    found = existing_file(path)
-    assert found is not None
-    assert found.nsub_axes == "kt"
+    assert existing_file(path) == (entries, "kt")  # made before --nsub-axes: kT axes
 
 
 @pytest.mark.slow

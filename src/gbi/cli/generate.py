@@ -68,10 +68,8 @@ def register(subparsers: Any) -> None:
         "--nsub-axes",
         choices=NSUB_AXES,
         default=DEFAULT_NSUB_AXES,
-        help="N-subjettiness axes: onepass-kt = exclusive-kT axes with one pass of tau_N "
-        "minimisation, as CMS NanoAOD's FatJet_tau*; kt = plain exclusive-kT axes (the shipped "
-        "sample and ../shared/data/lhco_like; tau2/tau1 > 1 possible); wta-kt = winner-take-all "
-        f"kT axes (default: {DEFAULT_NSUB_AXES})",
+        help="N-subjettiness axes: onepass-kt (minimised, as CMS NanoAOD's FatJet_tau*), kt "
+        f"(plain exclusive kT, as the shipped sample) or wta-kt (default: {DEFAULT_NSUB_AXES})",
     )
     parser.add_argument(
         "--mX-grid",

@@ -4,20 +4,12 @@ For a jet with constituents i (transverse momentum ``pT_i``, GeV) and N axes k::
 
     tau_N = sum_i pT_i * min_k dR(i, k) / (R0 * sum_i pT_i)
 
-with ``dR`` the distance in (rapidity, azimuth) and ``R0 = 1.0`` (the jet radius): the
-``NormalizedMeasure(beta=1, R0)``. The axes (:data:`NSUB_AXES`):
-
-- ``onepass-kt`` (default): exclusive-kT axes moved by one pass of the minimisation of
-  tau_N, FastJet contrib's ``OnePass_KT_Axes``. CMS NanoAOD's ``FatJet_tau1..4`` use these,
-  so gbi's files compare with analysts' NanoAOD.
-- ``kt``: the N exclusive kT subjets, not minimised (``KT_Axes``). tau_N is then not minimal
-  and tau2/tau1 > 1 happens (about 7.6 % of the two leading jets of the shipped sample,
-  which was made with these axes, as were ``../shared/data/lhco_like``).
-- ``wta-kt``: exclusive kT subjets with winner-take-all recombination (``WTA_KT_Axes``).
-
-A jet with at most N constituents has every constituent on an axis, so its tau_N is 0.
-All jets of a batch go to FastJet at once, one "event" per jet (njettiness uses every
-particle of an event, whatever the jet definition).
+with ``dR`` the distance in (rapidity, azimuth) and ``R0 = 1.0`` (the jet radius). Axes
+(:data:`NSUB_AXES`): ``onepass-kt`` (default), exclusive-kT axes moved by one pass of tau_N
+minimisation, as CMS NanoAOD's ``FatJet_tau*``; ``kt``, the plain exclusive kT subjets (the
+shipped sample and ``../shared/data/lhco_like``; tau2/tau1 > 1 for 7.6% of the two leading
+QCD jets); ``wta-kt``, winner-take-all kT axes. All jets of a batch go to FastJet at once,
+one "event" per jet (njettiness uses every particle of an event).
 """
 
 from __future__ import annotations
@@ -25,16 +17,12 @@ from __future__ import annotations
 import awkward as ak
 import numpy as np
 
-from gbi.errors import GbiInputError, MissingExtraError, require_extra
+from gbi.errors import GbiInputError, require_extra
 
 __all__ = ["DEFAULT_NSUB_AXES", "NSUB_AXES", "check_axes", "nsubjettiness"]
 
 #: ``--nsub-axes`` name -> FastJet contrib's axes definition.
-NSUB_AXES: dict[str, str] = {
-    "onepass-kt": "OnePass_KT_Axes",
-    "kt": "KT_Axes",
-    "wta-kt": "WTA_KT_Axes",
-}
+NSUB_AXES = {"onepass-kt": "OnePass_KT_Axes", "kt": "KT_Axes", "wta-kt": "WTA_KT_Axes"}
 DEFAULT_NSUB_AXES = "onepass-kt"
 
 
@@ -45,10 +33,6 @@ def check_axes(axes: str) -> str:
 
     >>> check_axes("kt")
     'KT_Axes'
-    >>> check_axes("exclusive")
-    Traceback (most recent call last):
-    ...
-    gbi.errors.GbiInputError: --nsub-axes: expected one of onepass-kt, kt, wta-kt, found 'exclusive'
     """
     if axes not in NSUB_AXES:
         raise GbiInputError(f"--nsub-axes: expected one of {', '.join(NSUB_AXES)}, found {axes!r}")
@@ -60,9 +44,8 @@ def nsubjettiness(
 ) -> np.ndarray:
     """tau_1 ... tau_{n_max} of each jet, shape ``(n_jets, n_max)``, float64.
 
-    ``constituents`` is a ``jets * var * {px, py, pz, E}`` awkward array (GeV); ``R0`` is
-    the measure's radius (the jet radius); ``axes`` a key of :data:`NSUB_AXES`. Needs
-    ``fastjet`` >= 3.5.
+    ``constituents`` is a ``jets * var * {px, py, pz, E}`` awkward array (GeV); ``axes`` a
+    key of :data:`NSUB_AXES`. A jet with at most N constituents has tau_N = 0.
     """
     definition = check_axes(axes)
     n_jets = len(constituents)
@@ -76,11 +59,6 @@ def nsubjettiness(
     )
     # the jet definition only matters for clustering, which njettiness does not use
     sequence = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.kt_algorithm, 1.0))
-    if not hasattr(sequence, "njettiness"):
-        raise MissingExtraError(
-            f"N-subjettiness needs fastjet >= 3.5.2 (ClusterSequence.njettiness), found "
-            f"{fastjet.__version__}; install it with: pip install 'gbi[generate]'"
-        )
     taus = sequence.njettiness(
         measure_definition="NormalizedMeasure",
         axes_definition=definition,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import math
 import multiprocessing
@@ -74,12 +75,7 @@ def _positive_int(value: Any, name: str) -> int:
 
 
 def plan_files(
-    config: ProcessConfig,
-    events: int,
-    out: str | os.PathLike[str],
-    seed: int,
-    events_per_file: int,
-    nsub_axes: str = DEFAULT_NSUB_AXES,
+    config: ProcessConfig, events: int, out: str | os.PathLike[str], seed: int, events_per_file: int
 ) -> list[FileJob]:
     """Split ``events`` into files ``out/{tag}_{seed}_{index:03d}.root``.
 
@@ -96,7 +92,6 @@ def plan_files(
             index=i,
             events=min(events_per_file, events - i * events_per_file),
             path=out / f"{config.tag}_{seed}_{i:03d}.root",
-            nsub_axes=nsub_axes,
         )
         for i in range(n_files)
     ]
@@ -189,21 +184,13 @@ def _is_complete(job: FileJob) -> bool:
     """Whether ``job.path`` exists with the expected events and axes (``False``: no file);
     an existing file that differs is an error, never overwritten nor read as complete."""
     found = existing_file(job.path)
-    if found is None:
-        return False
-    if found.nsub_axes != job.nsub_axes:
+    if found is not None and found != (job.events, job.nsub_axes):
         raise GbiInputError(
-            f"existing output file {str(job.path)!r} has N-subjettiness with --nsub-axes "
-            f"{found.nsub_axes} but this run asks for {job.nsub_axes}; remove it or choose "
-            "another --out"
+            f"existing output file {str(job.path)!r} has {found[0]} events with --nsub-axes "
+            f"{found[1]} but this run expects {job.events} with {job.nsub_axes} (different "
+            "--events, --events-per-file or --nsub-axes?); remove it or choose another --out"
         )
-    if found.entries != job.events:
-        raise GbiInputError(
-            f"existing output file {str(job.path)!r} has {found.entries} events but this run "
-            f"expects {job.events} (different --events or --events-per-file?); remove it "
-            "or choose another --out"
-        )
-    return True
+    return found is not None
 
 
 def generate(
@@ -245,7 +232,8 @@ def generate(
 
     result = GenerateResult()
     todo: list[FileJob] = []
-    for job in plan_files(config, events, out, seed, events_per_file, nsub_axes):
+    for planned in plan_files(config, events, out, seed, events_per_file):
+        job = dataclasses.replace(planned, nsub_axes=nsub_axes)
         result.files.append(job.path)
         if _is_complete(job):
             log.info("skipping %s: already complete (%d events)", job.path, job.events)

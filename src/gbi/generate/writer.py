@@ -11,7 +11,6 @@ axes (``gbi generate --nsub-axes``); a file without it was written with exclusiv
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import awkward as ak
@@ -20,21 +19,10 @@ import numpy as np
 from gbi.errors import GbiInputError
 from gbi.io import atomic_path
 
-__all__ = [
-    "AXES_KEY",
-    "FATJET_FIELDS",
-    "TREE_NAME",
-    "ExistingFile",
-    "event_columns",
-    "existing_file",
-    "write_events",
-]
+__all__ = ["FATJET_FIELDS", "TREE_NAME", "event_columns", "existing_file", "write_events"]
 
 TREE_NAME = "Events"
-#: Key of the string that names the N-subjettiness axes of a file.
-AXES_KEY = "nsub_axes"
-#: The axes of files without :data:`AXES_KEY` (gbi before ``--nsub-axes``).
-_AXES_WITHOUT_KEY = "kt"
+_AXES_KEY = "nsub_axes"  #: the string that names a file's N-subjettiness axes
 #: ``FatJet_*`` branches, in file order.
 FATJET_FIELDS: tuple[str, ...] = ("pt", "eta", "phi", "mass", "tau1", "tau2", "tau3")
 #: ``event`` numbers of file ``index`` start at ``index * _EVENT_STRIDE + 1``.
@@ -79,20 +67,12 @@ def write_events(
     with atomic_path(target) as tmp, uproot.recreate(tmp) as root_file:
         # mktree (a TTree): plain assignment would write an RNTuple with uproot >= 5.7
         root_file.mktree(TREE_NAME, columns)
-        root_file[AXES_KEY] = nsub_axes
+        root_file[_AXES_KEY] = nsub_axes
     return Path(target)
 
 
-@dataclass(frozen=True)
-class ExistingFile:
-    """An output file already on disk: its number of events and N-subjettiness axes."""
-
-    entries: int
-    nsub_axes: str
-
-
-def existing_file(path: str | os.PathLike[str]) -> ExistingFile | None:
-    """Events and axes of an existing output file, ``None`` if there is no file.
+def existing_file(path: str | os.PathLike[str]) -> tuple[int, str] | None:
+    """(events, ``--nsub-axes``) of an existing output file, ``None`` if there is no file.
 
     Raises :class:`~gbi.errors.GbiInputError` if the file exists but is not a readable
     ``Events`` tree.
@@ -105,10 +85,11 @@ def existing_file(path: str | os.PathLike[str]) -> ExistingFile | None:
     try:
         with uproot.open(path) as root_file:
             entries = int(root_file[TREE_NAME].num_entries)
-            axes = str(root_file[AXES_KEY]) if AXES_KEY in root_file else _AXES_WITHOUT_KEY
+            # files of gbi before --nsub-axes have no key and exclusive-kT axes
+            axes = str(root_file[_AXES_KEY]) if _AXES_KEY in root_file else "kt"
     except Exception as err:
         raise GbiInputError(
             f"existing output file {str(path)!r} is not a readable ROOT file with an "
             f"{TREE_NAME!r} tree ({err}); remove it or choose another --out"
         ) from err
-    return ExistingFile(entries, axes)
+    return entries, axes

@@ -50,15 +50,11 @@ def shared_edges(reference: np.ndarray, bins: int = 40) -> np.ndarray:
 def bin_counts(
     values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of weights and of squared weights per bin of ``edges`` (``np.histogram``).
+    """Sum of weights and of squared weights per bin (``np.histogram``: bins ``[e_i, e_{i+1})``,
+    infinite outer edges make open outer bins); NaN or infinite values are an error.
 
-    Bins are ``[e_i, e_{i+1})`` (the last one closed), so infinite outer edges make open
-    outer bins. Non-finite ``values`` are a :class:`~gbi.errors.GbiInputError`.
-
-    >>> n, var = bin_counts(np.array([-5.0, 0.0, 0.5, 3.0]), np.array([-np.inf, 0.0, 1.0, np.inf]),
-    ...                     np.array([1.0, 2.0, 2.0, 1.0]))
-    >>> n.tolist(), var.tolist()
-    ([1.0, 4.0, 1.0], [1.0, 8.0, 1.0])
+    >>> bin_counts(np.array([-5.0, 0.0, 3.0]), np.array([-np.inf, 0.0, np.inf]))[0].tolist()
+    [1.0, 2.0]
     """
     values = np.asarray(values, dtype=np.float64)
     bad = int(np.count_nonzero(~np.isfinite(values)))

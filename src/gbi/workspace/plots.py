@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gbi.io import atomic_path
+from gbi.metrics.plots import save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -44,21 +44,14 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     return fig, fig.subplots()
 
 
-def _save(fig: Any, target: str | os.PathLike[str]) -> Path:
-    target = Path(target)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format=target.suffix.lstrip(".") or "png", dpi=120)
-    return target
-
-
 def plot_pulls(result: dict[str, Any], target: str | os.PathLike[str], max_pars: int = 40) -> Path:
     """:func:`pulls_figure` written to ``target``; returns the path."""
-    return _save(pulls_figure(result, max_pars), target)
+    return save_figure(pulls_figure(result, max_pars), target, dpi=120)
 
 
 def plot_limit(result: dict[str, Any], target: str | os.PathLike[str]) -> Path:
     """:func:`limit_figure` written to ``target``; returns the path."""
-    return _save(limit_figure(result), target)
+    return save_figure(limit_figure(result), target, dpi=120)
 
 
 @_default_style
