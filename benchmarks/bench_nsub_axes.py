@@ -20,19 +20,15 @@ import numpy as np
 
 from gbi.generate.clustering import LEADING_PT_MIN, cluster_fatjets, visible_final_state
 from gbi.generate.nsubjettiness import NSUB_AXES, nsubjettiness
-from gbi.generate.pythia_config import ProcessConfig, pythia_settings
+from gbi.generate.pythia_config import ProcessConfig
+from gbi.generate.runner import _make_pythia
 
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "gbi" / "data" / "sample"
 
 
 def leading_constituents(process: str, events: int, seed: int) -> ak.Array:
     """Constituents of the (at most) two leading jets of ``events`` kept events."""
-    import pythia8mc
-
-    pythia = pythia8mc.Pythia("", False)
-    for line in pythia_settings(ProcessConfig.create(process), seed):
-        pythia.readString(line)
-    pythia.init()
+    pythia = _make_pythia(ProcessConfig.create(process), seed)
     kept: list[ak.Array] = []
     n_kept = 0
     while n_kept < events:

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Generate events with the LHCO R&D recipe: Pythia 8 at 13 TeV, anti-kT R=1.0 jets "
             "of visible final-state particles (pT > 200 GeV, |eta| < 2.5), leading jet "
-            "pT > 1200 GeV, up to four jets with N-subjettiness (beta=1, R0=1.0, axes from --nsub-axes). "
+            "pT > 1200 GeV, up to four jets with N-subjettiness (beta=1, R0=1, --nsub-axes). "
             "Writes NanoAOD-style ROOT files DIR/{tag}_{seed}_{index:03d}.root; complete "
             "files are skipped on a rerun, so an interrupted run resumes."
         ),
