@@ -76,12 +76,14 @@ def test_help_texts_are_plain():
 
 def test_generate_help_defaults_agree_with_the_generator():
     from gbi.cli import generate as cli_generate
-    from gbi.generate import pythia_config, runner
+    from gbi.generate import nsubjettiness, pythia_config, runner
 
     assert cli_generate.PROCESSES == pythia_config.PROCESSES
     assert cli_generate.DEFAULT_MASSES == pythia_config.DEFAULT_MASSES
     assert cli_generate.DEFAULT_EVENTS_PER_FILE == runner.DEFAULT_EVENTS_PER_FILE
     assert cli_generate.DEFAULT_BATCH_SIZE == runner.DEFAULT_BATCH_SIZE
+    assert tuple(nsubjettiness.NSUB_AXES) == cli_generate.NSUB_AXES
+    assert cli_generate.DEFAULT_NSUB_AXES == nsubjettiness.DEFAULT_NSUB_AXES
 
 
 def test_detect_and_infer_help_defaults_agree_with_the_library():

@@ -13,6 +13,7 @@ from gbi.cli import main
 from gbi.errors import GbiInputError, MissingExtraError
 from gbi.generate import ProcessConfig, generate
 from gbi.generate.pythia_config import pythia_settings
+from gbi.generate.writer import existing_file
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "src" / "gbi" / "data" / "sample"
 
@@ -136,8 +137,29 @@ def test_generate_end_to_end_and_resume(tmp_path: Path, capsys: pytest.CaptureFi
     assert ak.all(read(files[1]).FatJet_pt == second.FatJet_pt)
 
     # an existing file with a different number of events is an error, not silently kept
-    with pytest.raises(GbiInputError, match="has 8 events but this run expects 12"):
+    with pytest.raises(
+        GbiInputError, match="has 8 events with --nsub-axes onepass-kt but this run expects 12 with"
+    ):
         generate("qcd", 24, tmp_path, seed=11, events_per_file=12, progress=False)
+
+    # the axes are stored and part of the cache key: a run with other axes never reads them
+    assert [existing_file(f) for f in files] == [(12, "onepass-kt"), (8, "onepass-kt")]
+    for events in (first, second):  # one-pass minimised axes: tau2 <= tau1 (float32)
+        assert ak.all(events.FatJet_tau2 <= events.FatJet_tau1 * (1 + 1e-6))
+    with pytest.raises(
+        GbiInputError, match="12 events with --nsub-axes onepass-kt but this run expects 12 with kt"
+    ):
+        generate("qcd", 20, tmp_path, seed=11, events_per_file=12, progress=False, nsub_axes="kt")
+
+
+def test_bad_nsub_axes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(GbiInputError, match="--nsub-axes: expected one of onepass-kt, kt"):
+        generate("qcd", 10, tmp_path, progress=False, nsub_axes="KT_Axes")
+    with pytest.raises(SystemExit):
+        main(["generate", "--process", "qcd", "--events", "5", "--out", str(tmp_path),
+              "--nsub-axes", "exclusive"])  # fmt: skip
+    assert "invalid choice: 'exclusive'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_generate_wprime_with_workers(tmp_path: Path) -> None:
@@ -166,6 +188,7 @@ def test_default_sample(name: str, entries: int, label: int) -> None:
     assert len(events) == entries
     check_selection(events)
     assert ak.all(events.label == label)
+    assert existing_file(path) == (entries, "kt")  # made before --nsub-axes: kT axes
 
 
 @pytest.mark.slow
@@ -173,7 +196,10 @@ def test_default_sample(name: str, entries: int, label: int) -> None:
 def test_qcd_agrees_with_reference(tmp_path: Path, lhco_dir: Path) -> None:
     """2,000 generated QCD events against the shared reference file, in distribution."""
     needs_generator()
-    (path,) = generate("qcd", 2000, tmp_path, seed=21, events_per_file=2000, progress=False).files
+    # the shared files have exclusive-kT axes
+    (path,) = generate(
+        "qcd", 2000, tmp_path, seed=21, events_per_file=2000, progress=False, nsub_axes="kt"
+    ).files
     ours, ref = read(path), read(lhco_dir / "qcd_a_000.root")
 
     def stats(events: ak.Array) -> dict[str, float]:

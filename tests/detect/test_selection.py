@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2 as chi2_dist
 
-from gbi.detect.selection import chi2_compare
+from gbi.metrics.chi2 import chi2_compare
 
 
 def _toys(weight: float, n_toys: int = 1500, seed: int = 3):

@@ -47,9 +47,32 @@ def test_figures_are_returned_and_not_registered_with_pyplot(result) -> None:
     assert isinstance(limit, Figure)
     # the max_pars=2 largest |pull|, largest on top
     assert [t.get_text() for t in pulls.axes[0].get_yticklabels()] == ["a", "b"]
-    assert limit.axes[0].get_ylabel() == r"CL$_s$"
+    assert limit.axes[0].get_ylabel() == r"$\mathrm{CL}_{s}$"
     assert plt.get_fignums() == before
     assert matplotlib.get_backend() == backend
+
+
+def test_limit_figure_draws_the_scan_values(result) -> None:
+    """pyhf's Brazil band shows exactly the scan of the result: observed, expected, bands."""
+    import numpy as np
+
+    scan = result["cls_scan"]
+    mu, obs, exp = (np.asarray(scan[k]) for k in ("mu", "obs", "exp"))
+    ax = limit_figure(result).axes[0]
+    observed, *expected, alpha = ax.lines
+    np.testing.assert_array_equal(observed.get_xdata(), mu)
+    np.testing.assert_array_equal(observed.get_ydata(), obs)
+    for k, line in enumerate(expected):
+        np.testing.assert_array_equal(line.get_ydata(), exp[:, k])
+    assert expected[2].get_linestyle() == "--"  # the median
+    np.testing.assert_array_equal(alpha.get_ydata(), [result.get("cls_level", 0.05)] * len(mu))
+    two_sigma, one_sigma = ax.collections[-2:]  # drawn in this order
+    for band, (low, high) in ((one_sigma, (1, 3)), (two_sigma, (0, 4))):
+        y = band.get_paths()[0].vertices[:, 1]
+        for column in (low, high):
+            assert all(np.isclose(y, v).any() for v in exp[:, column])
+    assert ax.get_xlabel() == result["poi"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == r"$\alpha=0.05$"
 
 
 def test_plot_functions_write_the_files(result, tmp_path) -> None:

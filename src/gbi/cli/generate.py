@@ -15,6 +15,8 @@ PROCESSES: tuple[str, ...] = ("qcd", "wprime")
 DEFAULT_MASSES: tuple[float, float, float] = (3500.0, 500.0, 100.0)
 DEFAULT_EVENTS_PER_FILE = 10_000
 DEFAULT_BATCH_SIZE = 500
+NSUB_AXES: tuple[str, ...] = ("onepass-kt", "kt", "wta-kt")
+DEFAULT_NSUB_AXES = "onepass-kt"
 
 
 def register(subparsers: Any) -> None:
@@ -25,7 +27,7 @@ def register(subparsers: Any) -> None:
         description=(
             "Generate events with the LHCO R&D recipe: Pythia 8 at 13 TeV, anti-kT R=1.0 jets "
             "of visible final-state particles (pT > 200 GeV, |eta| < 2.5), leading jet "
-            "pT > 1200 GeV, up to four jets with N-subjettiness (beta=1, exclusive-kT axes). "
+            "pT > 1200 GeV, up to four jets with N-subjettiness (beta=1, R0=1, --nsub-axes). "
             "Writes NanoAOD-style ROOT files DIR/{tag}_{seed}_{index:03d}.root; complete "
             "files are skipped on a rerun, so an interrupted run resumes."
         ),
@@ -63,6 +65,13 @@ def register(subparsers: Any) -> None:
         help=f"Pythia events clustered together (default: {DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
+        "--nsub-axes",
+        choices=NSUB_AXES,
+        default=DEFAULT_NSUB_AXES,
+        help="N-subjettiness axes: onepass-kt (minimised, as CMS NanoAOD's FatJet_tau*), kt "
+        f"(plain exclusive kT, as the shipped sample) or wta-kt (default: {DEFAULT_NSUB_AXES})",
+    )
+    parser.add_argument(
         "--mX-grid",
         default=None,
         metavar="GRID",
@@ -94,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         batch_size=args.batch_size,
         progress=not args.no_progress,
+        nsub_axes=args.nsub_axes,
     )
     for path in result.files:
         state = "skipped (complete)" if path in result.skipped else "written"
@@ -144,6 +154,7 @@ def _run_grid(args: argparse.Namespace) -> int:
         m_w=args.mW or 3500.0,
         workers=args.workers,
         progress=not args.no_progress,
+        nsub_axes=args.nsub_axes,
     )
     print(f"signal grid: {len(points)} mass points, {len(files)} files in {args.out}")
     return 0

@@ -26,7 +26,8 @@ from gbi.background import (
 from gbi.detect.config import DetectConfig
 from gbi.detect.inputs import DetectInputs
 from gbi.detect.metrics import evaluate
-from gbi.detect.selection import chi2_compare, mjj_edges, mjj_histogram
+from gbi.detect.selection import mjj_edges, mjj_histogram
+from gbi.metrics.chi2 import chi2_compare
 from gbi.tables import Table, subset
 
 __all__ = ["ExpectedSource", "evaluate_runs", "expected_source", "score_and_fill"]

@@ -7,7 +7,7 @@ Modules, one job each:
 
 - :mod:`gbi.generate.pythia_config`  Pythia settings per process (``qcd``, ``wprime``)
 - :mod:`gbi.generate.clustering`     visible final state, anti-kT R=1.0 jets, selection
-- :mod:`gbi.generate.nsubjettiness`  vectorized tau_N (beta=1, exclusive-kT axes)
+- :mod:`gbi.generate.nsubjettiness`  tau_N from fastjet's njettiness (beta=1, --nsub-axes)
 - :mod:`gbi.generate.events`         one Pythia batch -> selected jets with tau_N
 - :mod:`gbi.generate.writer`         the ``Events`` tree, written atomically with uproot
 - :mod:`gbi.generate.runner`         files, resume, progress bar, process pool

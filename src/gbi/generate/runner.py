@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import math
 import multiprocessing
@@ -16,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from gbi.errors import GbiError, GbiInputError, require_extra
+from gbi.generate.nsubjettiness import DEFAULT_NSUB_AXES, check_axes
 from gbi.generate.pythia_config import ProcessConfig, file_seed, pythia_settings
-from gbi.generate.writer import event_columns, existing_entries, write_events
+from gbi.generate.writer import event_columns, existing_file, write_events
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -40,13 +42,15 @@ _MIN_EFFICIENCY = 1e-3
 
 @dataclass(frozen=True)
 class FileJob:
-    """One output file: ``events`` kept events with Pythia seed ``file_seed(seed, index)``."""
+    """One output file: ``events`` kept events with Pythia seed ``file_seed(seed, index)``,
+    N-subjettiness with the axes ``nsub_axes``."""
 
     config: ProcessConfig
     seed: int
     index: int
     events: int
     path: Path
+    nsub_axes: str = DEFAULT_NSUB_AXES
 
 
 @dataclass
@@ -129,7 +133,7 @@ def generate_file(
         n_batch = min(batch_size, max(16, math.ceil(1.2 * remaining / efficiency)))
         batch = pythia.nextBatch(n_batch)
         tried += n_batch
-        jets = select_batch(batch)[:remaining]
+        jets = select_batch(batch, nsub_axes=job.nsub_axes)[:remaining]
         if len(jets):
             chunks.append(jets)
             kept += len(jets)
@@ -142,7 +146,7 @@ def generate_file(
             )
     jets = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
     columns = event_columns(jets, seed=job.seed, index=job.index, label=job.config.label)
-    return write_events(columns, job.path)
+    return write_events(columns, job.path, job.nsub_axes)
 
 
 def _worker(job: FileJob, batch_size: int, progress_queue: Any) -> Path:
@@ -176,6 +180,19 @@ def _run_pool(
             raise
 
 
+def _is_complete(job: FileJob) -> bool:
+    """Whether ``job.path`` exists with the expected events and axes (``False``: no file);
+    an existing file that differs is an error, never overwritten nor read as complete."""
+    found = existing_file(job.path)
+    if found is not None and found != (job.events, job.nsub_axes):
+        raise GbiInputError(
+            f"existing output file {str(job.path)!r} has {found[0]} events with --nsub-axes "
+            f"{found[1]} but this run expects {job.events} with {job.nsub_axes} (different "
+            "--events, --events-per-file or --nsub-axes?); remove it or choose another --out"
+        )
+    return found is not None
+
+
 def generate(
     process: str,
     events: int,
@@ -189,6 +206,7 @@ def generate(
     workers: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
+    nsub_axes: str = DEFAULT_NSUB_AXES,
 ) -> GenerateResult:
     """Generate ``events`` kept events of ``process`` into ROOT files under ``out``.
 
@@ -196,14 +214,17 @@ def generate(
     ``wprime_{mW}_{mX}_{mY}``) with ``events_per_file`` events each (the last one may have
     fewer). A file that already exists with the expected number of events is skipped, so
     an interrupted run resumes where it stopped; ``workers`` > 1 makes files in parallel
-    processes. Masses are in GeV and only apply to ``wprime``. Needs the ``generate`` extra
-    (``pythia8mc`` and ``fastjet``).
+    processes. Masses are in GeV and only apply to ``wprime``. ``nsub_axes`` names the
+    N-subjettiness axes (:data:`gbi.generate.nsubjettiness.NSUB_AXES`; the default, one-pass
+    kT, is CMS NanoAOD's); it is stored in each file, and an existing file with other axes is
+    an error, never skipped. Needs the ``generate`` extra (``pythia8mc`` and ``fastjet``).
     """
     config = ProcessConfig.create(process, mW=mW, mX=mX, mY=mY)
     _positive_int(events, "--events")
     _positive_int(events_per_file, "--events-per-file")
     _positive_int(workers, "--workers")
     _positive_int(batch_size, "--batch-size")
+    check_axes(nsub_axes)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _MAX_SEED:
         raise GbiInputError(f"--seed must be an integer in [0, {_MAX_SEED}], got {seed!r}")
     require_extra("pythia8mc", "generate", "gbi generate")
@@ -211,20 +232,14 @@ def generate(
 
     result = GenerateResult()
     todo: list[FileJob] = []
-    for job in plan_files(config, events, out, seed, events_per_file):
+    for planned in plan_files(config, events, out, seed, events_per_file):
+        job = dataclasses.replace(planned, nsub_axes=nsub_axes)
         result.files.append(job.path)
-        found = existing_entries(job.path)
-        if found is None:
-            todo.append(job)
-        elif found == job.events:
-            log.info("skipping %s: already complete (%d events)", job.path, found)
+        if _is_complete(job):
+            log.info("skipping %s: already complete (%d events)", job.path, job.events)
             result.skipped.append(job.path)
         else:
-            raise GbiInputError(
-                f"existing output file {str(job.path)!r} has {found} events but this run "
-                f"expects {job.events} (different --events or --events-per-file?); remove it "
-                "or choose another --out"
-            )
+            todo.append(job)
     if not todo:
         return result
 

@@ -85,9 +85,14 @@ def generate_grid(
     m_w: float = 3500.0,
     workers: int = 1,
     progress: bool = True,
+    nsub_axes: str | None = None,
 ) -> list[Path]:
-    """Generate ``events`` W' events at every ``(mX, mY)`` of ``points`` into ``out`` (cached)."""
+    """Generate ``events`` W' events at every ``(mX, mY)`` of ``points`` into ``out`` (cached).
+
+    ``nsub_axes``: the N-subjettiness axes (``gbi generate --nsub-axes``; ``None``: its default).
+    """
     from gbi.generate import generate
+    from gbi.generate.nsubjettiness import DEFAULT_NSUB_AXES
 
     files: list[Path] = []
     for m_x, m_y in points:
@@ -102,6 +107,7 @@ def generate_grid(
             events_per_file=events,
             workers=workers,
             progress=progress,
+            nsub_axes=nsub_axes or DEFAULT_NSUB_AXES,
         )
         files += result.files
     return files

@@ -124,11 +124,8 @@ class MjjSidebandDensity:
 
 
 def _gauss_logpdf(z: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    chol = np.linalg.cholesky(cov)
-    sol = np.linalg.solve(chol, (z - mean).T)
-    return (
-        -0.5 * (sol**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * z.shape[1] * np.log(2 * np.pi)
-    )
+    """Gaussian log-density of the rows of ``z`` (shape ``(n,)``); ``z`` is ``(n, d)``."""
+    return np.atleast_1d(stats.multivariate_normal.logpdf(z, mean, cov))
 
 
 @dataclasses.dataclass

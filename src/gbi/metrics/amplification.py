@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiInputError
-from gbi.metrics.divergences import shared_edges
+from gbi.metrics.divergences import bin_counts, shared_edges
 
 __all__ = ["AmplificationResult", "amplification_factor", "bin_fractions"]
 
@@ -60,9 +60,7 @@ def bin_fractions(
     values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
     """Normalised bin contents of ``values`` (shape ``(n,)``) on ``edges`` (outer bins open)."""
-    idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)
-    counts = np.bincount(idx, w, len(edges) - 1)
+    counts = bin_counts(values, edges, weights)[0]
     return counts / counts.sum()
 
 

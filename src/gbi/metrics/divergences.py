@@ -10,7 +10,8 @@ measure         definition on normalised bin contents ``p`` (real) and ``q`` (ge
 ``kl``          ``KL(p || q) = sum p log(p / q)`` (nats; :func:`scipy.stats.entropy`; empty
                 generated bins get a floor of 0.5 events so the value stays finite)
 ``hellinger``   ``sqrt(1 - sum sqrt(p q))``, in [0, 1]
-``chi2_ndf``    two-sample chi2 of the counts (weighted form, Gagunashvili) per bin
+``chi2_ndf``    two-sample chi2 of the counts per degree of freedom, sparse bins merged
+                (:func:`gbi.metrics.chi2.chi2_compare`, the statistic of ``gbi detect``)
 ``wasserstein`` ``W1`` of the unbinned samples
 =============== ==========================================================================
 
@@ -30,8 +31,9 @@ import numpy as np
 from scipy import stats
 
 from gbi.errors import GbiInputError
+from gbi.metrics.chi2 import chi2_compare
 
-__all__ = ["feature_divergences", "histogram_divergences", "shared_edges"]
+__all__ = ["bin_counts", "feature_divergences", "histogram_divergences", "shared_edges"]
 
 
 def shared_edges(reference: np.ndarray, bins: int = 40) -> np.ndarray:
@@ -45,13 +47,21 @@ def shared_edges(reference: np.ndarray, bins: int = 40) -> np.ndarray:
     return np.concatenate([[-np.inf], inner, [np.inf]])
 
 
-def _counts(
-    values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None
+def bin_counts(
+    values: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    idx = np.searchsorted(edges, values, side="right") - 1
-    idx = np.clip(idx, 0, len(edges) - 2)
+    """Sum of weights and of squared weights per bin (``np.histogram``: bins ``[e_i, e_{i+1})``,
+    infinite outer edges make open outer bins); NaN or infinite values are an error.
+
+    >>> bin_counts(np.array([-5.0, 0.0, 3.0]), np.array([-np.inf, 0.0, np.inf]))[0].tolist()
+    [1.0, 2.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        raise GbiInputError(f"binning: expected finite values, found {bad} NaN or infinite")
     w = np.ones(len(values)) if weights is None else np.asarray(weights, dtype=np.float64)
-    return np.bincount(idx, w, len(edges) - 1), np.bincount(idx, w * w, len(edges) - 1)
+    return np.histogram(values, edges, weights=w)[0], np.histogram(values, edges, weights=w * w)[0]
 
 
 def histogram_divergences(
@@ -61,27 +71,28 @@ def histogram_divergences(
     real_weights: np.ndarray | None = None,
     generated_weights: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """KL, Hellinger and chi2/ndf between two samples (shape ``(n,)``) on ``edges``."""
-    n_r, v_r = _counts(real, edges, real_weights)
-    n_g, v_g = _counts(generated, edges, generated_weights)
+    """KL, Hellinger and chi2/ndf between two samples (shape ``(n,)``) on ``edges``.
+
+    The chi2 is :func:`gbi.metrics.chi2.chi2_compare` of the real counts against the
+    generated ones scaled to the real total (one constraint: the normalisation).
+    """
+    n_r, v_r = bin_counts(real, edges, real_weights)
+    n_g, v_g = bin_counts(generated, edges, generated_weights)
     if n_r.sum() <= 0 or n_g.sum() <= 0:
         raise GbiInputError("divergences: expected non-empty real and generated samples")
     p = n_r / n_r.sum()
     floor = 0.5 * (n_g.sum() / max(len(generated), 1))
     q = np.maximum(n_g, floor) / np.maximum(n_g, floor).sum()
     hellinger = float(np.sqrt(max(0.0, 1.0 - np.sum(np.sqrt(p * (n_g / n_g.sum()))))))
-    # two-sample chi2 of normalised histograms with their (weighted) variances
-    var = v_r / n_r.sum() ** 2 + v_g / n_g.sum() ** 2
-    used = var > 0
-    chi2 = float(np.sum((n_r[used] / n_r.sum() - n_g[used] / n_g.sum()) ** 2 / var[used]))
-    ndf = max(int(used.sum()) - 1, 1)
+    scale = n_r.sum() / n_g.sum()
+    chi2 = chi2_compare(n_r, scale * n_g, scale**2 * v_g, n_constraints=1, observed_var=v_r)
     return {
         "kl": float(stats.entropy(p, q)),
         "hellinger": hellinger,
-        "chi2": chi2,
-        "ndf": ndf,
-        "chi2_ndf": chi2 / ndf,
-        "chi2_pvalue": float(stats.chi2.sf(chi2, ndf)),
+        "chi2": chi2["chi2"],
+        "ndf": chi2["ndf"],
+        "chi2_ndf": chi2["chi2_ndf"],
+        "chi2_pvalue": chi2["p_value"],
     }
 
 

@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 __all__ = ["feature_figure", "plot_feature", "plot_features", "save_figure"]
 
 
+def _density_hist(values: np.ndarray, edges: np.ndarray) -> Any:
+    """``hist.Hist`` of ``values`` weighted ``1 / (n * bin width)`` (uniform ``edges``):
+    contents are densities, variances those of the scaled Poisson counts."""
+    import hist
+
+    h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight())
+    return h.fill(values, weight=1.0 / (max(len(values), 1) * (edges[1] - edges[0])))
+
+
 def feature_figure(
     real: np.ndarray,
     generated: np.ndarray,
@@ -42,47 +51,34 @@ def feature_figure(
 ) -> Figure:
     """Normalised histograms of ``real`` and ``generated`` (shape ``(n,)``, in ``unit``) with
     the ratio generated/real below; binning over the 0.1-99.9% quantile range of ``real``.
-    Densities are per ``unit``."""
-    import mplhep
+    Densities are per ``unit``. The panels are :func:`mplhep.comp.hists` with the
+    ``split_ratio`` comparison: generated's uncertainty as error bars, real's as a band."""
     from matplotlib.figure import Figure
+    from mplhep import comp
 
     real = np.asarray(real, dtype=np.float64)
     generated = np.asarray(generated, dtype=np.float64)
     low, high = np.quantile(real, [0.001, 0.999])
     edges = np.linspace(low, high, bins + 1)
-    n_r, _ = np.histogram(real, edges)
-    n_g, _ = np.histogram(generated, edges)
-    width = np.diff(edges)
-    d_r = n_r / (len(real) * width)
-    d_g = n_g / (len(generated) * width)
-    e_r = np.sqrt(n_r) / (len(real) * width)
-    e_g = np.sqrt(n_g) / (len(generated) * width)
     fig = Figure(figsize=(6, 5.5))
-    top, bottom = fig.subplots(
-        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
+    # not sharex: mplhep blanks the top panel's tick labels, which a shared axis would share
+    top, bottom = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
+    comp.hists(
+        _density_hist(generated, edges),
+        _density_hist(real, edges),
+        fig=fig,
+        ax_main=top,
+        ax_comparison=bottom,
+        h1_label=labels[1],
+        h2_label=labels[0],
+        xlabel=name + (f" [{unit}]" if unit else ""),
+        ylabel="density" + (f" [1/{unit}]" if unit else ""),
+        comparison="split_ratio",
+        comparison_ylim=(0.5, 1.5),
+        flow="none",
     )
-    mplhep.histplot(
-        d_r, edges, yerr=e_r, ax=top, histtype="errorbar", color="black", label=labels[0]
-    )
-    mplhep.histplot(
-        d_g, edges, yerr=e_g, ax=top, histtype="step", color="tab:blue", label=labels[1]
-    )
-    top.set_ylabel("density" + (f" [1/{unit}]" if unit else ""))
     top.set_yscale("log")
-    top.legend()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(d_r > 0, d_g / d_r, np.nan)
-        ratio_err = np.where(
-            d_r > 0,
-            ratio * np.sqrt((e_g / np.where(d_g > 0, d_g, 1)) ** 2 + (e_r / d_r) ** 2),
-            np.nan,
-        )
-    centers = 0.5 * (edges[1:] + edges[:-1])
-    bottom.errorbar(centers, ratio, yerr=ratio_err, fmt="o", ms=2, color="tab:blue")
-    bottom.axhline(1.0, color="black", lw=0.8)
-    bottom.set_ylim(0.5, 1.5)
     bottom.set_ylabel(f"{labels[1]}/{labels[0]}")
-    bottom.set_xlabel(name + (f" [{unit}]" if unit else ""))
     return fig
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gbi.io import atomic_path
+from gbi.metrics.plots import save_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -44,21 +44,14 @@ def _figure(width: float, height: float) -> tuple[Any, Any]:
     return fig, fig.subplots()
 
 
-def _save(fig: Any, target: str | os.PathLike[str]) -> Path:
-    target = Path(target)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format=target.suffix.lstrip(".") or "png", dpi=120)
-    return target
-
-
 def plot_pulls(result: dict[str, Any], target: str | os.PathLike[str], max_pars: int = 40) -> Path:
     """:func:`pulls_figure` written to ``target``; returns the path."""
-    return _save(pulls_figure(result, max_pars), target)
+    return save_figure(pulls_figure(result, max_pars), target, dpi=120)
 
 
 def plot_limit(result: dict[str, Any], target: str | os.PathLike[str]) -> Path:
     """:func:`limit_figure` written to ``target``; returns the path."""
-    return _save(limit_figure(result), target)
+    return save_figure(limit_figure(result), target, dpi=120)
 
 
 @_default_style
@@ -91,21 +84,17 @@ def pulls_figure(result: dict[str, Any], max_pars: int = 40) -> Figure:
 
 @_default_style
 def limit_figure(result: dict[str, Any]) -> Figure:
-    """The CLs scan (Brazil plot) if the result has one, else the limit band summary."""
+    """The CLs scan (Brazil plot, :func:`pyhf.contrib.viz.brazil.plot_results`) if the result
+    has one, else the limit band summary."""
     fig, ax = _figure(6.0, 4.0)
     level = result.get("cls_level", 0.05)
     band = result["cls_upper_limit_exp_band"]
     if "cls_scan" in result:
+        from pyhf.contrib.viz import brazil
+
         scan = result["cls_scan"]
-        mu, exp = np.asarray(scan["mu"]), np.asarray(scan["exp"])
-        ax.fill_between(mu, exp[:, 0], exp[:, 4], color="#ffe08a", label=r"expected $\pm 2\sigma$")
-        ax.fill_between(mu, exp[:, 1], exp[:, 3], color="#8fd18f", label=r"expected $\pm 1\sigma$")
-        ax.plot(mu, exp[:, 2], "k--", label="expected")
-        ax.plot(mu, scan["obs"], "k-", label="observed")
-        ax.axhline(level, color="red", lw=0.8, label=f"CLs = {level:g}")
-        ax.set_xlabel(result["poi"])
-        ax.set_ylabel(r"CL$_s$")
-        ax.set_ylim(0, 1.05)
+        tests = list(zip(scan["obs"], scan["exp"], strict=True))  # (CLs_obs, 5 expected)
+        brazil.plot_results(scan["mu"], tests, test_size=level, ax=ax, xlabel=result["poi"])
     else:
         ax.axhspan(-0.5, 0.5, xmin=0, xmax=1, alpha=0)
         ax.barh(
@@ -118,11 +107,11 @@ def limit_figure(result: dict[str, Any]) -> Figure:
         ax.plot(result["cls_upper_limit_obs"], 0, "ko", label="observed")
         ax.set_yticks([])
         ax.set_xlabel(f"{100 * (1 - level):g}% CL upper limit on {result['poi']}")
+        ax.legend(fontsize=8)  # plot_results makes its own legend
     ax.set_title(
         f"obs {result['cls_upper_limit_obs']:.3g}, exp {band[2]:.3g} "
         f"[{band[1]:.3g}, {band[3]:.3g}]",
         fontsize=10,
     )
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
