@@ -28,6 +28,12 @@ efficiency of all methods, first seed) into ``--out``.
 
 from __future__ import annotations
 
+import os
+
+# Idle OpenMP threads sleep instead of spinning on cores another job needs: set before
+# sklearn/torch load libgomp, unless the user chose a policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import dataclasses
 import json
@@ -47,6 +53,7 @@ from gbi.feature_job import process_fileset
 from gbi.fileset import normalize_fileset
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.tables import subset
+from gbi.threads import limit_process_threads
 
 log = logging.getLogger("lhco_injection_scan")
 
@@ -93,7 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="injection_scan", help="folder for the table and plots")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch, OpenMP and BLAS (default: the cores available)",
+    )
     args = p.parse_args(argv)
+    limit_process_threads(args.threads)  # a script is one whole process: cap it all
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
