@@ -25,6 +25,12 @@ significance, ...}], "summary": [...]}``), ``gbi_scan_table.md``, ``mu_vs_true.p
 
 from __future__ import annotations
 
+import os
+
+# Idle OpenMP threads sleep instead of spinning on cores another job needs: set before
+# sklearn/torch load libgomp, unless the user chose a policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import dataclasses
 import json
@@ -41,6 +47,7 @@ from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inferenc
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.plots import plot_scan
 from gbi.io import write_json
+from gbi.threads import limit_process_threads
 
 log = logging.getLogger("gbi_injection_scan")
 
@@ -118,7 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch, OpenMP and BLAS (default: the cores available)",
+    )
     args = p.parse_args(argv)
+    limit_process_threads(args.threads)  # a script is one whole process: cap it all
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,12 @@ FPR >= 1e-4 and >= 20 background events passing).
 
 Inputs are ROOT files (processed with ``gbi process`` first) or feature Parquet files.
 
+Seeds are independent, so ``--jobs`` processes (default: the cores available, at most the
+seeds) run them at once, each with its share of ``--threads`` for torch, OpenMP and BLAS:
+on a 2-core machine the default 3-seed, N = 1000, four-method scan took 134 s instead of
+197 s with the same max SIC (idealized, supervised identical; the flow methods differ only
+by torch's thread-count-dependent rounding, well inside the 16-84% band).
+
 Usage::
 
     python examples/lhco_injection_scan.py \\
@@ -28,10 +34,19 @@ efficiency of all methods, first seed) into ``--out``.
 
 from __future__ import annotations
 
+import os
+
+# Idle OpenMP threads sleep instead of spinning on cores another job needs: set before
+# sklearn/torch load libgomp, unless the user chose a policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
+import concurrent.futures
 import dataclasses
+import functools
 import json
 import logging
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -47,6 +62,7 @@ from gbi.feature_job import process_fileset
 from gbi.fileset import normalize_fileset
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.tables import subset
+from gbi.threads import available_cores, limit_process_threads, resolve_threads
 
 log = logging.getLogger("lhco_injection_scan")
 
@@ -93,7 +109,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="injection_scan", help="folder for the table and plots")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch, OpenMP and BLAS (default: the cores available)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="seeds run at once, in that many processes sharing --threads (default: the "
+        "cores available, at most the seeds)",
+    )
     args = p.parse_args(argv)
+    limit_process_threads(args.threads)  # a script is one whole process: cap it all
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,83 +146,114 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(
             f"--n-signal {max(args.n_signal)}: the signal files hold only {len(signal['mjj'])} events"
         )
-    flow = FlowConfig(flow=args.flow, features=DetectConfig().features, context=("mjj",))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    jobs = min(len(seeds), args.jobs or available_cores())
     runs: list[dict[str, Any]] = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        shared = None
-        order = np.random.default_rng(1000 + seed).permutation(len(signal["mjj"]))
-        for n in args.n_signal:
-            injected, rest = subset(signal, order[:n]), subset(signal, order[n:])
-            data = {
-                k: np.concatenate([background[k], injected[k]]) for k in ("mjj", *flow.features)
-            }
-            data["label"] = np.concatenate([np.zeros(len(background["mjj"]), int), np.ones(n, int)])
-            for kind in args.classifier:
-                clf = ClassifierConfig(kind=kind, max_iter=args.max_iter, epochs=args.mlp_epochs)
-                config = DetectConfig(
-                    methods=tuple(args.methods),
-                    classifier=clf,
-                    seed=seed,
-                    flow=flow,
-                    flow_train=TrainConfig(
-                        epochs=args.flow_epochs, batch_size=1024, learning_rate=2e-3, seed=seed
-                    ),
-                )
-                start = time.perf_counter()
-                result = run_detection(
-                    data, config=config, reference=reference, signal=rest, background=shared
-                )
-                if args.share_flow or kind != args.classifier[-1]:
-                    shared = result.background if shared is None else shared
-                if not args.share_flow and kind == args.classifier[-1]:
-                    shared = None
-                wall = time.perf_counter() - start
-                if seed == 0:  # SIC vs signal efficiency of every method, first seed
-                    curves = {
-                        m: i.evaluation for m, i in result.summary.methods.items() if i.evaluation
-                    }
-                    if curves:
-                        plot_sic(curves, out / f"sic_curves_{kind}_N{n}.png", f"N = {n}, {kind}")
-                s_sr = int(
-                    injected["mjj"].size and config.regions.in_signal_region(injected["mjj"]).sum()
-                )
-                for method, info in result.summary.methods.items():
-                    ev = info.evaluation or {}
-                    cuts = info.cuts or []
-                    runs.append(
-                        {
-                            "seed": seed,
-                            "n_signal": n,
-                            "n_signal_sr": s_sr,
-                            "classifier": kind,
-                            "method": method,
-                            "status": info.status,
-                            "max_sic": ev.get("max_sic"),
-                            "auc": ev.get("auc"),
-                            "max_sic_reliable": ev.get("max_sic_reliable"),
-                            "chi2_ndf": {
-                                c["label"]: c.get("mjj_chi2", {}).get("chi2_ndf") for c in cuts
-                            },
-                            "chi2_p": {
-                                c["label"]: c.get("mjj_chi2", {}).get("p_value") for c in cuts
-                            },
-                            "excess": {c["label"]: c.get("excess_significance") for c in cuts},
-                            "stages": result.summary.stages,
-                            "wall_s": wall,
-                        }
-                    )
-                    log.info(
-                        "seed %d N=%d %s/%s: max SIC %s AUC %s",
-                        seed,
-                        n,
-                        kind,
-                        method,
-                        ev.get("max_sic"),
-                        ev.get("auc"),
-                    )
+    task = functools.partial(
+        _run_seed, args=args, background=background, reference=reference, signal=signal, out=out
+    )
+    if jobs <= 1:
+        for seed in seeds:
+            runs += task(seed)
+            _write(args, runs, out)
+    else:
+        # Seeds are independent: run them in ``jobs`` processes, each within its share of
+        # the threads (fewer threads per process scale better than one process on all).
+        share = max(1, resolve_threads(args.threads) // jobs)
+        with concurrent.futures.ProcessPoolExecutor(
+            jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=limit_process_threads,
+            initargs=(share,),
+        ) as pool:
+            for seed_runs in pool.map(task, seeds):
+                runs += seed_runs
                 _write(args, runs, out)
     _write(args, runs, out)
     return 0
+
+
+def _run_seed(
+    seed: int,
+    *,
+    args: argparse.Namespace,
+    background: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    signal: dict[str, np.ndarray],
+    out: Path,
+) -> list[dict[str, Any]]:
+    """Every N and classifier of one seed; the runs' records."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    flow = FlowConfig(flow=args.flow, features=DetectConfig().features, context=("mjj",))
+    runs: list[dict[str, Any]] = []
+    shared = None
+    order = np.random.default_rng(1000 + seed).permutation(len(signal["mjj"]))
+    for n in args.n_signal:
+        injected, rest = subset(signal, order[:n]), subset(signal, order[n:])
+        data = {k: np.concatenate([background[k], injected[k]]) for k in ("mjj", *flow.features)}
+        data["label"] = np.concatenate([np.zeros(len(background["mjj"]), int), np.ones(n, int)])
+        for kind in args.classifier:
+            clf = ClassifierConfig(kind=kind, max_iter=args.max_iter, epochs=args.mlp_epochs)
+            config = DetectConfig(
+                methods=tuple(args.methods),
+                classifier=clf,
+                seed=seed,
+                flow=flow,
+                flow_train=TrainConfig(
+                    epochs=args.flow_epochs, batch_size=1024, learning_rate=2e-3, seed=seed
+                ),
+            )
+            start = time.perf_counter()
+            result = run_detection(
+                data, config=config, reference=reference, signal=rest, background=shared
+            )
+            if args.share_flow or kind != args.classifier[-1]:
+                shared = result.background if shared is None else shared
+            if not args.share_flow and kind == args.classifier[-1]:
+                shared = None
+            wall = time.perf_counter() - start
+            if seed == 0:  # SIC vs signal efficiency of every method, first seed
+                curves = {
+                    m: i.evaluation for m, i in result.summary.methods.items() if i.evaluation
+                }
+                if curves:
+                    plot_sic(curves, out / f"sic_curves_{kind}_N{n}.png", f"N = {n}, {kind}")
+            s_sr = int(
+                injected["mjj"].size and config.regions.in_signal_region(injected["mjj"]).sum()
+            )
+            for method, info in result.summary.methods.items():
+                ev = info.evaluation or {}
+                cuts = info.cuts or []
+                runs.append(
+                    {
+                        "seed": seed,
+                        "n_signal": n,
+                        "n_signal_sr": s_sr,
+                        "classifier": kind,
+                        "method": method,
+                        "status": info.status,
+                        "max_sic": ev.get("max_sic"),
+                        "auc": ev.get("auc"),
+                        "max_sic_reliable": ev.get("max_sic_reliable"),
+                        "chi2_ndf": {
+                            c["label"]: c.get("mjj_chi2", {}).get("chi2_ndf") for c in cuts
+                        },
+                        "chi2_p": {c["label"]: c.get("mjj_chi2", {}).get("p_value") for c in cuts},
+                        "excess": {c["label"]: c.get("excess_significance") for c in cuts},
+                        "stages": result.summary.stages,
+                        "wall_s": wall,
+                    }
+                )
+                log.info(
+                    "seed %d N=%d %s/%s: max SIC %s AUC %s",
+                    seed,
+                    n,
+                    kind,
+                    method,
+                    ev.get("max_sic"),
+                    ev.get("auc"),
+                )
+    return runs
 
 
 def _write(args: argparse.Namespace, runs: list[dict[str, Any]], out: Path) -> None:

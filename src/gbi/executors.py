@@ -23,6 +23,7 @@ import uproot
 from coffea import processor
 
 from gbi.errors import GbiInputError, require_extra
+from gbi.threads import available_cores, environment, limit_process_threads, worker_environment
 
 __all__ = [
     "EXECUTORS",
@@ -33,6 +34,7 @@ __all__ = [
     "local_dask_client",
     "make_executor",
     "quiet_coffea_console",
+    "worker_share",
 ]
 
 #: Executor names accepted by :func:`make_executor` (and ``gbi process --executor``).
@@ -196,6 +198,24 @@ def _quiet_worker_shutdown() -> None:
     logging.getLogger("distributed.worker").addFilter(_DropShutdownHeartbeat())
 
 
+def _limit_worker_threads(dask_worker: Any) -> int:
+    """Run on each dask worker: cap torch and the BLAS/OpenMP pools of its process at the
+    worker's ``nthreads`` (its share of the machine). Local clusters also start their
+    workers with :func:`gbi.threads.worker_environment`, which OpenMP needs: an OpenMP
+    limit set from this thread does not reach the worker's task threads."""
+    return limit_process_threads(max(1, int(dask_worker.state.nthreads)))
+
+
+def worker_share(workers: int) -> int:
+    """Threads each of ``workers`` worker processes on this machine gets: the available
+    cores divided among them, at least 1.
+
+    >>> worker_share(10**6)
+    1
+    """
+    return max(1, available_cores() // max(1, workers))
+
+
 @contextlib.contextmanager
 def local_dask_client(workers: int) -> Iterator[Any]:
     """A ``distributed.Client`` of a new ``LocalCluster`` of ``workers`` single-threaded
@@ -213,10 +233,12 @@ def local_dask_client(workers: int) -> Iterator[Any]:
             # another cluster on the machine had it
             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             silence_logs=logging.ERROR,
+            env=worker_environment(1),  # one thread each (threads_per_worker=1)
         ) as cluster,
         Client(cluster) as client,
     ):
         client.run(_quiet_worker_shutdown)
+        client.run(_limit_worker_threads)
         yield client
 
 
@@ -246,10 +268,13 @@ def make_executor(
         # memory grows by 300 MB after its first task, which a small check task followed by
         # processing (torch, for the flow processors) trips; a pool with the standard
         # library's fork hung in torch in its workers.
-        yield (
-            processor.FuturesExecutor(workers=workers, status=progress, retries=retries),
-            _serial_map,
-        )
+        # Each worker process starts with its share of the cores for OpenMP/BLAS/torch (the
+        # pool's processes inherit this environment), so the workers do not oversubscribe.
+        with environment(worker_environment(worker_share(workers))):
+            yield (
+                processor.FuturesExecutor(workers=workers, status=progress, retries=retries),
+                _serial_map,
+            )
     elif name == "dask":
         require_extra("distributed", "dask", "the dask executor (--executor dask)")
         from distributed import Client
@@ -265,6 +290,7 @@ def make_executor(
                         f"cannot connect to the dask scheduler at {scheduler!r} ({err}); "
                         "expected the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
                     ) from None
+                client.run(_limit_worker_threads)
             else:
                 client = stack.enter_context(local_dask_client(workers))
 

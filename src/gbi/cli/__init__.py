@@ -121,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The CLI draws figures to files only; set before anything imports matplotlib, and
     # left alone when the user chose a backend.
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # Idle OpenMP threads sleep instead of spinning on cores another job needs; before
+    # anything loads libgomp (sklearn, torch), unless the user chose a policy.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_in(argv)
     parser = build_parser([command] if command else [])
