@@ -32,6 +32,8 @@ class ClassifierConfig:
     max_iter: int = 300
     learning_rate: float = 0.1
     max_leaf_nodes: int = 31
+    #: iterations without a lower validation loss before gradient boosting stops
+    hgb_patience: int = 5
     # MLP
     hidden: tuple[int, ...] = (64, 64, 64)
     epochs: int = 100

@@ -39,27 +39,28 @@ class GradientBoosting:
     def fit(self, x, y, sample_weight, x_val, y_val, w_val):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        # sklearn's early stopping takes an internal split; use a fixed validation set
-        # instead, by fitting with warm_start and checking the validation loss ourselves.
+        # scikit-learn's own early stopping on the given validation set (X_val, y_val,
+        # sample_weight_val): one fit, stopped once the weighted validation loss has not
+        # improved for ``hgb_patience`` iterations; the model keeps those last iterations.
         cfg = self.config
         model = HistGradientBoostingClassifier(
             max_iter=cfg.max_iter,
             learning_rate=cfg.learning_rate,
             max_leaf_nodes=cfg.max_leaf_nodes,
-            early_stopping=False,
+            early_stopping=True,
+            scoring="loss",
+            n_iter_no_change=cfg.hgb_patience,
             random_state=cfg.seed,
         )
         w_train = balanced_weights(y, sample_weight)
         w_valid = balanced_weights(y_val, w_val)
         with _threads_for(len(x)):
-            model.fit(x, y, sample_weight=w_train)
-            staged = model.staged_predict_proba(x_val)
-            losses = [_log_loss(y_val, p[:, 1], w_valid) for p in staged]
-            best = int(np.argmin(losses)) + 1
-            if best < cfg.max_iter:
-                model.set_params(max_iter=best)
-                model.fit(x, y, sample_weight=w_train)
-        self.model, self.best_iteration, self.val_loss = model, best, float(losses[best - 1])
+            model.fit(
+                x, y, sample_weight=w_train, X_val=x_val, y_val=y_val, sample_weight_val=w_valid
+            )
+        # validation_score_[i] is minus the validation loss after i iterations (0: none)
+        self.model, self.best_iteration = model, int(model.n_iter_)
+        self.val_loss = float(-model.validation_score_[-1])
         return self
 
     def score(self, x: np.ndarray) -> np.ndarray:
@@ -73,11 +74,6 @@ def _threads_for(n_events: int) -> Any:
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1 if n_events < 20_000 else None, user_api="openmp")
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.sum(w * (y * np.log(p) + (1 - y) * np.log(1 - p))) / np.sum(w))
 
 
 def make_classifier(config: ClassifierConfig) -> BinaryClassifier:
