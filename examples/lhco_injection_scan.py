@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from gbi.background import read_features
-from gbi.classifiers import ClassifierConfig
+from gbi.classifiers import CLASSIFIER_KINDS, ClassifierConfig
 from gbi.detect import METHODS, DetectConfig, plot_sic, run_detection, summarize
 from gbi.feature_job import process_fileset
 from gbi.fileset import normalize_fileset
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-seed", type=int, default=0, help="first seed (to split a scan)")
     p.add_argument("--n-signal", type=int, nargs="+", default=[0, 300, 600, 1000, 2000])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--classifier", nargs="+", choices=("hgb", "mlp"), default=["hgb"])
+    p.add_argument("--classifier", nargs="+", choices=CLASSIFIER_KINDS, default=["hgb"])
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--flow", choices=("maf", "nsf"), default="maf")
     p.add_argument("--flow-epochs", type=int, default=30)

@@ -19,20 +19,20 @@ __all__ = [
     "balanced_weights",
 ]
 
-CLASSIFIER_KINDS: tuple[str, ...] = ("hgb", "mlp")
+CLASSIFIER_KINDS: tuple[str, ...] = ("hgb", "xgb", "mlp")
 
 
 @dataclasses.dataclass(frozen=True)
 class ClassifierConfig:
     """Hyper-parameters; ``kind`` selects the family. Defaults are tuned for ~5 features."""
 
-    kind: Literal["hgb", "mlp"] = "hgb"
+    kind: Literal["hgb", "xgb", "mlp"] = "hgb"
     seed: int = 0
-    # gradient boosting
+    # gradient boosting (hgb and xgb)
     max_iter: int = 300
     learning_rate: float = 0.1
     max_leaf_nodes: int = 31
-    #: iterations without a lower validation loss before gradient boosting stops
+    #: iterations without a lower validation loss before gradient boosting (hgb, xgb) stops
     hgb_patience: int = 5
     # MLP
     hidden: tuple[int, ...] = (64, 64, 64)

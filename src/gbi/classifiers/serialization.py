@@ -7,6 +7,7 @@ A saved ensemble is a directory::
                           detect: method, feature names, cuts, latent flow directory) and per
                           fold its file, SHA-256 and training figures
     DIR/fold_<k>.skops    kind "hgb": the fitted HistGradientBoostingClassifier (skops.io)
+    DIR/fold_<k>.ubj      kind "xgb": the booster in xgboost's UBJSON model format (data only)
     DIR/fold_<k>.pt       kind "mlp": the network's state dict (``torch.load(...,
                           weights_only=True)``); the standardisation (``mean``, ``scale`` in
                           the units of the input features) is in the manifest, as JSON
@@ -107,6 +108,8 @@ def load_ensemble(
         _check_digest(path, entry["sha256"])
         if config.kind == "hgb":
             model: Any = _load_hgb(path, config, manifest["n_features"])
+        elif config.kind == "xgb":
+            model = _load_xgb(path, config, manifest["n_features"])
         else:
             model = _load_mlp(path, config, entry, manifest["n_features"])
         for name in ("best_iteration", "val_loss"):
@@ -162,6 +165,10 @@ def _save_fold(model: Any, stage: Path, k: int, kind: str) -> dict[str, Any]:
         entry["file"] = f"fold_{k}.skops"
         skops.io.dump(model.model, stage / entry["file"])
         entry["best_iteration"] = int(model.best_iteration)
+    elif kind == "xgb":
+        entry["file"] = f"fold_{k}.ubj"
+        model.model.save_model(stage / entry["file"])  # xgboost's UBJSON format: data only
+        entry["best_iteration"] = int(model.best_iteration)
     else:
         entry["file"] = f"fold_{k}.pt"
         state = {key: value.detach().cpu() for key, value in model.network.state_dict().items()}
@@ -176,13 +183,13 @@ def _save_fold(model: Any, stage: Path, k: int, kind: str) -> dict[str, Any]:
 
 
 def _n_features(model: Any, kind: str) -> int:
-    return int(model.model.n_features_in_) if kind == "hgb" else len(model.mean)
+    return int(model.model.n_features_in_) if kind in ("hgb", "xgb") else len(model.mean)
 
 
 def _library_versions(kind: str) -> dict[str, str]:
     from importlib.metadata import version
 
-    names = ("scikit-learn", "skops") if kind == "hgb" else ("torch",)
+    names = {"hgb": ("scikit-learn", "skops"), "xgb": ("xgboost",)}.get(kind, ("torch",))
     return {name: version(name) for name in names}
 
 
@@ -226,6 +233,28 @@ def _check_digest(path: Path, expected: str) -> None:
             f"in {MANIFEST}, found different content (corrupted or replaced file); re-run "
             "'gbi detect' or restore the directory"
         )
+
+
+def _load_xgb(path: Path, config: ClassifierConfig, n_features: int) -> Any:
+    from gbi.classifiers.models import XGBoost, require_xgboost
+
+    xgboost = require_xgboost()
+    model = xgboost.XGBClassifier()
+    try:
+        model.load_model(path)
+    except xgboost.core.XGBoostError as err:
+        raise GbiInputError(
+            f"{path}: expected an xgboost UBJSON model of a gbi classifier fold, could not "
+            f"read it ({err}); re-run 'gbi detect'"
+        ) from err
+    if int(model.n_features_in_) != n_features:
+        raise GbiInputError(
+            f"{path}: expected a model of {n_features} features ({MANIFEST}), found "
+            f"{model.n_features_in_}; re-run 'gbi detect'"
+        )
+    wrapper = XGBoost(config)
+    wrapper.model = model
+    return wrapper
 
 
 def _load_hgb(path: Path, config: ClassifierConfig, n_features: int) -> GradientBoosting:

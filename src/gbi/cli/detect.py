@@ -67,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="detectors to run"
     )
-    p.add_argument("--classifier", choices=("hgb", "mlp"), default="hgb", help="classifier family")
+    p.add_argument(
+        "--classifier", choices=("hgb", "xgb", "mlp"), default="hgb", help="classifier family"
+    )
     p.add_argument("--max-iter", type=int, default=200, help="hgb: boosting iterations")
     p.add_argument("--mlp-epochs", type=int, default=60, help="mlp: training epochs")
     p.add_argument("--folds", type=int, default=5, help="folds of the k-fold classifiers")

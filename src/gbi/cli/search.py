@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--flow-epochs", type=int, default=None)
     s.add_argument("--flow-ensemble", type=int, default=None)
     s.add_argument("--oversampling", type=float, default=None)
-    s.add_argument("--classifier", choices=("hgb", "mlp"), default=None)
+    s.add_argument("--classifier", choices=("hgb", "xgb", "mlp"), default=None)
     s.add_argument("--max-iter", type=int, default=None, help="hgb boosting iterations")
     s.add_argument("--folds", type=int, default=None)
     s.add_argument("--efficiency", type=float, default=None, help="background fraction kept")
