@@ -98,19 +98,30 @@ def register(subparsers: Any) -> None:
     _add_evaluate(sub)
 
 
-def _add_common(opt: _Options, what: str) -> None:
+def _add_common(opt: _Options, what: str, *, all_cores: bool = False) -> None:
+    """``--seed``, ``--device`` and ``--threads``; ``all_cores``: ``--threads`` defaults to
+    the available cores (sampling scales with them) instead of 1."""
     opt.add("--seed", type=int, default=0, help=f"seed of {what} [default: %(default)s]")
     opt.add(
         "--device",
         default="auto",
         help="auto (CUDA when available), cpu or cuda [default: %(default)s]",
     )
+    if all_cores:
+        threads_help = (
+            "CPU threads for torch and BLAS (sampling gains from every core; pass 1 on a "
+            "shared machine) [default: the available cores]"
+        )
+    else:
+        threads_help = (
+            "CPU threads for torch and BLAS (small flows gain little from more, and lose a "
+            "lot on a shared machine) [default: %(default)s]"
+        )
     opt.add(
         "--threads",
         type=_positive_int,
-        default=1,
-        help="CPU threads for torch and BLAS (small flows gain little from more, and lose a "
-        "lot on a shared machine) [default: %(default)s]",
+        default=None if all_cores else 1,
+        help=threads_help,
     )
 
 
@@ -231,7 +242,7 @@ def _add_sample(sub: Any) -> None:
         default=_SAMPLE_BATCH,
         help="events generated per batch (bounds the memory) [default: %(default)s]",
     )
-    _add_common(opt, "the sampling")
+    _add_common(opt, "the sampling", all_cores=True)
     parser.set_defaults(func=_sample)
 
 

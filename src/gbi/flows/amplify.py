@@ -119,14 +119,15 @@ def sample_to_file(
     seed: int = 0,
     batch_size: int = 16_384,
     device: str = "auto",
-    threads: int | None = 1,
+    threads: int | None = None,
     progress: bool = False,
 ) -> SampleResult:
     """Generate ``n_events`` events of the model in ``model_dir`` into the Parquet file ``out``.
 
     A conditional model takes its context from ``context_from`` (Parquet): its rows in
     order, or with ``context_kde = (low, high)`` (GeV) a KDE of its one context column in
-    that window (:class:`gbi.flows.context.MjjKDE`).
+    that window (:class:`gbi.flows.context.MjjKDE`). ``threads``: CPU threads
+    (``None``: the available cores, see :func:`gbi.threads.resolve_threads`).
     """
     from gbi.flows.sampling import write_samples
 

@@ -146,10 +146,10 @@ class FlowMember:
             sl = slice(start, start + batch_size)
             zt = torch.as_tensor(z[sl], dtype=torch.float32, device=self.device)
             lp = self.flow(None if c is None else c[sl]).log_prob(zt)
-            out[sl] = lp.double().cpu().numpy()
+            out[sl] = lp.cpu().numpy()
         return out + logdet
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def sample(
         self,
         n: int,
@@ -178,5 +178,6 @@ class FlowMember:
                     s = self.flow().sample((stop - start,))
                 else:
                     s = self.flow(c[start:stop]).sample()
-                z[start:stop] = s.double().cpu().numpy()
+                # float32 -> float64 in NumPy's assignment (exact), no extra torch copy
+                z[start:stop] = s.cpu().numpy()
         return self.feature_pre.inverse(z)
