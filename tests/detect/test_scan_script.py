@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "lhco_injection_scan
 
 
 @pytest.mark.slow  # end-to-end run of the example script (about 30 s)
-def test_injection_scan_table(tmp_path: Path) -> None:
+def test_injection_scan_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = {
         "bkg": toy_background(8000, 1),
         "ref": toy_background(8000, 2),
@@ -23,10 +23,10 @@ def test_injection_scan_table(tmp_path: Path) -> None:
     }
     for name, table in files.items():
         write_table(table, tmp_path / f"{name}.parquet")
-    spec = importlib.util.spec_from_file_location("lhco_injection_scan", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    spec.loader.exec_module(module)
+    # The script runs its seeds in spawned processes, which unpickle ``_run_seed`` by its
+    # module name: import it from sys.path (inherited by the children), not from a file spec.
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    module = importlib.import_module(SCRIPT.stem)
     out = tmp_path / "scan.json"
     rc = module.main([
         "--signal", str(tmp_path / "sig.parquet"),
