@@ -34,11 +34,11 @@ def toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def measure(kind: str, data: dict, repeat: int) -> dict:
+def measure(kind: str, data: dict, repeat: int, device: str = "auto") -> dict:
     best_fit, best_score, auc = np.inf, np.inf, float("nan")
     x, y, xv, yv, xt, yt = data["train"] + data["val"] + data["test"]
     for _ in range(repeat):
-        model = make_classifier(ClassifierConfig(kind=kind, seed=0))
+        model = make_classifier(ClassifierConfig(kind=kind, seed=0, device=device))
         t0 = time.perf_counter()
         model.fit(x, y, np.ones(len(y)), xv, yv, np.ones(len(yv)))
         t1 = time.perf_counter()
