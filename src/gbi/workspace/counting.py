@@ -161,7 +161,9 @@ def fit_cut_and_count(
     )
     # The POI times signal_yield is a count of events: an excess cannot exceed the observed
     # count, and a limit lies within a few standard deviations of it, far below this bound.
+    # At least 1: the POI starts at 1 (a signal fraction has this bound anyway).
     upper = (2.0 * n_observed + 10.0 * math.sqrt(n_observed + 1.0) + 20.0) / signal_yield
+    upper = max(upper, 1.0)
     control = _with_signal(control, control_signal)
     channels = [sr] if control is None else [sr, control]
     ws = build_workspace(channels, poi_bounds=(0.0, upper))
