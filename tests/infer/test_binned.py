@@ -244,3 +244,59 @@ def test_no_fraction_without_a_fitted_signal() -> None:
     signal, reason = _binned_signal(run_nogrid, fitted)  # type: ignore[arg-type]
     assert signal is None
     assert "--signal-grid" in reason
+
+
+def _schema_doc(method: dict) -> dict:
+    return {
+        "version": "1.0",
+        "config": {"methods": ["binned"], "features": [], "regions": {}, "seed": 0},
+        "counts": {"data": 10, "signal_region": 5, "sidebands": 5},
+        "methods": {"binned": {"status": "ok", "message": "", **method}},
+        "stages": {},
+    }
+
+
+def test_schema_labels_the_two_kinds_of_result() -> None:
+    """A model-independent result validates with null mu_* and a reason; a number for mu_hat,
+    or no reason, is refused; a fraction must come with its efficiency and source."""
+    from gbi.schema import validate
+
+    count = {
+        "result_kind": "model-independent", "mu_hat": 12.0, "mu_lo": 5.0, "mu_hi": 19.0,
+        "upper_limit_obs": 25.0, "upper_limit_exp": 14.0, "local_significance": 1.8, "q0": 3.2,
+    }  # fmt: skip
+    nulls = dict.fromkeys(("mu_hat", "mu_lo", "mu_hi", "mu_upper_limit_95"))
+    only = {
+        "result_kind": "model-independent", "n_signal_passing": count, "significance": 1.8,
+        **nulls, "signal_fraction": None, "signal_fraction_reason": "no fitted signal",
+    }  # fmt: skip
+    validate(_schema_doc(only), "infer-result", "test")
+    with pytest.raises(GbiInputError, match="mu_hat"):
+        validate(_schema_doc({**only, "mu_hat": 0.02}), "infer-result", "test")
+    with pytest.raises(GbiInputError, match="signal_fraction_reason"):
+        validate(
+            _schema_doc({k: v for k, v in only.items() if k != "signal_fraction_reason"}),
+            "infer-result",
+            "test",
+        )
+    fraction = {
+        "result_kind": "signal-fraction", "mu_hat": 0.02, "mu_lo": 0.01, "mu_hi": 0.03,
+        "mu_upper_limit_95": 0.04, "significance": 1.8, "source": "parametrized fit",
+        "efficiency": {"efficiency": 0.3, "efficiency_err_stat": 0.01,
+                       "efficiency_err_mass": 0.02, "leak_low": 0.0, "leak_high": 0.0},
+        "masses": {"mX": 350, "mX_lo": 300, "mX_hi": 400, "mY": 150, "mY_lo": 100, "mY_hi": 200},
+    }  # fmt: skip
+    with_fraction = {
+        **only, "result_kind": "signal-fraction", "signal_fraction": fraction,
+        "mu_hat": 0.02, "mu_lo": 0.01, "mu_hi": 0.03, "mu_upper_limit_95": 0.04,
+    }  # fmt: skip
+    del with_fraction["signal_fraction_reason"]
+    validate(_schema_doc(with_fraction), "infer-result", "test")
+    with pytest.raises(GbiInputError, match="signal_fraction"):
+        validate(_schema_doc({**with_fraction, "signal_fraction": None}), "infer-result", "test")
+    no_source = {**fraction}
+    del no_source["source"]
+    with pytest.raises(GbiInputError, match="source"):
+        validate(
+            _schema_doc({**with_fraction, "signal_fraction": no_source}), "infer-result", "test"
+        )

@@ -236,7 +236,9 @@ def _fraction(
         "result_kind": "signal-fraction",
         "mu_hat": mu,
         "mu_err": float(np.hypot(fit["mu_err"], mu * rel)),
-        "mu_lo": mu - float(np.hypot(mu - fit["mu_lo"], mu * rel)) if fit["mu_lo"] > 0 else 0.0,
+        "mu_lo": max(mu - float(np.hypot(mu - fit["mu_lo"], mu * rel)), 0.0)
+        if fit["mu_lo"] > 0
+        else 0.0,
         "mu_hi": mu + float(np.hypot(fit["mu_hi"] - mu, mu * rel)),
         "mu_lo_stat": fit["mu_lo"],
         "mu_hi_stat": fit["mu_hi"],
