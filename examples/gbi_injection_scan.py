@@ -252,6 +252,7 @@ def _count_fields(res: dict[str, Any]) -> dict[str, Any]:
         "n_pass_upper_limit_95": count["upper_limit_obs"],
         "n_pass_true": (res.get("truth") or {}).get("signal_passing"),
         "signal_fraction_source": None if fraction is None else fraction["source"],
+        "signal_fraction_efficiency": None if fraction is None else fraction["efficiency"],
         "signal_fraction_reason": res.get("signal_fraction_reason"),
     }
 
