@@ -16,10 +16,12 @@ Two results, labelled:
   that leaks there raises ``k`` and lowers the count: conservative for discovery).
 - ``signal_fraction`` (``result_kind: "signal-fraction"``), only when the efficiency of the
   cut belongs to a stated signal: the parametrized fit's masses, or ``--binned-mass``. The
-  cut's efficiency (and the signal leaking into the control windows) is measured on every
-  grid point and interpolated to those masses (:mod:`gbi.infer.efficiency`); the fit is
+  cut's efficiency (and the signal leaking into the control windows) is measured on the
+  nearest grid points with their jet masses morphed to those masses (or, for features
+  without the jet masses, interpolated between grid points; :mod:`gbi.infer.efficiency`);
+  the fit is
   repeated with a signal of ``n_SR x efficiency`` per unit POI, so ``mu`` is the signal
-  fraction of SR events; the efficiency's statistical and mass-interval errors are added to
+  fraction of SR events; the efficiency's statistical, mass-interval and morphing errors are added to
   the interval in quadrature (relative), and the upper limit is divided by
   ``1 - relative error`` (conservative). Otherwise the fraction is ``None`` with the reason
   (``signal_fraction_reason``): the efficiency of one assumed signal turned the count into a
@@ -61,7 +63,12 @@ from gbi.background import MethodRun, thresholds, train_method
 from gbi.classifiers import ClassifierConfig
 from gbi.errors import GbiInputError
 from gbi.infer.closure import control_channel, sideband_closure
-from gbi.infer.efficiency import GridEfficiency, MassHypothesis
+from gbi.infer.efficiency import (
+    JET_MASS_FEATURES,
+    GridEfficiency,
+    MassHypothesis,
+    morphed_efficiency,
+)
 from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 from gbi.metrics.ensembles import ensemble_error
 from gbi.tables import Table, to_matrix
@@ -201,6 +208,7 @@ def _fraction(
     counting: dict[str, Any],
     signal: BinnedSignal,
     passes: Any,
+    features: tuple[str, ...],
     window: tuple[float, float],
     n_sr: int,
     config: BinnedConfig,
@@ -212,8 +220,12 @@ def _fraction(
 
     width = config.sideband_width
     windows = ((window[0] - width, window[0]), (window[1], window[1] + width))
-    grid = GridEfficiency.measure(signal.tables, signal.outside, passes, windows)
-    eff = grid.at(signal.hypothesis)
+    columns = set.intersection(*(set(t) for t in signal.tables.values()))
+    if set(JET_MASS_FEATURES) <= set(features) and set(JET_MASS_FEATURES) <= columns:
+        eff = morphed_efficiency(signal.tables, signal.outside, passes, windows, signal.hypothesis)
+    else:  # features without the jet masses: interpolate the grid's efficiencies
+        grid = GridEfficiency.measure(signal.tables, signal.outside, passes, windows)
+        eff = grid.at(signal.hypothesis)
     if not eff["efficiency"] > 0:
         raise GbiInputError(
             "binned: no simulated signal event near the fitted masses passes the score cut "
@@ -228,8 +240,8 @@ def _fraction(
         signal_yield=n_sr * eff["efficiency"],
         control_signal=control_signal,
     )
-    rel = float(np.hypot(eff["efficiency_err_stat"], eff["efficiency_err_mass"]))
-    rel /= eff["efficiency"]
+    errors = ("efficiency_err_stat", "efficiency_err_mass", "efficiency_err_morph")
+    rel = float(np.sqrt(sum(eff.get(k, 0.0) ** 2 for k in errors))) / eff["efficiency"]
     mu = fit["mu_hat"]
     h = signal.hypothesis
     return {
@@ -342,7 +354,7 @@ def fit_binned(
             # One random fold model per event, like the out-of-fold data scores.
             return np.asarray(run.score_single(_matrix(table, features), seed + _SEED_SIGNAL) > cut)
 
-        fraction = _fraction(counting, signal, passes, window, n_sr, config, zero_below)
+        fraction = _fraction(counting, signal, passes, features, window, n_sr, config, zero_below)
         out["result_kind"] = "signal-fraction"
     names: tuple[str, ...] = ("mu_hat", "mu_err", "mu_lo", "mu_hi", "mu_lo_stat", "mu_hi_stat")
     names += ("mu_upper_limit_95", "mu_upper_limit_95_exp")

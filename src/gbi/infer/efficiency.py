@@ -12,6 +12,19 @@ corners, edge midpoints and centre of the hypothesis' 68% mass box: the largest 
 from the central value is ``efficiency_err_mass``; ``efficiency_err_stat`` is the binomial
 error with the event count of the nearest grid point.
 
+Why morphing (:func:`morphed_efficiency`, used when the features hold the jet masses).
+The cut is learned on the data, so when they hold a signal it selects that signal's jet
+masses: the efficiency as a function of the hypothesised ``(mX, mY)`` peaks at the true
+masses and falls off within about the jet-mass resolution. A signal between grid points has
+a higher efficiency than any grid point, and interpolating the grid's efficiencies
+underestimates it (the fraction comes out too high: 2.3x for an injected W' at
+(450, 250) GeV, 100 GeV from its grid neighbours, in one LHCO-style run). Instead the events
+of the nearest grid points are *morphed* to the hypothesis: the lighter jet's mass scaled by
+``mY / mY_grid``, the heavier jet's by ``mX / mX_grid`` (:func:`morph`; the jet-mass
+response scales with the particle mass; the substructure features are kept), and the cut
+applied to them. The mean over the nearest grid points is the efficiency, their spread
+``efficiency_err_morph``.
+
 >>> import numpy as np
 >>> eff = GridEfficiency(np.array([[100.0, 100.0], [300.0, 100.0], [300.0, 300.0]]),
 ...                      np.array([[0.2, 0, 0], [0.4, 0, 0], [0.6, 0, 0]]), np.array([1000] * 3))
@@ -30,7 +43,11 @@ import numpy as np
 
 from gbi.tables import Table
 
-__all__ = ["GridEfficiency", "MassHypothesis"]
+__all__ = ["JET_MASS_FEATURES", "GridEfficiency", "MassHypothesis", "morph", "morphed_efficiency"]
+
+#: The dijet features that carry the two jet masses (GeV): lighter jet mass, and heavier
+#: minus lighter.
+JET_MASS_FEATURES: tuple[str, str] = ("mj1", "delta_mj")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,3 +150,82 @@ class GridEfficiency:
             "grid_points": len(self.points),
             "interpolation": "linear" if self._linear is not None else "nearest",
         }
+
+
+def morph(table: Table, source: tuple[float, float], target: tuple[float, float]) -> Table:
+    """Events of grid point ``source`` ``(mX, mY)`` with the jet masses moved to ``target``
+    (GeV): lighter jet x ``mY / mY_source``, heavier x ``mX / mX_source``; ``mj1`` and
+    ``delta_mj`` (:data:`JET_MASS_FEATURES`) recomputed, the other columns kept.
+
+    >>> t = {"mj1": np.array([100.0]), "delta_mj": np.array([400.0]), "tau21_j1": np.array([0.3])}
+    >>> out = morph(t, (500.0, 100.0), (400.0, 150.0))
+    >>> out["mj1"].tolist(), out["delta_mj"].tolist(), out["tau21_j1"].tolist()
+    ([150.0], [250.0], [0.3])
+    """
+    (sx, sy), (tx, ty) = sorted(source, reverse=True), sorted(target, reverse=True)
+    light = np.asarray(table["mj1"], dtype=np.float64) * (ty / sy)
+    heavy = (np.asarray(table["mj1"]) + np.asarray(table["delta_mj"])) * (tx / sx)
+    out = dict(table)
+    out["mj1"] = np.minimum(light, heavy)
+    out["delta_mj"] = np.abs(heavy - light)
+    return out
+
+
+def _efficiencies(
+    tables: Mapping[tuple[float, float], Table],
+    outside: Mapping[tuple[float, float], Table],
+    passes: Callable[[Table], np.ndarray],
+    windows: tuple[tuple[float, float], tuple[float, float]],
+    sources: list[tuple[float, float]],
+    target: tuple[float, float],
+) -> np.ndarray:
+    """``(len(sources), 3)``: efficiency, low and high leak of each source morphed to target."""
+    rows = []
+    for key in sources:
+        table = tables[key]
+        n = len(table["mjj"])
+        eff = float(np.mean(passes(morph(table, key, target))))
+        leaks = [0.0, 0.0]
+        rest = outside.get(key)
+        if rest is not None and len(rest["mjj"]):
+            for j, (lo, hi) in enumerate(windows):
+                inside = (rest["mjj"] >= lo) & (rest["mjj"] < hi)
+                if inside.any():
+                    part = morph({c: v[inside] for c, v in rest.items()}, key, target)
+                    leaks[j] = float(np.sum(passes(part))) / n
+        rows.append([eff, *leaks])
+    return np.array(rows)
+
+
+def morphed_efficiency(
+    tables: Mapping[tuple[float, float], Table],
+    outside: Mapping[tuple[float, float], Table],
+    passes: Callable[[Table], np.ndarray],
+    windows: tuple[tuple[float, float], tuple[float, float]],
+    hypothesis: MassHypothesis,
+    n_sources: int = 3,
+) -> dict[str, Any]:
+    """Efficiency and window leaks at ``hypothesis`` from the ``n_sources`` grid points
+    nearest to it, morphed there (module docstring), with the statistical, mass-interval and
+    morphing errors. Same keys as :meth:`GridEfficiency.at`, plus ``efficiency_err_morph``."""
+    keys = [k for k, t in tables.items() if len(t["mjj"])]
+    centre = np.array([hypothesis.mX, hypothesis.mY])
+    order = np.argsort([float(np.sum((np.array(k) - centre) ** 2)) for k in keys])
+    sources = [keys[i] for i in order[: max(1, n_sources)]]
+    at_centre = _efficiencies(tables, outside, passes, windows, sources, (centre[0], centre[1]))
+    eff = float(at_centre[:, 0].mean())
+    box = [
+        float(_efficiencies(tables, outside, passes, windows, sources, (x, y))[:, 0].mean())
+        for x, y in hypothesis.box()
+    ]
+    n = sum(len(tables[k]["mjj"]) for k in sources)
+    return {
+        "efficiency": eff,
+        "efficiency_err_stat": float(np.sqrt(max(eff * (1 - eff), 1.0 / n) / n)),
+        "efficiency_err_mass": float(np.max(np.abs(np.array(box) - eff))),
+        "efficiency_err_morph": float(at_centre[:, 0].std(ddof=1)) if len(sources) > 1 else 0.0,
+        "leak_low": float(at_centre[:, 1].mean()),
+        "leak_high": float(at_centre[:, 2].mean()),
+        "grid_points": len(sources),
+        "interpolation": "jet-mass morphing of the nearest grid points",
+    }
