@@ -8,7 +8,10 @@ recognise events it saw in another fold, which faked signals (Z = 16 with nothin
 in the ``binned`` method); ``N`` signal events
 (a seed-dependent random subset of ``--signal``) are injected for each ``N`` of
 ``--n-signal``. ``mu_true`` is the true signal fraction of SR events. Each method of
-``gbi infer`` fits ``mu`` with its 68% interval, the 95% CL upper limit and a significance.
+``gbi infer`` fits ``mu`` with its 68% interval, the 95% CL upper limit and a significance;
+``binned`` quotes a fraction only for the parametrized fit's signal, and always the
+model-independent number of signal events passing its cut, compared here with the true
+number passing (``count_summary``, the second table, ``count_vs_true.png``).
 
 Usage::
 
@@ -212,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                     "significance_local": res.get("significance_local"),
                     "masses": res.get("masses"),
                     "cut": res.get("cut"),
+                    **_count_fields(res),
                     "sideband_closure": res.get("sideband_closure"),
                     "wall_s": wall,
                     "stages": summary["stages"],
@@ -231,6 +235,67 @@ def main(argv: list[str] | None = None) -> int:
             _write(args, rows, out)
     _write(args, rows, out)
     return 0
+
+
+def _count_fields(res: dict[str, Any]) -> dict[str, Any]:
+    """binned: the model-independent number of signal events passing the cut, the true
+    number passing (truth labels) and what the fraction (if any) was tied to."""
+    count = res.get("n_signal_passing")
+    if count is None:
+        return {}
+    fraction = res.get("signal_fraction")
+    return {
+        "result_kind": res.get("result_kind"),
+        "n_pass_hat": count["mu_hat"],
+        "n_pass_lo": count["mu_lo"],
+        "n_pass_hi": count["mu_hi"],
+        "n_pass_upper_limit_95": count["upper_limit_obs"],
+        "n_pass_true": (res.get("truth") or {}).get("signal_passing"),
+        "signal_fraction_source": None if fraction is None else fraction["source"],
+        "signal_fraction_efficiency": None if fraction is None else fraction["efficiency"],
+        "signal_fraction_reason": res.get("signal_fraction_reason"),
+    }
+
+
+def summarize_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (method, N), binned's model-independent count against the true number of
+    injected signal events passing the cut: medians, their ratio, how often the 68%
+    interval holds the truth and how often the 95% CL upper limit lies above it.
+
+    >>> rows = [{"method": "binned", "n_signal": 9, "n_pass_hat": 4.0, "n_pass_lo": 2.0,
+    ...          "n_pass_hi": 6.0, "n_pass_upper_limit_95": 9.0, "n_pass_true": 5}]
+    >>> summarize_counts(rows)[0]["coverage_68"]
+    1.0
+    """
+    out = []
+    with_count = [r for r in rows if r.get("n_pass_hat") is not None]
+    for method, n in sorted({(r["method"], r["n_signal"]) for r in with_count}):
+        sel = [
+            r
+            for r in with_count
+            if (r["method"], r["n_signal"]) == (method, n) and r.get("n_pass_true") is not None
+        ]
+        if not sel:
+            continue
+        true = np.array([r["n_pass_true"] for r in sel], dtype=float)
+        hat = np.array([r["n_pass_hat"] for r in sel])
+        entry = {
+            "method": method,
+            "n_signal": n,
+            "runs": len(sel),
+            "n_pass_true_median": float(np.median(true)),
+            "n_pass_hat_median": float(np.median(hat)),
+            "coverage_68": float(
+                np.mean([r["n_pass_lo"] <= r["n_pass_true"] <= r["n_pass_hi"] for r in sel])
+            ),
+            "limit_above_truth": float(
+                np.mean([r["n_pass_upper_limit_95"] >= r["n_pass_true"] for r in sel])
+            ),
+        }
+        if (true > 0).all():
+            entry["median_ratio"] = float(np.median(hat / true))
+        out.append(entry)
+    return out
 
 
 def summarize_rows(
@@ -290,7 +355,11 @@ def summarize_rows(
 
 def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> None:
     summary = summarize_rows(rows, args.true_mass)
-    write_json({"results": rows, "summary": summary, "argv": sys.argv[1:]}, args.json)
+    counts = summarize_counts(rows)
+    write_json(
+        {"results": rows, "summary": summary, "count_summary": counts, "argv": sys.argv[1:]},
+        args.json,
+    )
     lines = [
         "| method | N | runs | median mu_true | median mu_hat | median ratio | 68% coverage "
         "| stat-only coverage | median Z | Z<2 | masses covered |",
@@ -308,6 +377,22 @@ def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> N
             f"{s['significance_median']:.2f} | {s['fraction_significance_below_2']:.2f} | "
             f"{fmt(s.get('mass_coverage'))} |"
         )
+    if counts:
+        lines += [
+            "",
+            "binned, model-independent: fitted vs true number of signal events passing the cut",
+            "",
+            "| method | N | runs | median true passing | median fitted | median ratio "
+            "| 68% coverage | 95% limit >= truth |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for c in counts:
+            lines.append(
+                f"| {c['method']} | {c['n_signal']} | {c['runs']} | "
+                f"{c['n_pass_true_median']:.1f} | {c['n_pass_hat_median']:.1f} | "
+                f"{fmt(c.get('median_ratio'))} | {c['coverage_68']:.2f} | "
+                f"{c['limit_above_truth']:.2f} |"
+            )
     (out / "gbi_scan_table.md").write_text("\n".join(lines) + "\n")
     plot_scan(rows, out)
 

@@ -1,13 +1,19 @@
-"""Binned cross-check: the sideband closure removes the spurious signal of a mismodelled tail."""
+"""Binned cross-check: the sideband closure removes the spurious signal of a mismodelled tail;
+the model-independent count closes on toys; a fraction only for the fitted signal."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from gbi.classifiers import ClassifierConfig
 from gbi.errors import GbiInputError
-from gbi.infer.binned import BinnedConfig, fit_binned
+from gbi.infer.binned import BinnedConfig, BinnedSignal, fit_binned
+from gbi.infer.efficiency import MassHypothesis
+from gbi.infer.signal_grid import SignalGrid
+from gbi.infer.steps import _binned_signal
 
 FEATURES = ("x1", "x2")
 SR = (3300.0, 3700.0)
@@ -64,10 +70,11 @@ def _inputs(seed: int, n_signal: int) -> tuple[dict, dict, dict, dict, tuple[dic
 
 def _fit(mode: str, seed: int, n_signal: int = 0) -> dict:
     data, generated, signal, signal_side, sideband = _inputs(seed, n_signal)
-    config = BinnedConfig(efficiency=0.05, bins=2, classifier=CLASSIFIER, sideband_closure=mode)
+    config = BinnedConfig(efficiency=0.05, classifier=CLASSIFIER, sideband_closure=mode)
+    hypothesis = MassHypothesis(500.0, 100.0, (500.0, 500.0), (100.0, 100.0), "test")
+    grid = BinnedSignal({(500.0, 100.0): signal}, {(500.0, 100.0): signal_side}, hypothesis)
     return fit_binned(
-        data, generated, signal, FEATURES, SR, config, seed=seed, sideband=sideband,
-        signal_sideband=signal_side,
+        data, generated, FEATURES, SR, config, seed=seed, sideband=sideband, signal=grid
     )  # fmt: skip
 
 
@@ -87,23 +94,27 @@ def test_sideband_closure_removes_the_spurious_signal() -> None:
     assert abs(closure["k_fitted"] / closure["k"] - 1) < 2 * closure["k_rel_err"]
     assert control["significance"] < 2
     assert control["mu_lo"] <= 0.0
+    assert control["n_signal_passing"]["mu_lo"] == 0.0
     systematic = _fit("systematic", seed=1)
     assert systematic["significance"] < 2
 
 
 def test_sideband_closure_keeps_a_real_signal() -> None:
-    """A resonance that leaks ~20% of its events into the sideband windows: the control
-    channel models the leak with the same mu, so k is not inflated and mu is recovered
-    (within 3 sigma; the error holds the fit of k and the 6% extrapolation uncertainty)."""
+    """A resonance that leaks ~20% of its events into the sideband windows: for the signal
+    fraction the control channel models the leak (interpolated efficiency and leak of the
+    signal's grid point), so k is not inflated and mu is recovered (within 3 sigma; the
+    error holds the fit of k and the 6% extrapolation uncertainty)."""
     data, *_ = _inputs(3, 800)
     n_sr = len(data["mjj"])
     mu_true = (n_sr - 10_000) / n_sr
     res = _fit("control", seed=3, n_signal=800)
-    closure = res["sideband_closure"]
-    assert closure["signal_passing"] > 0
+
+    fraction = res["signal_fraction"]
+    assert res["result_kind"] == fraction["result_kind"] == "signal-fraction"
+    assert fraction["efficiency"]["leak_low"] > 0
+    assert fraction["efficiency"]["leak_high"] > 0
     assert res["significance"] > 3
     assert abs(res["mu_hat"] - mu_true) < 3 * res["mu_err"]
-    assert closure["k_fitted"] < closure["k"]  # the leak is taken out of k
 
 
 def test_bad_closure_mode_is_named() -> None:
@@ -111,3 +122,181 @@ def test_bad_closure_mode_is_named() -> None:
         BinnedConfig(sideband_closure="fix")
     with pytest.raises(GbiInputError, match="sideband_width"):
         BinnedConfig(sideband_width=0)
+
+
+def _narrow_signal(rng: np.random.Generator, n: int, shift: float, width: float) -> dict:
+    """A resonance at 3500 GeV narrow enough to stay in the SR; its features move with its
+    mass through ``shift`` (x2 mean) and ``width`` (x1 spread)."""
+    return {
+        "x1": rng.normal(0, width, n),
+        "x2": rng.normal(shift, 0.5, n),
+        "mjj": rng.normal(3500, 40, n).clip(*SR),
+    }
+
+
+def _toy_grid(rng: np.random.Generator) -> tuple[dict, dict]:
+    """Grid points (mX, mY) -> signal with x2 mean 2 + mX / 1000 and x1 width mY / 100."""
+    tables = {
+        (mx, my): _narrow_signal(rng, 4000, 2.0 + mx / 1000, my / 100)
+        for mx in (200.0, 300.0, 400.0, 500.0)
+        for my in (100.0, 200.0, 300.0)
+    }
+    outside = {k: {c: v[:0] for c, v in t.items()} for k, t in tables.items()}
+    return tables, outside
+
+
+def _injected(seed: int, n_signal: int, mass: tuple[float, float]) -> tuple[dict, ...]:
+    """Data (well modelled background + a narrow signal at ``mass``), generated background,
+    sidebands and the truth labels."""
+    rng = np.random.default_rng(seed)
+    n_sr, n_sb = 10_000, 10_000
+    sig = _narrow_signal(rng, n_signal, 2.0 + mass[0] / 1000, mass[1] / 100)
+    data = _background(rng, n_sr, 1.0, rng.uniform(*SR, n_sr))
+    data = {k: np.r_[data[k], sig[k]] for k in data}
+    labels = np.r_[np.zeros(n_sr, int), np.ones(n_signal, int)]
+    side_data = _background(rng, n_sb, 1.0, _sideband_mjj(rng, n_sb))
+    generated = _background(rng, 4 * n_sr, 1.0, rng.uniform(*SR, 4 * n_sr))
+    side_gen = _background(rng, 4 * n_sb, 1.0, np.repeat(side_data["mjj"], 4))
+    return data, generated, (side_data, side_gen), labels
+
+
+def _toy_fit(seed: int, with_signal: bool) -> tuple[dict, float]:
+    """fit_binned on a toy with 700 signal events at (350, 150), between grid points; the
+    fitted signal is its true masses with a +-25 GeV interval (as the parametrized fit
+    gives). Returns the result and the true signal fraction."""
+    config = BinnedConfig(efficiency=0.05, classifier=CLASSIFIER)
+    tables, outside = _toy_grid(np.random.default_rng(11))
+    hypothesis = MassHypothesis(350.0, 150.0, (325.0, 375.0), (125.0, 175.0), "test fit")
+    data, generated, sideband, labels = _injected(seed, 700, (350.0, 150.0))
+    signal = BinnedSignal(tables, outside, hypothesis) if with_signal else None
+    res = fit_binned(
+        data, generated, FEATURES, SR, config, seed=seed, sideband=sideband, signal=signal,
+        no_fraction_reason="no fitted signal", labels=labels,
+    )  # fmt: skip
+    return res, 700 / len(data["mjj"])
+
+
+@pytest.mark.parametrize("seed", [21, pytest.param(22, marks=pytest.mark.slow)])
+def test_model_independent_count_closes_and_the_fraction_follows_the_fitted_signal(
+    seed: int,
+) -> None:
+    """Toys with a known truth: the model-independent number of signal events passing the
+    cut covers the true number passing (labels, never an input) within twice its 68%
+    interval; the fraction for the fitted signal (efficiency interpolated between grid
+    points) is within 30% of the truth and of its own interval's width."""
+    res, mu_true = _toy_fit(seed, with_signal=True)
+    count, truth = res["n_signal_passing"], res["truth"]
+    assert count["result_kind"] == "model-independent"
+    assert truth["signal_in_sr"] == 700
+    assert 100 < truth["signal_passing"] < 700  # the cut keeps part of the signal
+    assert count["local_significance"] > 3
+    assert count["mu_lo"] <= count["mu_hat"] <= count["mu_hi"]
+    half = 0.5 * (count["mu_hi"] - count["mu_lo"])
+    assert abs(count["mu_hat"] - truth["signal_passing"]) < 2 * half, (count, truth)
+    assert count["upper_limit_obs"] > truth["signal_passing"]
+    assert res["result_kind"] == "signal-fraction"
+    assert abs(res["mu_hat"] / mu_true - 1) < 0.3, (res["mu_hat"], mu_true)
+    assert res["mu_lo"] <= res["mu_hat"] <= res["mu_hi"]
+    assert abs(res["mu_hat"] - mu_true) < (res["mu_hi"] - res["mu_lo"]), (res, mu_true)
+    eff = res["signal_fraction"]["efficiency"]
+    assert eff["efficiency_err_mass"] > 0  # the mass interval moves the efficiency
+    # The efficiency at the fitted masses is the true one within its errors.
+    true_eff = truth["signal_passing"] / truth["signal_in_sr"]
+    err = np.hypot(eff["efficiency_err_stat"], eff["efficiency_err_mass"])
+    assert abs(eff["efficiency"] - true_eff) < 2 * err + 0.02, (eff, true_eff)
+
+
+@pytest.mark.slow  # one more classifier on the toy (about 40 s on a shared 2-core machine)
+def test_without_a_fitted_signal_only_the_count_is_reported() -> None:
+    res, _ = _toy_fit(21, with_signal=False)
+    assert res["result_kind"] == "model-independent"
+    assert res["mu_hat"] is None
+    assert res["signal_fraction"] is None
+    assert res["signal_fraction_reason"] == "no fitted signal"
+    assert res["n_signal_passing"]["local_significance"] > 3
+
+
+def test_no_fraction_without_a_fitted_signal() -> None:
+    """The grid's default point is no longer assumed: without the parametrized fit (or
+    --binned-mass) binned quotes no fraction, and says why."""
+    rng = np.random.default_rng(1)
+    tables, outside = _toy_grid(rng)
+    grid = SignalGrid(tables, 3500.0, outside)
+    config = SimpleNamespace(binned_mass=None)
+    run = SimpleNamespace(signal_grid=grid, config=config)
+    signal, reason = _binned_signal(run, None)  # type: ignore[arg-type]
+    assert signal is None
+    assert "--method parametrized" in reason
+    skipped = SimpleNamespace(values={}, message="needs a signal grid")
+    signal, reason = _binned_signal(run, skipped)  # type: ignore[arg-type]
+    assert signal is None
+    assert "needs a signal grid" in reason
+    fitted = SimpleNamespace(
+        values={"masses": {"mX": 350, "mX_lo": 300, "mX_hi": 400, "mY": 150, "mY_lo": 120,
+                           "mY_hi": 180}}, message=""
+    )  # fmt: skip
+    signal, reason = _binned_signal(run, fitted)  # type: ignore[arg-type]
+    assert signal is not None
+    assert reason == ""
+    assert signal.hypothesis.mX_range == (300.0, 400.0)
+    assert "parametrized" in signal.hypothesis.source
+    run_nogrid = SimpleNamespace(signal_grid=None, config=config)
+    signal, reason = _binned_signal(run_nogrid, fitted)  # type: ignore[arg-type]
+    assert signal is None
+    assert "--signal-grid" in reason
+
+
+def _schema_doc(method: dict) -> dict:
+    return {
+        "version": "1.0",
+        "config": {"methods": ["binned"], "features": [], "regions": {}, "seed": 0},
+        "counts": {"data": 10, "signal_region": 5, "sidebands": 5},
+        "methods": {"binned": {"status": "ok", "message": "", **method}},
+        "stages": {},
+    }
+
+
+def test_schema_labels_the_two_kinds_of_result() -> None:
+    """A model-independent result validates with null mu_* and a reason; a number for mu_hat,
+    or no reason, is refused; a fraction must come with its efficiency and source."""
+    from gbi.schema import validate
+
+    count = {
+        "result_kind": "model-independent", "mu_hat": 12.0, "mu_lo": 5.0, "mu_hi": 19.0,
+        "upper_limit_obs": 25.0, "upper_limit_exp": 14.0, "local_significance": 1.8, "q0": 3.2,
+    }  # fmt: skip
+    nulls = dict.fromkeys(("mu_hat", "mu_lo", "mu_hi", "mu_upper_limit_95"))
+    only = {
+        "result_kind": "model-independent", "n_signal_passing": count, "significance": 1.8,
+        **nulls, "signal_fraction": None, "signal_fraction_reason": "no fitted signal",
+    }  # fmt: skip
+    validate(_schema_doc(only), "infer-result", "test")
+    with pytest.raises(GbiInputError, match="mu_hat"):
+        validate(_schema_doc({**only, "mu_hat": 0.02}), "infer-result", "test")
+    with pytest.raises(GbiInputError, match="signal_fraction_reason"):
+        validate(
+            _schema_doc({k: v for k, v in only.items() if k != "signal_fraction_reason"}),
+            "infer-result",
+            "test",
+        )
+    fraction = {
+        "result_kind": "signal-fraction", "mu_hat": 0.02, "mu_lo": 0.01, "mu_hi": 0.03,
+        "mu_upper_limit_95": 0.04, "significance": 1.8, "source": "parametrized fit",
+        "efficiency": {"efficiency": 0.3, "efficiency_err_stat": 0.01,
+                       "efficiency_err_mass": 0.02, "leak_low": 0.0, "leak_high": 0.0},
+        "masses": {"mX": 350, "mX_lo": 300, "mX_hi": 400, "mY": 150, "mY_lo": 100, "mY_hi": 200},
+    }  # fmt: skip
+    with_fraction = {
+        **only, "result_kind": "signal-fraction", "signal_fraction": fraction,
+        "mu_hat": 0.02, "mu_lo": 0.01, "mu_hi": 0.03, "mu_upper_limit_95": 0.04,
+    }  # fmt: skip
+    del with_fraction["signal_fraction_reason"]
+    validate(_schema_doc(with_fraction), "infer-result", "test")
+    with pytest.raises(GbiInputError, match="signal_fraction"):
+        validate(_schema_doc({**with_fraction, "signal_fraction": None}), "infer-result", "test")
+    no_source = {**fraction}
+    del no_source["source"]
+    with pytest.raises(GbiInputError, match="source"):
+        validate(
+            _schema_doc({**with_fraction, "signal_fraction": no_source}), "infer-result", "test"
+        )

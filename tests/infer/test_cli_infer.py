@@ -88,7 +88,15 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
         assert res["status"] == "ok", res
         assert res["mu_lo"] <= res["mu_hat"] <= res["mu_hi"]
         assert res["mu_upper_limit_95"] > 0
-    assert doc["methods"]["binned"]["generator_histosys"] == ["generator_ensemble"]
+    binned = doc["methods"]["binned"]
+    assert binned["generator_normsys"] == ["generator_ensemble"]
+    # The count is always there; the fraction is the parametrized fit's signal's.
+    assert binned["n_signal_passing"]["result_kind"] == "model-independent"
+    assert binned["truth"]["signal_passing"] <= binned["truth"]["signal_in_sr"]
+    fraction = binned["signal_fraction"]
+    assert binned["result_kind"] == fraction["result_kind"] == "signal-fraction"
+    assert fraction["masses"]["mX"] == doc["methods"]["parametrized"]["masses"]["mX"]
+    assert "parametrized" in fraction["source"]
     unb = doc["methods"]["unbinned"]
     # The unbinned significance is calibrated with 4 background-only toys of the flows.
     assert len(unb["toy_q0"]) == 4
@@ -103,7 +111,9 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     assert par["masses"]["mX_lo"] <= 500 <= par["masses"]["mX_hi"]
     assert (out / "likelihood_scan.png").is_file()
     assert (out / "mass_scan.png").is_file()
-    assert "mu_hat" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "mu_hat" in printed
+    assert "binned: model-independent: signal events passing the cut" in printed
 
 
 def test_infer_without_grid_and_bad_input(

@@ -30,7 +30,7 @@ __all__ = ["register", "run"]
 INFER_METHODS: tuple[str, ...] = ("parametrized", "unbinned", "binned")
 EVIDENCE_THRESHOLD = 2.0
 SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
-BINNED_DEFAULTS = {"efficiency": 0.02, "bins": 1, "sideband_width": 200.0}
+BINNED_DEFAULTS = {"efficiency": 0.02, "sideband_width": 200.0}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generator-based inference: train the sideband flow, then fit the signal "
         "fraction of SR events with a classifier parametrised in (mX, mY) (needs "
         "--signal-grid), an unbinned likelihood with a learned signal density, or an "
-        "anomaly-score cut and pyhf (needs --signal-grid).",
+        "anomaly-score cut and a pyhf cut-and-count fit (the model-independent number of "
+        "signal events passing the cut; a signal fraction only at the parametrized fit's "
+        "masses or --binned-mass, with --signal-grid).",
         formatter_class=HelpFormatter,
     )
     p.add_argument("features", nargs="+", help="feature Parquet file(s) or 'gbi process' folder(s)")
@@ -109,19 +111,15 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
         nargs=2,
         type=float,
         metavar=("MX", "MY"),
-        help="signal template mass of the binned fit (default: the parametrized best fit)",
+        help="binned: quote the signal fraction for a signal of these masses (GeV), an "
+        "assumption (default: the parametrized fit's masses with their intervals; without "
+        "either, binned reports only the model-independent number of signal events passing)",
     )
     p.add_argument(
         "--binned-efficiency",
         type=float,
         default=BINNED_DEFAULTS["efficiency"],
         help="binned: fraction of the generated SR background kept by the score cut",
-    )
-    p.add_argument(
-        "--binned-bins",
-        type=int,
-        default=BINNED_DEFAULTS["bins"],
-        help="binned: mjj bins of the SR histogram",
     )
     p.add_argument(
         "--binned-sideband-width",
@@ -136,7 +134,7 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
         default="control",
         help="binned: the score cut's closure factor k, measured in the sideband windows next "
         "to the SR: a free background normalisation fitted in the windows as a control "
-        "channel, with the signal leaking there modelled ('control'), |k - 1| as a "
+        "channel ('control'; for the signal fraction with the signal leaking there modelled), |k - 1| as a "
         "systematic ('systematic'), or only reported ('off')",
     )
 
@@ -163,7 +161,6 @@ def _config(args: argparse.Namespace):
         binned=dataclasses.replace(
             defaults.binned,
             efficiency=args.binned_efficiency,
-            bins=args.binned_bins,
             sideband_width=args.binned_sideband_width,
             sideband_closure=args.binned_sideband_closure,
         ),
@@ -171,10 +168,33 @@ def _config(args: argparse.Namespace):
     )
 
 
+def _count_line(name: str, v: dict) -> str:
+    """The binned method's model-independent result, and its fraction (or why none)."""
+    n = v["n_signal_passing"]
+    line = (
+        f"{name}: model-independent: signal events passing the cut = {n['mu_hat']:.1f} "
+        f"[{n['mu_lo']:.1f}, {n['mu_hi']:.1f}] (68%), < {n['upper_limit_obs']:.1f} "
+        f"(95% CL, expected {n['upper_limit_exp']:.1f}), local Z = {n['local_significance']:.2f}"
+    )
+    f = v.get("signal_fraction")
+    if f is None:
+        return line + f"\n{name}: {v['signal_fraction_reason']}"
+    m, e = f["masses"], f["efficiency"]
+    return line + (
+        f"\n{name}: signal fraction at mX = {m['mX']:g}, mY = {m['mY']:g} GeV ({f['source']}; "
+        f"cut efficiency {e['efficiency']:.3f} +- {e['efficiency_err_stat']:.3f} (stat) "
+        f"+- {e['efficiency_err_mass']:.3f} (masses)): mu_hat = {f['mu_hat']:.5f} "
+        f"[{f['mu_lo']:.5f}, {f['mu_hi']:.5f}] (68%), mu < {f['mu_upper_limit_95']:.5f} "
+        f"(95% CL), Z = {f['significance']:.2f}"
+    )
+
+
 def _line(name: str, res) -> str:
     if res.status != "ok":
         return f"{name}: skipped: {res.message}"
     v = res.values
+    if "n_signal_passing" in v:
+        return _count_line(name, v)
     line = (
         f"{name}: mu_hat = {v['mu_hat']:.5f} [{v['mu_lo']:.5f}, {v['mu_hi']:.5f}] (68%), "
         f"mu < {v['mu_upper_limit_95']:.5f} (95% CL), Z = {v['significance']:.2f}"

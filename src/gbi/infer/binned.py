@@ -1,17 +1,35 @@
-"""Binned cross-check: anomaly-score cut + pyhf fit of the signal fraction.
+"""Binned cross-check: anomaly-score cut, then a cut-and-count pyhf fit.
 
 The CATHODE classifier (SR data vs generated SR background, k-fold, out-of-fold scores)
-defines a cut keeping ``efficiency`` of the generated background. In the SR after the cut:
+defines a cut keeping ``efficiency`` of the generated background. In the SR after the cut
+the data passing are counted against the generated events passing, weighted by
+``n_SR / n_generated`` (``staterror`` for the finite generated sample), in the shared
+cut-and-count fit :func:`gbi.workspace.counting.fit_cut_and_count` (the fit of ``gbi
+search``).
 
-- observed: data passing, histogrammed in mjj (``bins`` equal bins over the SR, GeV);
-- background: generated events passing, weighted by ``n_SR / n_generated`` (Weight storage,
-  so the finite generated sample becomes pyhf ``staterror``);
-- signal: simulated signal at one mass point scored by the same classifier (fold mean),
-  normalised to ``n_SR x efficiency_signal``, so the pyhf ``normfactor`` is the signal
-  fraction ``mu`` of SR events, comparable with the other methods.
+Two results, labelled:
 
-The pyhf fit (numpy backend, minuit) gives ``mu_hat`` with its HESSE error, ``q0`` and the
-CLs upper limit (:func:`gbi.workspace.fit.fit_workspace`).
+- ``n_signal_passing`` (``result_kind: "model-independent"``), always: the signal sample
+  has unit yield, so the POI is the **number of signal events passing the cut**, with its
+  MINOS 68% interval, the 95% CL CLs upper limits (observed, expected with the band), q0 and
+  the local significance. It assumes no signal in the sideband control windows (a signal
+  that leaks there raises ``k`` and lowers the count: conservative for discovery).
+- ``signal_fraction`` (``result_kind: "signal-fraction"``), only when the efficiency of the
+  cut belongs to a stated signal: the parametrized fit's masses, or ``--binned-mass``. The
+  cut's efficiency (and the signal leaking into the control windows) is measured on the
+  nearest grid points with their jet masses morphed to those masses (or, for features
+  without the jet masses, interpolated between grid points; :mod:`gbi.infer.efficiency`);
+  the fit is
+  repeated with a signal of ``n_SR x efficiency`` per unit POI, so ``mu`` is the signal
+  fraction of SR events; the efficiency's statistical, mass-interval and morphing errors are added to
+  the interval in quadrature (relative), and the upper limit is divided by
+  ``1 - relative error`` (conservative). Otherwise the fraction is ``None`` with the reason
+  (``signal_fraction_reason``): the efficiency of one assumed signal turned the count into a
+  fraction wrong by the efficiency ratio for any other signal (issue 19: 5.7x for an
+  off-grid W').
+
+The top-level ``mu_*`` of the method are the signal fraction's (``None`` without one);
+``significance`` and ``q0`` are the model-independent fit's.
 
 Sideband closure. The flow mismodels the tails of the background a little everywhere, and
 the cut selects exactly the events where the data exceed the generated background, so a
@@ -21,15 +39,16 @@ generated at their mjj measures that mismodelling where the resonance is small:
 ``k = eff_data / eff_generated`` (always reported). ``sideband_closure`` chooses its use:
 
 - ``"control"`` (default): the windows become a second pyhf channel (low and high window,
-  one bin each) and ``k`` a free ``normfactor`` shared by the generated background of both
-  channels, so the windows fit it; the simulated signal that leaks into the windows is a
-  sample there with the same ``mu``, so a real signal does not inflate ``k``.
-  ``extrapolation_uncertainty`` (a ``normsys`` on the SR background) covers the difference
-  between ``k`` in the windows and in the SR: 6% by default, from the scatter of the SR
-  excess around the window ``k`` in signal-free LHCO-style runs (README, section 8).
-- ``"systematic"``: no fit of ``k``; ``sqrt((k - 1)^2 + err_k^2)`` as a ``normsys``
-  (a real signal leaking into the windows inflates it).
+  one bin each) and ``k`` a free ``normfactor`` of the generated background of both
+  channels, so the windows fit it. ``extrapolation_uncertainty`` (a ``normsys`` on the SR
+  background) covers the difference between ``k`` in the windows and in the SR: 6% by
+  default, from the scatter of the SR excess around the window ``k`` in signal-free
+  LHCO-style runs (README, section 8).
+- ``"systematic"``: no fit of ``k``; ``sqrt((k - 1)^2 + err_k^2)`` as a ``normsys``.
 - ``"off"``: only report ``k``.
+
+The flow ensemble's spread of the background passing the cut is a ``normsys``
+``generator_ensemble`` on the SR background.
 """
 
 from __future__ import annotations
@@ -38,34 +57,37 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-import hist
 import numpy as np
 
 from gbi.background import MethodRun, thresholds, train_method
 from gbi.classifiers import ClassifierConfig
 from gbi.errors import GbiInputError
 from gbi.infer.closure import control_channel, sideband_closure
+from gbi.infer.efficiency import (
+    JET_MASS_FEATURES,
+    GridEfficiency,
+    MassHypothesis,
+    morphed_efficiency,
+)
 from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 from gbi.metrics.ensembles import ensemble_error
-from gbi.tables import to_matrix
+from gbi.tables import Table, to_matrix
 
-__all__ = ["SIDEBAND_CLOSURE_MODES", "BinnedConfig", "fit_binned"]
+__all__ = ["SIDEBAND_CLOSURE_MODES", "BinnedConfig", "BinnedSignal", "fit_binned"]
 
 #: What the sideband closure factor ``k`` does to the background template.
 SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
 
+#: Seed offsets of the scoring streams (added to the run's seed).
+_SEED_SIDE_DATA, _SEED_SIDE_GEN, _SEED_SIGNAL = 17, 18, 19
+
 
 @dataclasses.dataclass(frozen=True)
 class BinnedConfig:
-    """Cut and binning of the cross-check (``efficiency`` of the generated background kept;
+    """Cut of the cross-check (``efficiency`` of the generated background kept;
     ``sideband_width`` in GeV on each side of the SR for the sideband closure)."""
 
     efficiency: float = 0.02
-    #: One SR bin (cut and count) by default: with the background normalisation fitted in
-    #: the sideband windows, extra mjj bins let a shape fluctuation of the 1-2k-event signal
-    #: template pull mu (one LHCO-style run, N = 1000: mu_hat/mu_true 0.75 with 4 bins,
-    #: 1.02 with 1 bin, Z 4.1 with both).
-    bins: int = 1
     n_folds: int = 5
     classifier: ClassifierConfig = dataclasses.field(default_factory=ClassifierConfig)
     sideband_closure: str = "control"
@@ -77,8 +99,6 @@ class BinnedConfig:
             raise GbiInputError(
                 f"binned efficiency: expected a fraction in (0, 1), found {self.efficiency}"
             )
-        if self.bins < 1:
-            raise GbiInputError(f"binned bins: expected >= 1 mjj bins, found {self.bins}")
         if self.sideband_closure not in SIDEBAND_CLOSURE_MODES:
             raise GbiInputError(
                 f"binned sideband_closure: expected one of {SIDEBAND_CLOSURE_MODES}, "
@@ -95,122 +115,64 @@ class BinnedConfig:
             )
 
 
-def _hist(mjj: np.ndarray, weight: np.ndarray, edges: np.ndarray) -> hist.Hist:
-    h = hist.Hist(
-        hist.axis.Variable(edges, name="mjj", label="mjj [GeV]"), storage=hist.storage.Weight()
-    )
-    h.fill(mjj=mjj, weight=weight)
-    return h
+@dataclasses.dataclass(frozen=True)
+class BinnedSignal:
+    """What a signal fraction needs: the grid's SR events per ``(mX, mY)`` (``tables``), its
+    events outside the SR (``outside``, for the leak into the control windows) and the
+    fitted signal's masses (``hypothesis``)."""
+
+    tables: Mapping[tuple[float, float], Table]
+    outside: Mapping[tuple[float, float], Table]
+    hypothesis: MassHypothesis
 
 
 def _matrix(table: Mapping[str, np.ndarray], features: tuple[str, ...]) -> np.ndarray:
     return to_matrix(table, features)
 
 
-def _sideband_terms(
+def _closure_terms(
     run: MethodRun,
     cut: float,
     features: tuple[str, ...],
     config: BinnedConfig,
     sideband: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None,
-    signal_sideband: Mapping[str, np.ndarray] | None,
-    signal_weight: float,
     low_edge: float,
     seed: int,
-) -> tuple[dict[str, Any], dict[str, tuple[float, float]], list[str], list[Any]]:
-    """The sideband closure: ``(closure summary, normsys, normfactors, control channels)``."""
-    closure: dict[str, Any] = {"mode": "none"}
-    normsys: dict[str, tuple[float, float]] = {}
-    normfactors: list[str] = []
-    control: list[Any] = []
+) -> tuple[dict[str, Any], dict[str, tuple[float, float]], Any]:
+    """The sideband closure: ``(closure summary, normsys, control channel or None)``."""
     if sideband is None:
-        return closure, normsys, normfactors, control
+        return {"mode": "none"}, {}, None
     side_data, side_gen = sideband
     # One random fold model per event: distributed like the out-of-fold scores the cut
     # was set on (the fold mean is smoother and would pass a different fraction).
-    pass_side_data = run.score_single(_matrix(side_data, features), seed=seed + 17) > cut
-    pass_side_gen = run.score_single(_matrix(side_gen, features), seed=seed + 18) > cut
-    closure = {"mode": config.sideband_closure, **sideband_closure(pass_side_data, pass_side_gen)}
+    pass_data = run.score_single(_matrix(side_data, features), seed=seed + _SEED_SIDE_DATA) > cut
+    pass_gen = run.score_single(_matrix(side_gen, features), seed=seed + _SEED_SIDE_GEN) > cut
+    closure: dict[str, Any] = {
+        "mode": config.sideband_closure,
+        **sideband_closure(pass_data, pass_gen),
+    }
+    normsys: dict[str, tuple[float, float]] = {}
+    control = None
     if config.sideband_closure == "control":
-        signal_side = None
-        if signal_sideband is not None and len(signal_sideband["mjj"]):
-            x_sig = _matrix(signal_sideband, features)
-            pass_sig_side = run.score_single(x_sig, seed=seed + 20) > cut
-            signal_side = (signal_sideband["mjj"][pass_sig_side], signal_weight)
-            closure["signal_passing"] = int(pass_sig_side.sum())
-        control.append(
-            control_channel(
-                pass_side_data, pass_side_gen, side_data, side_gen, signal_side, low_edge
-            )
-        )
-        normfactors = ["sideband_k"]
-        u = config.extrapolation_uncertainty
-        if u > 0:
-            normsys["sideband_extrapolation"] = (1.0 - u, 1.0 + u)
+        control = control_channel(pass_data, pass_gen, side_data, side_gen, None, low_edge)
     elif config.sideband_closure == "systematic":
         size = float(np.hypot(closure["k"] - 1.0, closure["k_rel_err"]))
         if size > 0:
             normsys["sideband_closure"] = (max(1.0 - size, 0.05), 1.0 + size)
-    return closure, normsys, normfactors, control
+    return closure, normsys, control
 
 
-def _generator_histosys(
-    generated_mjj: np.ndarray,
-    pass_gen: np.ndarray,
-    member_weights: np.ndarray | None,
-    background: hist.Hist,
-    scale: float,
-    edges: np.ndarray,
-) -> list[Any]:
-    """The flow ensemble's background templates as one ``histosys`` (none for one flow)."""
-    from gbi.workspace import HistoSys
-
+def _generator_normsys(
+    pass_gen: np.ndarray, member_weights: np.ndarray | None
+) -> dict[str, tuple[float, float]]:
+    """The flow ensemble's spread of the generated background passing the cut, as a
+    ``normsys`` (none for one flow)."""
     if member_weights is None or len(member_weights) < 2:
-        return []
-    members = np.stack(
-        [
-            _hist(generated_mjj[pass_gen], scale * w[pass_gen], edges).values()
-            for w in member_weights
-        ]
-    )
-    spread = ensemble_error(members)  # bootstrap members: error of the mixture template
-    nominal = background.values()
-    up, down = background.copy(), background.copy()
-    up.view().value = nominal + spread  # type: ignore[attr-defined]  # Weight storage view
-    down.view().value = np.maximum(nominal - spread, 1e-3 * nominal)  # type: ignore[attr-defined]
-    return [HistoSys("generator_ensemble", up, down)]
-
-
-def _summary(fit: dict[str, Any], zero_below: float) -> dict[str, Any]:
-    """mu_hat, its interval (lower edge at 0 without evidence), limits and q0 of a pyhf fit."""
-    mu_lo = fit["mu_hat"] - fit["mu_err"]
-    if not fit["q0_significance"] >= zero_below:
-        mu_lo = min(mu_lo, 0.0)
-    return {
-        "mu_hat": fit["mu_hat"],
-        "mu_err": fit["mu_err"],
-        "mu_lo": mu_lo,
-        "mu_hi": fit["mu_hat"] + fit["mu_err"],
-        "mu_lo_stat": fit["mu_hat"] - fit["mu_err"],
-        "mu_hi_stat": fit["mu_hat"] + fit["mu_err"],
-        "mu_upper_limit_95": fit["cls_upper_limit_obs"],
-        "mu_upper_limit_95_exp": fit["cls_upper_limit_exp"],
-        "q0": fit["q0"],
-    }
-
-
-def _checked_templates(background: hist.Hist, pass_sig: np.ndarray, config: BinnedConfig) -> None:
-    if not pass_sig.any():
-        raise GbiInputError(
-            f"binned: none of the {len(pass_sig)} simulated signal events passes the score "
-            f"cut (background efficiency {config.efficiency}): the cut has no sensitivity to "
-            "this signal, so there is no finite upper limit; pick another --binned-mass"
-        )
-    if (background.values() <= 0).any():
-        raise GbiInputError(
-            f"binned: a mjj bin has no generated background after the cut ({background.values()}); "
-            "use fewer --binned-bins or a looser --binned-efficiency"
-        )
+        return {}
+    members = np.array([float(w[pass_gen].sum()) for w in member_weights])
+    nominal = float(pass_gen.sum())
+    rel = float(ensemble_error(members[:, None])[0]) / max(nominal, 1.0)
+    return {"generator_ensemble": (max(1.0 - rel, 1e-3), 1.0 + rel)} if rel > 0 else {}
 
 
 def _train_cut(
@@ -233,39 +195,86 @@ def _train_cut(
     return run, float(thresholds(run.background_scores, [config.efficiency])[0])
 
 
-def _workspace(
-    signal: hist.Hist,
-    background: hist.Hist,
-    observed: hist.Hist,
-    modifiers: tuple[list[Any], dict[str, tuple[float, float]], list[str]],
-    control: list[Any],
-    poi_high: float,
-) -> Any:
-    """The pyhf workspace: SR channel (signal, data-driven background with its
-    ``(histosys, normsys, normfactors)``) plus the sideband control channels."""
-    from gbi.workspace import Channel, Sample, build_workspace
+def _model_independent(fit: dict[str, Any]) -> dict[str, Any]:
+    """The count fit's numbers, labelled: the POI is the number of signal events passing."""
+    keys = (
+        "mu_hat", "mu_err", "mu_lo", "mu_hi", "upper_limit_obs", "upper_limit_exp",
+        "upper_limit_exp_band", "local_significance", "p0_local", "q0",
+    )  # fmt: skip
+    return {"result_kind": "model-independent", **{k: fit[k] for k in keys}}
 
-    histosys, normsys, normfactors = modifiers
-    bkg_sample = Sample(
-        "background",
-        background,
-        kind="data-driven",
-        histosys=histosys,
-        normsys=normsys,
-        normfactors=normfactors,
+
+def _fraction(
+    counting: dict[str, Any],
+    signal: BinnedSignal,
+    passes: Any,
+    features: tuple[str, ...],
+    window: tuple[float, float],
+    n_sr: int,
+    config: BinnedConfig,
+    zero_below: float,
+) -> dict[str, Any]:
+    """The signal fraction of SR events for ``signal.hypothesis``: the count fit repeated
+    with the signal of ``n_SR x efficiency`` per unit POI (module docstring)."""
+    from gbi.workspace.counting import fit_cut_and_count
+
+    width = config.sideband_width
+    windows = ((window[0] - width, window[0]), (window[1], window[1] + width))
+    columns = set.intersection(*(set(t) for t in signal.tables.values()))
+    if set(JET_MASS_FEATURES) <= set(features) and set(JET_MASS_FEATURES) <= columns:
+        eff = morphed_efficiency(signal.tables, signal.outside, passes, windows, signal.hypothesis)
+    else:  # features without the jet masses: interpolate the grid's efficiencies
+        grid = GridEfficiency.measure(signal.tables, signal.outside, passes, windows)
+        eff = grid.at(signal.hypothesis)
+    if not eff["efficiency"] > 0:
+        raise GbiInputError(
+            "binned: no simulated signal event near the fitted masses passes the score cut "
+            f"({signal.hypothesis}): the cut has no sensitivity to this signal"
+        )
+    control_signal = None
+    if counting["control"] is not None:
+        control_signal = (n_sr * eff["leak_low"], n_sr * eff["leak_high"])
+    fit = fit_cut_and_count(
+        **counting,
+        zero_below=zero_below,
+        signal_yield=n_sr * eff["efficiency"],
+        control_signal=control_signal,
     )
-    sr = Channel(
-        "signal_region",
-        [Sample("signal", signal, signal=True, staterror=False), bkg_sample],
-        data=observed,
-    )
-    return build_workspace([sr, *control], poi_bounds=(0.0, poi_high))
+    errors = ("efficiency_err_stat", "efficiency_err_mass", "efficiency_err_morph")
+    rel = float(np.sqrt(sum(eff.get(k, 0.0) ** 2 for k in errors))) / eff["efficiency"]
+    mu = fit["mu_hat"]
+    h = signal.hypothesis
+    return {
+        "result_kind": "signal-fraction",
+        "mu_hat": mu,
+        "mu_err": float(np.hypot(fit["mu_err"], mu * rel)),
+        "mu_lo": max(mu - float(np.hypot(mu - fit["mu_lo"], mu * rel)), 0.0)
+        if fit["mu_lo"] > 0
+        else 0.0,
+        "mu_hi": mu + float(np.hypot(fit["mu_hi"] - mu, mu * rel)),
+        "mu_lo_stat": fit["mu_lo"],
+        "mu_hi_stat": fit["mu_hi"],
+        "mu_upper_limit_95": fit["upper_limit_obs"] / max(1.0 - rel, 0.1),
+        "mu_upper_limit_95_exp": fit["upper_limit_exp"],
+        "mu_upper_limit_95_stat": fit["upper_limit_obs"],
+        "efficiency_rel_err": rel,
+        "significance": fit["local_significance"],
+        "efficiency": eff,
+        "masses": {
+            "mX": h.mX,
+            "mX_lo": h.mX_range[0],
+            "mX_hi": h.mX_range[1],
+            "mY": h.mY,
+            "mY_lo": h.mY_range[0],
+            "mY_hi": h.mY_range[1],
+        },
+        "source": h.source,
+    }
 
 
 def fit_binned(
     data_sr: Mapping[str, np.ndarray],
     generated: Mapping[str, np.ndarray],
-    signal: Mapping[str, np.ndarray],
     features: tuple[str, ...],
     window: tuple[float, float],
     config: BinnedConfig | None = None,
@@ -273,74 +282,84 @@ def fit_binned(
     member_weights: np.ndarray | None = None,
     zero_below: float = EVIDENCE_THRESHOLD,
     sideband: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None = None,
-    signal_sideband: Mapping[str, np.ndarray] | None = None,
+    signal: BinnedSignal | None = None,
+    no_fraction_reason: str = "no fitted signal to take the cut's efficiency from",
+    labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Cut on the CATHODE score and fit ``mu`` with pyhf; returns a result dict.
+    """Cut on the CATHODE score and fit the count with pyhf; returns a result dict.
 
-    ``member_weights`` ``(K, n_generated)``: ``p_k / p_mix`` of each flow of the background
-    ensemble at the generated events (:meth:`gbi.flows.FlowModel.member_weights`); the
-    background templates they give (mean +- standard deviation per bin) enter as a
-    ``histosys``, the generator uncertainty of the background shape and normalisation.
-    The 68% interval is ``mu_hat +- HESSE error``, with the lower edge at 0 when the pyhf
-    significance is below ``zero_below`` (:mod:`gbi.infer.uncertainty`).
-    ``sideband``: ``(data, generated)`` events of the sideband windows next to the SR, for
-    the sideband closure (module docstring); ``None`` skips it. ``signal_sideband``: the
-    simulated signal events of the same windows (same sample as ``signal``, whose SR events
-    set the normalisation), for the ``"control"`` closure. ``window``: the SR in GeV.
+    Always the model-independent number of signal events passing the cut
+    (``n_signal_passing``); with ``signal`` also the signal fraction at its masses
+    (``signal_fraction``), else ``signal_fraction: None`` and ``no_fraction_reason`` as
+    ``signal_fraction_reason`` (module docstring). ``member_weights`` ``(K, n_generated)``:
+    ``p_k / p_mix`` of each flow of the background ensemble at the generated events
+    (:meth:`gbi.flows.FlowModel.member_weights`), their spread of the background passing
+    the cut is a ``normsys``. When the local significance is below ``zero_below`` the lower
+    edges of the intervals are 0. ``sideband``: ``(data, generated)`` events of the sideband
+    windows next to the SR (module docstring); ``None`` skips the closure. ``window``: the SR
+    in GeV. ``labels`` (1 = signal, truth of a test sample) only add ``truth`` counts.
     """
-    from gbi.workspace.fit import fit_workspace
+    from gbi.workspace.counting import fit_cut_and_count
 
     config = config or BinnedConfig()
     n_sr, n_gen = len(data_sr["mjj"]), len(generated["mjj"])
     run, cut = _train_cut(data_sr, generated, features, config, seed)
     assert run.data_scores is not None
     assert run.background_scores is not None
-    # One random fold model per signal event, scored like the out-of-fold data the cut
-    # is applied to (the fold mean is a different, smoother score).
-    signal_scores = run.score_single(_matrix(signal, features), seed=seed + 19)
-    edges = np.linspace(window[0], window[1], config.bins + 1)
     pass_data = run.data_scores > cut
     pass_gen = run.background_scores > cut
-    pass_sig = signal_scores > cut
-    eff_sig = float(pass_sig.mean())
-    observed = _hist(data_sr["mjj"][pass_data], np.ones(int(pass_data.sum())), edges)
-    background = _hist(
-        generated["mjj"][pass_gen], np.full(int(pass_gen.sum()), n_sr / n_gen), edges
+    closure, normsys, control = _closure_terms(
+        run, cut, features, config, sideband, window[0], seed
     )
-    n_sig = max(len(signal_scores), 1)
-    sig_hist = _hist(signal["mjj"][pass_sig], np.full(int(pass_sig.sum()), n_sr / n_sig), edges)
-    _checked_templates(background, pass_sig, config)
-    closure, normsys, normfactors, control = _sideband_terms(
-        run, cut, features, config, sideband, signal_sideband, n_sr / n_sig, window[0], seed
-    )
-    histosys = _generator_histosys(
-        generated["mjj"], pass_gen, member_weights, background, n_sr / n_gen, edges
-    )
-    ws = _workspace(
-        sig_hist,
-        background,
-        observed,
-        (histosys, normsys, normfactors),
-        control,
-        poi_high=max(1.0, 20.0 * (pass_data.sum() + 10) / n_sr / max(eff_sig, 1e-3)),
-    )
-    result = fit_workspace(ws)
-    for par in result["parameters"]:
-        if par["name"] == "sideband_k":
-            closure["k_fitted"], closure["k_fitted_err"] = par["value"], par["error"]
-    return {
-        **_summary(result, zero_below),
-        "generator_histosys": [h.name for h in histosys],
+    generator = _generator_normsys(pass_gen, member_weights)
+    counting = {
+        "n_observed": int(pass_data.sum()),
+        "n_generated_pass": int(pass_gen.sum()),
+        "weight": n_sr / n_gen,
+        "control": control,
+        "window": window,
+        "extrapolation_uncertainty": config.extrapolation_uncertainty,
+        "normsys": {**normsys, **generator},
+    }
+    fit = fit_cut_and_count(**counting, zero_below=zero_below)
+    if control is not None:
+        closure["k_fitted"], closure["k_fitted_err"] = fit["k_fitted"], fit["k_fitted_err"]
+    out: dict[str, Any] = {
+        "result_kind": "model-independent",
+        "n_signal_passing": _model_independent(fit),
+        "significance": fit["local_significance"],
+        "q0": fit["q0"],
+        "generator_normsys": sorted(generator),
         "sideband_closure": closure,
-        "significance": result["q0_significance"],
         "cut": {
             "background_efficiency": config.efficiency,
             "threshold": cut,
-            "signal_efficiency": eff_sig,
             "observed": int(pass_data.sum()),
-            "expected_background": float(background.values().sum()),
-            "expected_background_err": float(np.sqrt(np.asarray(background.variances()).sum())),
+            "expected_background": float(pass_gen.sum() * n_sr / n_gen),
+            "expected_background_err": float(np.sqrt(pass_gen.sum()) * n_sr / n_gen),
         },
         "classifier": run.to_dict(),
-        "workspace": ws,
+        "workspace": fit["workspace"],
     }
+    if labels is not None:
+        labels = np.asarray(labels)
+        out["truth"] = {
+            "signal_in_sr": int((labels == 1).sum()),
+            "signal_passing": int((labels[pass_data] == 1).sum()),
+        }
+    fraction = None
+    if signal is not None:
+
+        def passes(table: Table) -> np.ndarray:
+            # One random fold model per event, like the out-of-fold data scores.
+            return np.asarray(run.score_single(_matrix(table, features), seed + _SEED_SIGNAL) > cut)
+
+        fraction = _fraction(counting, signal, passes, features, window, n_sr, config, zero_below)
+        out["result_kind"] = "signal-fraction"
+    names: tuple[str, ...] = ("mu_hat", "mu_err", "mu_lo", "mu_hi", "mu_lo_stat", "mu_hi_stat")
+    names += ("mu_upper_limit_95", "mu_upper_limit_95_exp")
+    out.update({k: None if fraction is None else fraction[k] for k in names})
+    out["signal_fraction"] = fraction
+    if fraction is None:
+        out["signal_fraction_reason"] = no_fraction_reason
+    return out

@@ -9,11 +9,14 @@ requested methods (:mod:`gbi.infer.steps`, one function each):
                  of ``mu`` and the masses (:mod:`gbi.infer.parametrized`); toy-calibrated Z
 ``unbinned``     flow background density, learned Gaussian-mixture signal density, EM fit
                  of ``mu`` (:mod:`gbi.infer.unbinned`); local Z
-``binned``       anomaly-score cut and pyhf fit of the SR mjj histogram (:mod:`gbi.infer.binned`)
+``binned``       anomaly-score cut and cut-and-count pyhf fit (:mod:`gbi.infer.binned`): the
+                 model-independent number of signal events passing the cut, and a signal
+                 fraction only at the parametrized fit's masses (or ``--binned-mass``)
 ================ ==============================================================================
 
 Every method reports ``mu_hat``, the 68% interval ``[mu_lo, mu_hi]``, the 95% CL upper
-limit and a significance; :meth:`InferResult.to_dict` gives the ``infer-result-1.0`` JSON. A
+limit and a significance (``binned``: ``mu_*`` are ``None`` without a fitted signal, see
+``signal_fraction_reason``; its count is under ``n_signal_passing``); :meth:`InferResult.to_dict` gives the ``infer-result-1.0`` JSON. A
 method that cannot run (no signal grid, too few events) is reported with ``status: skipped``
 and a message. mjj and masses in GeV, stage times in seconds.
 """
@@ -96,14 +99,11 @@ def run_inference(
     run = InferRun(
         data, split, config, background, generated, stages, result, signal_grid, log_members_sr
     )
-    best_mass: tuple[float, float] | None = None
     if "parametrized" in config.methods:
         result.methods["parametrized"] = run_parametrized(run, parametrized_model)
-        masses = result.methods["parametrized"].values.get("masses")
-        best_mass = (masses["mX"], masses["mY"]) if masses else None
     if "unbinned" in config.methods:
         result.methods["unbinned"] = run_unbinned(run)
     if "binned" in config.methods:
-        result.methods["binned"] = run_binned(run, best_mass)
+        result.methods["binned"] = run_binned(run, result.methods.get("parametrized"))
     result.stages = stages.to_dict()
     return result

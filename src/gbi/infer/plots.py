@@ -78,12 +78,37 @@ def plot_mass_scan(scan: Mapping[str, Sequence[float]], path: str | os.PathLike[
     return _save(fig, path)
 
 
-def plot_scan(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) -> list[Path]:
-    """Injection-scan plots: estimated vs true mu (68% intervals) and Z vs injected N."""
-    out = Path(out)
-    rows = [r for r in rows if r.get("mu_hat") is not None]
-    if not rows:
+def _plot_counts(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
+    """The binned method's model-independent number of signal events passing the cut vs
+    the true number passing (rows with ``n_pass_hat`` and ``n_pass_true``)."""
+    sel = [r for r in rows if r.get("n_pass_hat") is not None and r.get("n_pass_true") is not None]
+    if not sel:
         return []
+    fig, ax = _figure(figsize=(8, 7))
+    x = np.array([r["n_pass_true"] for r in sel], dtype=float)
+    y = np.array([r["n_pass_hat"] for r in sel], dtype=float)
+    err = np.array(
+        [[r["n_pass_hat"] - r["n_pass_lo"], r["n_pass_hi"] - r["n_pass_hat"]] for r in sel]
+    )
+    top = max(float(x.max()), float(y.max()), 1.0) * 1.1
+    ax.plot([0, top], [0, top], color="black", lw=1, ls="--", label="truth")
+    ax.errorbar(x, y, yerr=np.maximum(err.T, 0), fmt="o", ms=4, color=_COLORS["binned"],
+                label="binned, model-independent", alpha=0.7)  # fmt: skip
+    ax.set_xlabel("true signal events passing the cut")
+    ax.set_ylabel("fitted signal events passing (68% interval)")
+    ax.legend(fontsize=14)
+    return [_save(fig, out / "count_vs_true.png")]
+
+
+def plot_scan(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) -> list[Path]:
+    """Injection-scan plots: estimated vs true mu (68% intervals), Z vs injected N, and the
+    binned model-independent count vs the true count passing the cut (``count_vs_true.png``)."""
+    out = Path(out)
+    all_rows = [r for r in rows if r.get("status", "ok") == "ok"]
+    rows = [r for r in all_rows if r.get("mu_hat") is not None]
+    paths = _plot_counts(all_rows, out)
+    if not rows:
+        return paths
     methods = sorted({r["method"] for r in rows})
     fig, ax = _figure(figsize=(8, 7))
     top = max(max(r["mu_true"] for r in rows), 1e-4) * 1.3
@@ -109,12 +134,17 @@ def plot_scan(rows: Sequence[Mapping[str, Any]], out: str | os.PathLike[str]) ->
     ax.set_xlabel(r"true $\mu$ (signal fraction in the SR)")
     ax.set_ylabel(r"estimated $\mu$ (68% interval)")
     ax.legend(fontsize=14)
-    paths = [_save(fig, out / "mu_vs_true.png")]
+    paths.append(_save(fig, out / "mu_vs_true.png"))
     fig, ax = _figure(figsize=(8, 6))
-    for method in methods:
-        ns = sorted({r["n_signal"] for r in rows if r["method"] == method})
+    # Every method's significance, binned's also without a signal fraction.
+    for method in sorted({r["method"] for r in all_rows}):
+        ns = sorted({r["n_signal"] for r in all_rows if r["method"] == method})
         z = [
-            [r["significance"] or 0.0 for r in rows if r["method"] == method and r["n_signal"] == n]
+            [
+                r["significance"] or 0.0
+                for r in all_rows
+                if r["method"] == method and r["n_signal"] == n
+            ]
             for n in ns
         ]
         med = [np.median(v) for v in z]

@@ -19,8 +19,9 @@ from scipy.special import logsumexp
 from gbi.background import RegionSplit, SidebandBackground, Stages
 from gbi.errors import GbiError
 from gbi.flows import member_weights_from_log_probs
-from gbi.infer.binned import fit_binned
+from gbi.infer.binned import BinnedSignal, fit_binned
 from gbi.infer.config import InferConfig
+from gbi.infer.efficiency import MassHypothesis
 from gbi.infer.mixture import global_significance, toy_q0
 from gbi.infer.parametrized import ParametrizedModel, fit_parametrized, normalised_ratios
 from gbi.infer.result import InferMethodResult, InferResult
@@ -206,54 +207,64 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
     )
 
 
-def _sideband_windows(run: InferRun, point: tuple[float, float]) -> tuple[Any, Any]:
-    """Data and generated events of the sideband windows next to the SR, and the signal
-    events of mass ``point`` there (the binned fit's closure, :mod:`gbi.infer.binned`)."""
+def _sideband_windows(run: InferRun) -> tuple[Any, Any]:
+    """Data and generated events of the sideband windows next to the SR (the binned fit's
+    closure, :mod:`gbi.infer.binned`)."""
     lo, hi = run.config.regions.signal_region
     width = run.config.binned.sideband_width
     mjj = run.data["mjj"]
     side_data = subset(run.data, run.split.sb & (mjj >= lo - width) & (mjj < hi + width))
     side_mjj = np.repeat(side_data["mjj"], max(1, round(run.config.oversampling)))
-    sideband = (side_data, run.background.sample_at(side_mjj, seed=run.seed + SIDEBAND_SEED))
-    assert run.signal_grid is not None
-    signal_side = run.signal_grid.outside.get(point)
-    if signal_side is not None:
-        m = signal_side["mjj"]
-        signal_side = subset(signal_side, (m >= lo - width) & (m < hi + width))
-    return sideband, signal_side
+    return side_data, run.background.sample_at(side_mjj, seed=run.seed + SIDEBAND_SEED)
 
 
-def run_binned(run: InferRun, best_mass: tuple[float, float] | None) -> InferMethodResult:
-    """Anomaly-score cut and pyhf fit of the SR mjj histogram at the grid point nearest to
-    ``config.binned_mass``, else ``best_mass`` (the parametrized fit), else the grid centre."""
-    config, grid = run.config, run.signal_grid
+def _binned_signal(
+    run: InferRun, parametrized: InferMethodResult | None
+) -> tuple[BinnedSignal | None, str]:
+    """The signal whose cut efficiency turns the count into a fraction, or why there is none:
+    ``--binned-mass`` if given, else the parametrized fit's masses (with their intervals)."""
+    why = "no signal fraction: the cut's efficiency depends on the signal, and "
+    grid, config = run.signal_grid, run.config
     if grid is None:
-        return InferMethodResult.skipped(
-            "needs a signal grid (--signal-grid DIR) for the signal template"
+        return None, why + "there is no signal grid to measure it on (--signal-grid DIR)"
+    if config.binned_mass is not None:
+        mx, my = (float(m) for m in config.binned_mass)
+        hypothesis = MassHypothesis(mx, my, (mx, mx), (my, my), "--binned-mass (assumed)")
+    elif parametrized is None:
+        return None, why + "no signal was fitted (add --method parametrized, or --binned-mass)"
+    elif "masses" not in parametrized.values:
+        return None, why + f"the parametrized fit did not run: {parametrized.message}"
+    else:
+        hypothesis = MassHypothesis.from_masses(
+            parametrized.values["masses"], "parametrized fit (mX, mY with 68% intervals)"
         )
-    masses = grid.masses
-    point = config.binned_mass or best_mass
-    point = point or (masses[len(masses) // 2][0], masses[len(masses) // 2][1])
-    nearest = tuple(masses[np.argmin(((masses - np.array(point)) ** 2).sum(1))])
+    return BinnedSignal(grid.tables, grid.outside, hypothesis), ""
+
+
+def run_binned(run: InferRun, parametrized: InferMethodResult | None) -> InferMethodResult:
+    """Anomaly-score cut and cut-and-count pyhf fit: the model-independent number of signal
+    events passing, and the signal fraction when ``parametrized`` (its result) or
+    ``config.binned_mass`` names the signal (:mod:`gbi.infer.binned`)."""
+    config = run.config
+    signal, reason = _binned_signal(run, parametrized)
+    data_sr = run.data_sr
     with run.stages("binned"):
-        sideband, signal_side = _sideband_windows(run, nearest)
         try:
             res = fit_binned(
-                run.data_sr,
+                data_sr,
                 run.generated,
-                grid.tables[nearest],
                 config.features,
                 config.regions.signal_region,
                 config.binned,
                 seed=run.seed,
                 member_weights=run.background.model.member_weights(run.generated),
                 zero_below=config.evidence_threshold,
-                sideband=sideband,
-                signal_sideband=signal_side,
+                sideband=_sideband_windows(run),
+                signal=signal,
+                no_fraction_reason=reason,
+                labels=data_sr.get("label") if run.result.has_truth else None,
             )
         except GbiError as err:  # bad input, or a pyhf fit that did not converge
             return InferMethodResult.skipped(str(err))
     run.result.workspace = res.pop("workspace")
-    return InferMethodResult.ok(
-        {**res, "signal_template_mass": {"mX": nearest[0], "mY": nearest[1]}}
-    )
+    return InferMethodResult.ok(res)

@@ -3,7 +3,7 @@
 Method: background-only pseudo-experiments of the local significances. Under the
 background-only hypothesis each window's signed local significance is asymptotically a
 standard normal variable (its fit is the one-bin count with a fitted normalisation,
-:mod:`gbi.search.fit`), and the reported local Z is that variable clipped at 0 (q0 with
+:mod:`gbi.workspace.counting`), and the reported local Z is that variable clipped at 0 (q0 with
 ``mu >= 0``). Two windows are correlated through the events they share: after the cut, the
 counts ``A`` and ``B`` of two windows share the Poisson count of the events passing in both,
 so their correlation is ``|A & B| / sqrt(|A| |B|)`` (:func:`overlap_correlation`, from the

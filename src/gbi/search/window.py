@@ -10,7 +10,7 @@ For a window ``[low, high)`` (GeV) of a :class:`~gbi.search.windows.WindowGrid`:
 3. the CATHODE classifier, SR data vs generated SR background, k-fold with out-of-fold
    scores; a cut keeping ``efficiency`` of the generated background;
 4. the same cut on the control windows' data and on events generated at their mjj, and the
-   model-independent fit of :mod:`gbi.search.fit`.
+   model-independent fit of :mod:`gbi.workspace.counting`.
 
 The window's seed comes from the scan seed and its edges only
 (:func:`gbi.search.config.window_seed`), so its result does not depend on the executor, the
@@ -48,11 +48,11 @@ from gbi.infer.closure import control_channel, sideband_closure
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 from gbi.search.config import WindowConfig, window_seed
-from gbi.search.fit import fit_window
 from gbi.search.parametrized import fit_parametrized_window, window_regions
 from gbi.search.windows import Window, WindowGrid
 from gbi.tables import subset, to_matrix
 from gbi.threads import thread_budget
+from gbi.workspace.counting import fit_cut_and_count
 
 __all__ = ["run_window"]
 
@@ -256,7 +256,7 @@ def _compute(
     control, closure = _control(side_data, background, run, cut, window, config, seed)
     timing["classifier"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fitted = fit_window(
+    fitted = fit_cut_and_count(
         int(pass_data.sum()),
         int(pass_gen.sum()),
         counts["n_sr"] / n_gen,

@@ -8,6 +8,7 @@
 - :mod:`gbi.workspace.inference`  backend/optimizer choice, MLE fit, discovery significance
 - :mod:`gbi.workspace.cls`        asymptotic CLs and upper limits
 - :mod:`gbi.workspace.fit`        everything above as one result (schema fit-result-1.0)
+- :mod:`gbi.workspace.counting`   cut-and-count fit with a sideband control channel (search, infer)
 - :mod:`gbi.workspace.toys`       pseudo-experiments and coverage
 - :mod:`gbi.workspace.plots`      pull and limit plots
 

@@ -1,7 +1,8 @@
-"""The model-independent fit of one window: a one-bin cut-and-count SR with a sideband
-control channel, in pyhf.
+"""The cut-and-count fit after an anomaly-score cut: a one-bin SR with a sideband control
+channel, in pyhf. Shared by ``gbi search`` (each window, :mod:`gbi.search.window`) and
+``gbi infer --method binned`` (:mod:`gbi.infer.binned`).
 
-After the score cut (:mod:`gbi.search.window`) the workspace has two channels:
+After the score cut the workspace has two channels:
 
 - ``signal_region``, one bin over the window's SR: observed = data events passing;
   background = generated events passing x ``n_SR / n_generated`` (``staterror`` for the
@@ -24,6 +25,12 @@ The fit (:func:`gbi.workspace.fit.fit_workspace`, pyhf numpy backend, minuit) gi
 upper limits, observed and expected with the +-1/2 sigma band, on the number of signal
 events passing the cut.
 
+A signal *model* turns the POI into something else: ``signal_yield`` (the SR signal per unit
+POI, e.g. ``n_SR x efficiency`` for a signal fraction) and ``control_signal`` (the signal
+leaking into the two control windows per unit POI) give the model-dependent fit; the
+defaults (1, none) are the model-independent one. ``control=None`` drops the control channel
+(no ``sideband_k``), ``normsys`` adds normalisation uncertainties to the SR background.
+
 >>> import hist
 >>> h = hist.Hist(hist.axis.Regular(2, 0, 2, name="window"), storage=hist.storage.Weight())
 >>> _ = h.fill(window=[0.5] * 160 + [1.5] * 160, weight=0.25)  # 4x generated, as the SR
@@ -31,7 +38,7 @@ events passing the cut.
 >>> from gbi.workspace import Channel, Sample
 >>> control = Channel("sideband_windows",
 ...     [Sample("background", h, kind="data-driven", normfactors=["sideband_k"])], data=d)
->>> out = fit_window(160, 400, 0.25, control, window=(3000.0, 3400.0))
+>>> out = fit_cut_and_count(160, 400, 0.25, control, window=(3000.0, 3400.0))
 >>> round(out["mu_hat"], 1), round(out["local_significance"], 1)
 (60.0, 2.8)
 """
@@ -45,7 +52,7 @@ import numpy as np
 
 from gbi.errors import GbiInputError
 
-__all__ = ["fit_window"]
+__all__ = ["fit_cut_and_count"]
 
 
 def _signal_region(
@@ -54,8 +61,12 @@ def _signal_region(
     weight: float,
     window: tuple[float, float],
     extrapolation_uncertainty: float,
+    signal_yield: float = 1.0,
+    normsys: dict[str, tuple[float, float]] | None = None,
+    fitted_k: bool = True,
 ) -> Any:
-    """The one-bin SR channel: unit signal, background x ``sideband_k``, data passing."""
+    """The one-bin SR channel: signal of ``signal_yield`` per unit POI, background x
+    ``sideband_k`` (when ``fitted_k``) with ``normsys``, data passing."""
     from gbi.workspace import Channel, Sample
     from gbi.workspace.histograms import Template
 
@@ -71,10 +82,10 @@ def _signal_region(
         edges,
         "generated background passing",
     )
-    signal = Template(np.array([1.0]), np.array([0.0]), edges, "unit signal")
+    signal = Template(np.array([signal_yield]), np.array([0.0]), edges, "signal per unit POI")
     observed = Template(np.array([float(n_observed)]), None, edges, "data passing")
-    normsys = {}
-    if extrapolation_uncertainty > 0:
+    normsys = dict(normsys or {})
+    if fitted_k and extrapolation_uncertainty > 0:
         u = extrapolation_uncertainty
         normsys["sideband_extrapolation"] = (1.0 - u, 1.0 + u)
     sr = Channel(
@@ -86,7 +97,7 @@ def _signal_region(
                 background,
                 kind="data-driven",
                 normsys=normsys,
-                normfactors=["sideband_k"],
+                normfactors=["sideband_k"] if fitted_k else [],
             ),
         ],
         data=observed,
@@ -94,7 +105,21 @@ def _signal_region(
     return sr
 
 
-def fit_window(
+def _with_signal(control: Any, control_signal: tuple[float, float] | None) -> Any:
+    """The control channel with a signal sample of ``control_signal`` (low, high window)
+    per unit POI; unchanged without one."""
+    from gbi.workspace import Channel, Sample
+    from gbi.workspace.histograms import Template
+
+    if control is None or control_signal is None or not sum(control_signal) > 0:
+        return control
+    edges = np.array([0.0, 1.0, 2.0])  # the two windows (gbi.infer.closure.window_hist)
+    leak = Template(np.asarray(control_signal, float), np.zeros(2), edges, "signal leak")
+    signal = Sample("signal", leak, signal=True, staterror=False)
+    return Channel(control.name, [signal, *control.samples], data=control.data)
+
+
+def fit_cut_and_count(
     n_observed: int,
     n_generated_pass: int,
     weight: float,
@@ -103,8 +128,11 @@ def fit_window(
     window: tuple[float, float],
     extrapolation_uncertainty: float = 0.06,
     zero_below: float = 2.0,
+    signal_yield: float = 1.0,
+    control_signal: tuple[float, float] | None = None,
+    normsys: dict[str, tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
-    """Build and fit the window's workspace (module docstring).
+    """Build and fit the cut-and-count workspace (module docstring).
 
     ``n_observed``: data events passing in the SR; ``n_generated_pass``: generated events
     passing, each of weight ``weight`` (``n_SR / n_generated``); ``control``: the
@@ -113,18 +141,37 @@ def fit_window(
     meaningless when ``mu_hat`` sits at its bound 0: 411 events where MINOS gives 23 in one
     LHCO-style window); when the local significance is below ``zero_below`` (sigma) its
     lower edge is 0 (no evidence of a signal, as in ``gbi infer``).
-    Returns the numbers and the workspace spec (``"workspace"``, a JSON-ready dict).
+    Returns the numbers and the workspace spec (``"workspace"``, a JSON-ready dict);
+    ``k_fitted`` is 1 (error 0) without a control channel.
     """
     from gbi.workspace import build_workspace
     from gbi.workspace.fit import fit_workspace
 
-    sr = _signal_region(n_observed, n_generated_pass, weight, window, extrapolation_uncertainty)
-    # The POI is a count of events: an excess cannot exceed the observed count, and a limit
-    # lies within a few standard deviations of it, far below this bound.
-    upper = 2.0 * n_observed + 10.0 * math.sqrt(n_observed + 1.0) + 20.0
-    ws = build_workspace([sr, control], poi_bounds=(0.0, upper))
+    if not signal_yield > 0:
+        raise GbiInputError(f"cut and count: expected a signal yield > 0, found {signal_yield}")
+    sr = _signal_region(
+        n_observed,
+        n_generated_pass,
+        weight,
+        window,
+        extrapolation_uncertainty,
+        signal_yield,
+        normsys,
+        fitted_k=control is not None,
+    )
+    # The POI times signal_yield is a count of events: an excess cannot exceed the observed
+    # count, and a limit lies within a few standard deviations of it, far below this bound.
+    # At least 1: the POI starts at 1 (a signal fraction has this bound anyway).
+    upper = (2.0 * n_observed + 10.0 * math.sqrt(n_observed + 1.0) + 20.0) / signal_yield
+    upper = max(upper, 1.0)
+    control = _with_signal(control, control_signal)
+    channels = [sr] if control is None else [sr, control]
+    ws = build_workspace(channels, poi_bounds=(0.0, upper))
     result = fit_workspace(ws, minos=True)
-    k = next(p for p in result["parameters"] if p["name"] == "sideband_k")
+    k = next(
+        (p for p in result["parameters"] if p["name"] == "sideband_k"),
+        {"value": 1.0, "error": 0.0},
+    )
     mu_hat, mu_err = result["mu_hat"], result["mu_err"]
     z = float(result["q0_significance"])
     lo, hi = result["mu_minos"]
