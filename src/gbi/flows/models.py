@@ -49,6 +49,10 @@ class FlowConfig:
         Hidden layer widths of each transform's MADE network.
     bins
         Spline bins (``nsf`` only).
+    passes
+        Network passes to invert each transform (to sample): ``None`` is fully
+        autoregressive (one pass per feature), ``2`` a coupling flow (half of the features,
+        alternating, condition the other half). Training costs the same either way.
     preprocessing
         Transform kind of every feature column, see :mod:`gbi.flows.preprocessing`.
     context_preprocessing
@@ -63,6 +67,7 @@ class FlowConfig:
     transforms: int = 4
     hidden_features: tuple[int, ...] = (64, 64)
     bins: int = 8
+    passes: int | None = None
     preprocessing: str = "logit"
     context_preprocessing: str = "standard"
     bounds: tuple[tuple[str, float | None, float | None], ...] = ()
@@ -83,6 +88,11 @@ class FlowConfig:
         for name, value in (("transforms", self.transforms), ("bins", self.bins)):
             if int(value) < 1:
                 raise GbiInputError(f"flow {name}: expected a positive integer, found {value}")
+        if self.passes is not None and int(self.passes) < 1:
+            raise GbiInputError(
+                f"flow passes: expected a positive integer or None (autoregressive), "
+                f"found {self.passes}"
+            )
 
     @property
     def bounds_dict(self) -> dict[str, tuple[float | None, float | None]]:
@@ -100,7 +110,11 @@ class FlowConfig:
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> FlowConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        """Inverse of :meth:`to_dict`; unknown keys are an error.
+
+        A model written before ``passes`` existed was fully autoregressive: a missing
+        ``passes`` is ``None``, whatever the default of new configurations.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(state) - names
         if unknown:
@@ -109,6 +123,7 @@ class FlowConfig:
                 f"{sorted(unknown)}; the model was written by an incompatible gbi version"
             )
         values = dict(state)
+        values.setdefault("passes", None)
         for key in ("features", "context", "hidden_features"):
             if key in values:
                 values[key] = tuple(values[key])
@@ -128,6 +143,7 @@ def build_flow(config: FlowConfig) -> zuko.flows.Flow:
         "context": len(config.context),
         "transforms": int(config.transforms),
         "hidden_features": tuple(int(h) for h in config.hidden_features),
+        "passes": None if config.passes is None else int(config.passes),
     }
     if config.flow == "maf":
         return zuko.flows.MAF(**kwargs)
