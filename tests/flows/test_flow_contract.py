@@ -111,6 +111,10 @@ def test_models_written_before_passes_existed_load_autoregressive() -> None:
     assert FlowConfig.from_dict({**state, "passes": 2}).passes == 2
     new = FlowConfig(features=FEATURES)
     assert FlowConfig.from_dict(new.to_dict()) == new
+    # "auto": coupling splines, autoregressive affine flows (resolved, so saved explicitly)
+    assert new.passes == FlowConfig(flow="nsf", features=FEATURES, passes=2).passes == 2
+    assert FlowConfig(flow="maf", features=FEATURES).passes is None
+    assert new.to_dict()["passes"] == 2
 
 
 def test_log_prob_is_a_density_in_physical_units() -> None:

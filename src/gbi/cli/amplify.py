@@ -37,7 +37,7 @@ _TRAIN_DEFAULTS = argparse.Namespace(
     epochs=40, batch_size=512, learning_rate=3e-4, patience=10, val_fraction=0.2
 )
 _FLOW_DEFAULTS = argparse.Namespace(
-    flow="nsf", passes=None, transforms=4, hidden_features=(64, 64), bins=8, preprocessing="logit"
+    flow="nsf", passes="auto", transforms=4, hidden_features=(64, 64), bins=8, preprocessing="logit"
 )
 _SAMPLE_BATCH = 16_384
 
@@ -85,15 +85,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _passes(text: str) -> int | None:
-    """``--passes``: a positive integer, or ``none`` (fully autoregressive)."""
+def _passes(text: str) -> int | str | None:
+    """``--passes``: a positive integer, ``none`` (fully autoregressive) or ``auto``."""
     if text.strip().lower() == "none":
         return None
+    if text.strip().lower() == "auto":
+        return "auto"
     try:
         return _positive_int(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected a positive integer or 'none', found {text!r}"
+            f"expected a positive integer, 'none' or 'auto', found {text!r}"
         ) from None
 
 
@@ -231,7 +233,8 @@ def _add_flow_options(opt: _Options) -> None:
         type=_passes,
         default=f.passes,
         help="network passes to invert a transform: 2 = coupling (fast sampling), none = "
-        "fully autoregressive (one per feature) [default: %(default)s]",
+        "fully autoregressive (one per feature), auto = 2 for nsf, none for maf "
+        "[default: %(default)s]",
     )
     opt.add(
         "--preprocessing",
