@@ -22,7 +22,7 @@ round runs every case once, so a burst of load hits all of them), and the best i
 per flow on one core and is not counted)::
 
     python benchmarks/bench_sampling.py [--events 200000] [--threads 1 2]
-        [--batch-sizes 16384 131072] [--repeats 3] [--compile]
+        [--batch-sizes 16384 131072] [--repeats 3] [--compile] [--only default maf ...]
 """
 
 from __future__ import annotations
@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16_384, 131_072])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="add torch.compile-d flows")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="rows to time (always with 'old default')"
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -147,13 +150,14 @@ def main() -> None:
         base = train_model(
             toy(2000),
             FlowConfig(features=FEATURES, transforms=1, hidden_features=(8,)),
-            TrainConfig(epochs=1, device="cpu"),
+            TrainConfig(epochs=1, batch_size=256, device="cpu"),
             progress=False,
         ).members[0]
     config = FlowConfig(features=FEATURES)
     models = {
         name: FlowModel([cls(config, factory(), base.feature_pre, None, "cpu")])
         for name, (cls, factory) in candidates(args.compile).items()
+        if args.only is None or name in {"old default", *args.only}
     }
     cases = [(name, t, b) for name in models for t in args.threads for b in args.batch_sizes]
     best = dict.fromkeys(cases, 0.0)

@@ -34,7 +34,7 @@ __all__ = ["register", "resume_command"]
 # Defaults shown by --help; equal to TrainConfig()/FlowConfig() (checked by the tests). Kept
 # here so that building the parser does not import torch.
 _TRAIN_DEFAULTS = argparse.Namespace(
-    epochs=40, batch_size=512, learning_rate=3e-4, patience=10, val_fraction=0.2
+    epochs=40, batch_size=2048, learning_rate=1e-3, patience=10, val_fraction=0.2
 )
 _FLOW_DEFAULTS = argparse.Namespace(
     flow="nsf", passes="auto", transforms=4, hidden_features=(64, 64), bins=8, preprocessing="logit"
