@@ -2,7 +2,8 @@
 
 ::
 
-    gbi amplify train FEATURES --out MODEL_DIR [--flow maf|nsf] [--context mjj] [--ensemble K]
+    gbi amplify train FEATURES --out MODEL_DIR [--flow maf|nsf] [--passes N|none|auto]
+                      [--context mjj] [--ensemble K]
                       [--exclude mjj LOW HIGH] [--device auto|cpu|cuda] [--epochs N]
                       [--batch-size N] [--resume] [--drop-invalid]
     gbi amplify sample MODEL_DIR --events N --out FILE [--context-from FILE]
