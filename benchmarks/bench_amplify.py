@@ -55,9 +55,9 @@ def main() -> None:
 
     # warm-up (first torch/zuko calls, allocator): not timed
     warm = FlowConfig(flow="nsf", features=FEATURES)
-    train_model(toy(2048), warm, TrainConfig(epochs=1, device=args.device), progress=False).sample(
-        4096, seed=0
-    )
+    train_model(
+        toy(2048), warm, TrainConfig(epochs=1, batch_size=256, device=args.device), progress=False
+    ).sample(4096, seed=0)
 
     variants = [("nsf", ()), ("maf", ()), ("nsf", ("mjj",)), ("maf", ("mjj",))]
     rows = []

@@ -5,12 +5,16 @@ and logit preprocessing; :meth:`FlowModel.sample` (what ``gbi amplify sample`` a
 histogram filling call) draws ``--events`` events, float64 in physical units. Flows are
 untrained: sampling cost depends on the architecture, not on the weights. Rows:
 
-- ``nsf old loop``: the default generator (zuko NSF, autoregressive, 4 x [64, 64], 8 bins)
-  with the sampling loop before issue 21 (``torch.no_grad``, a float64 torch copy per
-  batch), the baseline (ratio 1.00) measured in the same run;
-- ``nsf``: the same flow with the current loop (``torch.inference_mode``);
-- ``nsf coupling``: zuko NSF with ``passes=2`` (coupling: 2 network passes per inverse);
-- ``maf``: zuko MAF, 4 x [64, 64] (affine autoregressive); ``maf [32,32]``, ``maf coupling``.
+- ``old default``: the default generator before issue 21 (``zuko.flows.NSF``,
+  autoregressive, 4 x [64, 64], 8 bins) with the sampling loop before issue 21
+  (``torch.no_grad``, a float64 torch copy per batch), the baseline (ratio 1.00);
+- ``default``: what ``FlowConfig()`` builds now;
+- ``nsf zuko``: the old flow with the current loop (``torch.inference_mode``);
+- ``nsf``: the same autoregressive NSF built by :func:`gbi.flows.models.build_flow` (the
+  faster spline of :mod:`gbi.flows.splines`, same parameters);
+- ``nsf cpl zuko`` / ``nsf cpl``: NSF with ``passes=2`` (coupling: 2 network passes per
+  inverse instead of 5), zuko's spline / gbi's; ``nsf cpl [32,32]``: narrower networks;
+- ``maf`` / ``maf cpl``: affine MAF, 4 x [64, 64], autoregressive / coupling.
 
 Each (candidate, threads, batch size) is timed ``--repeats`` times, interleaved (every
 round runs every case once, so a burst of load hits all of them), and the best is kept.
@@ -18,7 +22,7 @@ round runs every case once, so a burst of load hits all of them), and the best i
 per flow on one core and is not counted)::
 
     python benchmarks/bench_sampling.py [--events 200000] [--threads 1 2]
-        [--batch-sizes 16384 131072] [--repeats 3] [--compile]
+        [--batch-sizes 16384 131072] [--repeats 3] [--compile] [--only default maf ...]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import zuko
 
 from gbi.flows import FlowConfig, FlowModel, TrainConfig, train_model
 from gbi.flows.generator import FlowMember, seeded_torch
+from gbi.flows.models import build_flow
 from gbi.threads import thread_budget
 
 FEATURES = ("mjj", "mj1", "delta_mj", "tau21_j1", "tau21_j2")
@@ -90,28 +95,34 @@ def candidates(
 ) -> dict[str, tuple[type[FlowMember], Callable[[], torch.nn.Module]]]:
     """Name -> (member class, flow factory); 5 features, no context."""
     d = len(FEATURES)
-    nsf = lambda: zuko.flows.NSF(d, 0, transforms=4, hidden_features=(64, 64), bins=8)  # noqa: E731
-    maf = lambda: zuko.flows.MAF(d, 0, transforms=4, hidden_features=(64, 64))  # noqa: E731
+
+    def gbi_flow(**kwargs: object) -> Callable[[], torch.nn.Module]:
+        return lambda: build_flow(FlowConfig(features=FEATURES, **kwargs))  # type: ignore[arg-type]
+
+    zuko_nsf = lambda: zuko.flows.NSF(d, 0, transforms=4, hidden_features=(64, 64), bins=8)  # noqa: E731
     out: dict[str, tuple[type[FlowMember], Callable[[], torch.nn.Module]]] = {
-        "nsf old loop": (OldLoopMember, nsf),
-        "nsf": (FlowMember, nsf),
-        "nsf coupling": (
+        "old default": (OldLoopMember, zuko_nsf),
+        "default": (FlowMember, gbi_flow()),
+        "nsf zuko": (FlowMember, zuko_nsf),
+        "nsf": (FlowMember, gbi_flow(flow="nsf", passes=None)),
+        "nsf cpl zuko": (
             FlowMember,
             lambda: zuko.flows.NSF(d, 0, transforms=4, hidden_features=(64, 64), passes=2),
         ),
-        "maf": (FlowMember, maf),
-        "maf [32,32]": (
+        "nsf cpl": (FlowMember, gbi_flow(flow="nsf", passes=2)),
+        "nsf cpl [32,32]": (
             FlowMember,
-            lambda: zuko.flows.MAF(d, 0, transforms=4, hidden_features=(32, 32)),
+            gbi_flow(flow="nsf", passes=2, hidden_features=(32, 32)),
         ),
-        "maf coupling": (
-            FlowMember,
-            lambda: zuko.flows.MAF(d, 0, transforms=4, hidden_features=(64, 64), passes=2),
-        ),
+        "maf": (FlowMember, gbi_flow(flow="maf", passes=None)),
+        "maf cpl": (FlowMember, gbi_flow(flow="maf", passes=2)),
     }
     if compile_flows:
-        out["nsf compiled"] = (FlowMember, lambda: CompiledFlow(nsf()))
-        out["maf compiled"] = (FlowMember, lambda: CompiledFlow(maf()))
+        out["nsf cpl compiled"] = (
+            FlowMember,
+            lambda: CompiledFlow(gbi_flow(flow="nsf", passes=2)()),
+        )
+        out["maf compiled"] = (FlowMember, lambda: CompiledFlow(gbi_flow(flow="maf")()))
     return out
 
 
@@ -129,6 +140,9 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16_384, 131_072])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="add torch.compile-d flows")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="rows to time (always with 'old default')"
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -136,13 +150,14 @@ def main() -> None:
         base = train_model(
             toy(2000),
             FlowConfig(features=FEATURES, transforms=1, hidden_features=(8,)),
-            TrainConfig(epochs=1, device="cpu"),
+            TrainConfig(epochs=1, batch_size=256, device="cpu"),
             progress=False,
         ).members[0]
     config = FlowConfig(features=FEATURES)
     models = {
         name: FlowModel([cls(config, factory(), base.feature_pre, None, "cpu")])
         for name, (cls, factory) in candidates(args.compile).items()
+        if args.only is None or name in {"old default", *args.only}
     }
     cases = [(name, t, b) for name in models for t in args.threads for b in args.batch_sizes]
     best = dict.fromkeys(cases, 0.0)
@@ -160,16 +175,16 @@ def main() -> None:
         f"torch {torch.__version__}, zuko {zuko.__version__}, CPU"
     )
     header = "".join(f"{f'{t} thr, batch {b}':>24}" for t in args.threads for b in args.batch_sizes)
-    print(f"{'flow':<14}{header}")
+    print(f"{'flow':<17}{header}")
     for name in models:
         cells = []
         for t in args.threads:
             for b in args.batch_sizes:
                 value = best[(name, t, b)]
-                ratio = value / best[("nsf old loop", t, b)]
+                ratio = value / best[("old default", t, b)]
                 cells.append(f"{value:>13,.0f} ({ratio:5.2f}x)")
-        print(f"{name:<14}" + "".join(f"{c:>24}" for c in cells))
-    print("ratios: against 'nsf old loop' at the same threads and batch size")
+        print(f"{name:<17}" + "".join(f"{c:>24}" for c in cells))
+    print("ratios: against 'old default' at the same threads and batch size")
 
 
 if __name__ == "__main__":

@@ -231,8 +231,8 @@ def test_cli_defaults_are_the_library_defaults() -> None:
     train, flow = TrainConfig(), FlowConfig(features=("x",))
     for key, value in vars(amplify._TRAIN_DEFAULTS).items():
         assert getattr(train, key) == value, key
-    for key, value in vars(amplify._FLOW_DEFAULTS).items():
-        assert getattr(flow, key) == value, key
+    for key, value in vars(amplify._FLOW_DEFAULTS).items():  # passes "auto" resolves
+        assert FlowConfig(features=("x",), **{key: value}) == flow, key
 
 
 def test_ctrl_c_during_training_prints_the_exact_resume_command(
@@ -289,3 +289,27 @@ def test_bad_window_and_threads_are_clear_errors(files, tmp_path, capsys) -> Non
     with pytest.raises(SystemExit):
         main([*args, "--threads", "0"])
     assert "expected a positive integer, found 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("passes", ["none", "2", "3", "auto"])
+def test_passes_option_survives_the_resume_command(passes: str, capsys) -> None:
+    """``--passes none`` (autoregressive) or N: the printed resume command parses back to
+    the same architecture, whichever value is the default."""
+    import argparse
+    import shlex
+
+    from gbi.cli import amplify
+
+    parser = argparse.ArgumentParser()
+    amplify._add_train(parser.add_subparsers())
+    train_parser = parser._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    actions = [a for a in train_parser._actions if a.dest != "help"]
+    args = train_parser.parse_args(["f.parquet", "--out", "m", "--passes", passes])
+    expected = {"none": None, "auto": "auto"}
+    assert args.passes == (expected[passes] if passes in expected else int(passes))
+    command = shlex.split(amplify.resume_command(args, actions))
+    again = train_parser.parse_args(command[3:])
+    assert again.passes == args.passes
+    with pytest.raises(SystemExit):
+        train_parser.parse_args(["f.parquet", "--out", "m", "--passes", "0"])
+    assert "expected a positive integer, 'none' or 'auto', found '0'" in capsys.readouterr().err

@@ -104,6 +104,10 @@ def test_conditional_model_needs_context_for_sampling_and_density() -> None:
 def test_bad_parameters() -> None:
     with pytest.raises(GbiInputError, match="flow kind: expected one of maf, nsf, found 'glow'"):
         FlowConfig(flow="glow", features=FEATURES)
+    with pytest.raises(GbiInputError, match="flow passes: expected a positive integer, None"):
+        FlowConfig(features=FEATURES, passes=0)
+    with pytest.raises(GbiInputError, match="flow passes: expected a positive integer, None"):
+        FlowConfig(features=FEATURES, passes="coupling")
     with pytest.raises(GbiInputError, match="val_fraction"):
         TrainConfig(val_fraction=1.5)
     with pytest.raises(GbiInputError, match="preprocessing of column 'a'"):

@@ -2,7 +2,8 @@
 
 ::
 
-    gbi amplify train FEATURES --out MODEL_DIR [--flow maf|nsf] [--context mjj] [--ensemble K]
+    gbi amplify train FEATURES --out MODEL_DIR [--flow maf|nsf] [--passes N|none|auto]
+                      [--context mjj] [--ensemble K]
                       [--exclude mjj LOW HIGH] [--device auto|cpu|cuda] [--epochs N]
                       [--batch-size N] [--resume] [--drop-invalid]
     gbi amplify sample MODEL_DIR --events N --out FILE [--context-from FILE]
@@ -34,10 +35,10 @@ __all__ = ["register", "resume_command"]
 # Defaults shown by --help; equal to TrainConfig()/FlowConfig() (checked by the tests). Kept
 # here so that building the parser does not import torch.
 _TRAIN_DEFAULTS = argparse.Namespace(
-    epochs=40, batch_size=512, learning_rate=3e-4, patience=10, val_fraction=0.2
+    epochs=40, batch_size=2048, learning_rate=1e-3, patience=10, val_fraction=0.2
 )
 _FLOW_DEFAULTS = argparse.Namespace(
-    transforms=4, hidden_features=(64, 64), bins=8, preprocessing="logit"
+    flow="nsf", passes="auto", transforms=4, hidden_features=(64, 64), bins=8, preprocessing="logit"
 )
 _SAMPLE_BATCH = 16_384
 
@@ -65,6 +66,8 @@ def resume_command(args: argparse.Namespace, actions: list[argparse.Action]) -> 
             words.append(str(value))
         elif action.nargs == 0:  # a flag
             words.extend([action.option_strings[-1]] if value else [])
+        elif action.dest == "passes" and value != action.default:
+            words.extend([action.option_strings[-1], "none" if value is None else str(value)])
         elif value is not None and (action.required or value != action.default):
             values = value if isinstance(value, list | tuple) else [value]
             words.extend([action.option_strings[-1], *map(str, values)])
@@ -81,6 +84,20 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, found {value}")
     return value
+
+
+def _passes(text: str) -> int | str | None:
+    """``--passes``: a positive integer, ``none`` (fully autoregressive) or ``auto``."""
+    if text.strip().lower() == "none":
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, 'none' or 'auto', found {text!r}"
+        ) from None
 
 
 def register(subparsers: Any) -> None:
@@ -135,7 +152,12 @@ def _add_train(sub: Any) -> None:
     opt, t = _Options(parser), _TRAIN_DEFAULTS
     opt.add("features", type=Path, metavar="FEATURES", help="feature Parquet file")
     opt.add("--out", type=Path, required=True, metavar="MODEL_DIR", help="model folder to write")
-    opt.add("--flow", choices=("maf", "nsf"), default="nsf", help="flow kind [default: nsf]")
+    opt.add(
+        "--flow",
+        choices=("maf", "nsf"),
+        default=_FLOW_DEFAULTS.flow,
+        help="flow kind: maf (affine) or nsf (splines) [default: %(default)s]",
+    )
     opt.add(
         "--columns",
         nargs="+",
@@ -207,6 +229,14 @@ def _add_flow_options(opt: _Options) -> None:
         help=f"MADE hidden widths [default: {' '.join(map(str, f.hidden_features))}]",
     )
     opt.add("--bins", type=int, default=f.bins, help="spline bins, nsf [default: %(default)s]")
+    opt.add(
+        "--passes",
+        type=_passes,
+        default=f.passes,
+        help="network passes to invert a transform: 2 = coupling (fast sampling), none = "
+        "fully autoregressive (one per feature), auto = 2 for nsf, none for maf "
+        "[default: %(default)s]",
+    )
     opt.add(
         "--preprocessing",
         default=f.preprocessing,
@@ -294,6 +324,7 @@ def _train(args: argparse.Namespace, actions: list[argparse.Action]) -> int:
         transforms=args.transforms,
         hidden_features=tuple(args.hidden),
         bins=args.bins,
+        passes=args.passes,
         preprocessing=args.preprocessing,
     )
     train = TrainConfig(
