@@ -36,6 +36,7 @@ applied to them. The mean over the nearest grid points is the efficiency, their 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -113,14 +114,7 @@ class GridEfficiency:
             if n == 0:
                 continue
             eff = float(np.mean(passes(table)))
-            leaks = [0.0, 0.0]
-            rest = outside.get(key)
-            if rest is not None and len(rest["mjj"]):
-                for j, (lo, hi) in enumerate(windows):
-                    inside = (rest["mjj"] >= lo) & (rest["mjj"] < hi)
-                    if inside.any():
-                        part = {c: v[inside] for c, v in rest.items()}
-                        leaks[j] = float(np.sum(passes(part))) / n
+            leaks = _leaks(outside.get(key), windows, passes, n)
             points.append(key)
             values.append([eff, *leaks])
             counts.append(n)
@@ -150,6 +144,24 @@ class GridEfficiency:
             "grid_points": len(self.points),
             "interpolation": "linear" if self._linear is not None else "nearest",
         }
+
+
+def _leaks(
+    rest: Table | None,
+    windows: tuple[tuple[float, float], tuple[float, float]],
+    passes: Callable[[Table], np.ndarray],
+    n: int,
+) -> list[float]:
+    """Passing events of ``rest`` (a point's events outside the SR) in each sideband window
+    (GeV, ``[low, high)``), per SR event ``n`` of that point."""
+    leaks = [0.0, 0.0]
+    if rest is None or not len(rest["mjj"]):
+        return leaks
+    for j, (lo, hi) in enumerate(windows):
+        inside = (rest["mjj"] >= lo) & (rest["mjj"] < hi)
+        if inside.any():
+            leaks[j] = float(np.sum(passes({c: v[inside] for c, v in rest.items()}))) / n
+    return leaks
 
 
 def morph(table: Table, source: tuple[float, float], target: tuple[float, float]) -> Table:
@@ -184,17 +196,19 @@ def _efficiencies(
     for key in sources:
         table = tables[key]
         n = len(table["mjj"])
-        eff = float(np.mean(passes(morph(table, key, target))))
-        leaks = [0.0, 0.0]
-        rest = outside.get(key)
-        if rest is not None and len(rest["mjj"]):
-            for j, (lo, hi) in enumerate(windows):
-                inside = (rest["mjj"] >= lo) & (rest["mjj"] < hi)
-                if inside.any():
-                    part = morph({c: v[inside] for c, v in rest.items()}, key, target)
-                    leaks[j] = float(np.sum(passes(part))) / n
-        rows.append([eff, *leaks])
+        morphed = functools.partial(_passes_morphed, passes, key, target)
+        eff = float(np.mean(morphed(table)))
+        rows.append([eff, *_leaks(outside.get(key), windows, morphed, n)])
     return np.array(rows)
+
+
+def _passes_morphed(
+    passes: Callable[[Table], np.ndarray],
+    source: tuple[float, float],
+    target: tuple[float, float],
+    table: Table,
+) -> np.ndarray:
+    return passes(morph(table, source, target))
 
 
 def morphed_efficiency(
