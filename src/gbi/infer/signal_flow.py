@@ -298,12 +298,15 @@ def scan_fit(w: np.ndarray, ratios: np.ndarray) -> MixtureFit:
         base = max(mu_hat, 0.0)
         ul_half = math.sqrt(THRESHOLD_UL95 / (-2.0 * a) + THRESHOLD_UL95 * sigma_fit**2)
         upper = mu_hat + math.hypot(ul_half, base - mu_hat)
-    else:  # no concave maximum: read the points themselves (linear interpolation)
+    else:  # no concave maximum: read the points, at least out to the neighbouring ones
         mu_hat = float(ws[best])
         dn = 2.0 * (ll_max - ll)
         interval = (
-            _crossing(ws, dn, THRESHOLD_68, -1, start=mu_hat),
-            _crossing(ws, dn, THRESHOLD_68, +1, start=mu_hat),
+            min(_crossing(ws, dn, THRESHOLD_68, -1, start=mu_hat), float(ws[max(best - 1, 0)])),
+            max(
+                _crossing(ws, dn, THRESHOLD_68, +1, start=mu_hat),
+                float(ws[min(best + 1, len(ws) - 1)]),
+            ),
         )
         upper = _crossing(ws, dn, THRESHOLD_UL95, +1, start=mu_hat)
     q0 = 2.0 * max(float(ll_points.max()), 0.0) if mu_hat > 0 else 0.0
