@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", nargs="+", choices=INFER_METHODS, default=list(INFER_METHODS))
     p.add_argument("--toys", type=int, default=100)
     p.add_argument(
+        "--unbinned-toys",
+        type=int,
+        default=InferConfig.unbinned_toys,
+        help="background-only toys calibrating the unbinned significance (full fits each)",
+    )
+    p.add_argument(
         "--share-flow",
         action="store_true",
         help=(
@@ -156,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             f"--n-signal {max(args.n_signal)}: only {len(signal['mjj'])} signal events"
         )
     base = InferConfig(
-        methods=tuple(args.methods), toys=args.toys, flow_ensemble=args.flow_ensemble
+        methods=tuple(args.methods),
+        toys=args.toys,
+        flow_ensemble=args.flow_ensemble,
+        unbinned_toys=args.unbinned_toys,
     )
     base = dataclasses.replace(
         base,

@@ -33,6 +33,7 @@ from gbi.infer.unbinned import (
     fit_unbinned,
     free_fit,
     free_fit_q0,
+    member_refits,
     signal_summary,
 )
 from gbi.infer.uncertainty import generator_spread, model_spread, total_result
@@ -162,7 +163,8 @@ def unbinned_toys(
 
 
 def run_unbinned(run: InferRun) -> InferMethodResult:
-    """Flow background density, learned signal density, EM fit of ``mu``; toy-calibrated Z."""
+    """Flow background density, learned signal density (R-ANODE flow, or a Gaussian mixture),
+    fit of ``mu``; toy-calibrated Z."""
     config, data_sr = run.config, run.data_sr
     with run.stages("unbinned_fit"):
         mjj_density = MjjSidebandDensity(run.data["mjj"], config.regions.signal_region)
@@ -174,12 +176,8 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
         x = to_matrix(data_sr, columns)
         ucfg = dataclasses.replace(config.unbinned, seed=config.unbinned.seed + run.seed)
         fit = fit_unbinned(x, log_bkg, ucfg, columns)
-        # Generator uncertainty: the free fit with each bootstrap flow's density.
-        mu_members = (
-            [free_fit(x, lp + log_mjj, ucfg, columns)[0] for lp in log_members]
-            if len(log_members) > 1
-            else [fit.mu_hat]
-        )
+        # Generator uncertainty: refits with each bootstrap flow's density.
+        mu_members = member_refits(x, fit, log_members, log_mjj, ucfg, columns)
         sigma_u = ensemble_error(mu_members)
     with run.stages("unbinned_toys"):
         toys = unbinned_toys(
