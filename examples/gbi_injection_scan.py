@@ -36,6 +36,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -55,7 +56,7 @@ from gbi.threads import limit_process_threads
 log = logging.getLogger("gbi_injection_scan")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lhco_injection_scan import load_features  # noqa: E402
+from lhco_injection_scan import load_features, map_seeds  # noqa: E402
 
 
 def background_rows(n_total: int, n_events: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -140,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="CPU threads for torch, OpenMP and BLAS (default: the cores available)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="seeds run at once, in that many processes sharing --threads (default: the "
+        "cores available, at most the seeds)",
+    )
     args = p.parse_args(argv)
     limit_process_threads(args.threads)  # a script is one whole process: cap it all
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -171,79 +179,110 @@ def main(argv: list[str] | None = None) -> int:
         base,
         binned=dataclasses.replace(base.binned, sideband_closure=args.binned_sideband_closure),
     )
-    columns = ("mjj", *base.features)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    task = functools.partial(
+        _run_seed, args=args, background=background, signal=signal, grid=grid, base=base
+    )
     rows: list[dict[str, Any]] = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        rng = np.random.default_rng(5000 + seed)
-        pick = background_rows(len(background["mjj"]), args.background_events, rng)
-        n_bkg = len(pick)
-        bkg = {c: background[c][pick] for c in columns}
-        order = rng.permutation(len(signal["mjj"]))
-        shared: dict[str, Any] = {}
-        for n in args.n_signal:
-            inj = {c: signal[c][order[:n]] for c in columns}
-            data = {c: np.concatenate([bkg[c], inj[c]]) for c in columns}
-            data["label"] = np.r_[np.zeros(n_bkg, int), np.ones(n, int)]
-            config = dataclasses.replace(base, seed=seed)
-            start = time.perf_counter()
-            result = run_inference(
-                data,
-                config=config,
-                signal_grid=grid,
-                background=shared.get("background"),
-                parametrized_model=shared.get("parametrized_model"),
-            )
-            if args.share_flow and not shared:
-                shared = {
-                    "background": result.background,
-                    "parametrized_model": result.parametrized_model,
-                }
-            summary = result.to_dict()
-            wall = time.perf_counter() - start
-            for method, res in summary["methods"].items():
-                row = {
-                    "method": method,
-                    "n_signal": n,
-                    "seed": seed,
-                    "mu_true": summary.get("mu_true"),
-                    "status": res["status"],
-                    "message": res.get("message", ""),
-                    "training_epochs": res.get("training_epochs"),
-                    "mu_hat": res.get("mu_hat"),
-                    "mu_lo": res.get("mu_lo"),
-                    "mu_hi": res.get("mu_hi"),
-                    "mu_upper_limit_95": res.get("mu_upper_limit_95"),
-                    "mu_lo_stat": res.get("mu_lo_stat"),
-                    "mu_hi_stat": res.get("mu_hi_stat"),
-                    "mu_sys_generator": res.get("mu_sys_generator"),
-                    "mu_sys_flows": res.get("mu_sys_flows"),
-                    "mu_sys_classifiers": res.get("mu_sys_classifiers"),
-                    "mu_hat_flow_members": res.get("mu_hat_flow_members"),
-                    "mu_hat_classifier_members": res.get("mu_hat_classifier_members"),
-                    "significance": res.get("significance"),
-                    "significance_local": res.get("significance_local"),
-                    "masses": res.get("masses"),
-                    "cut": res.get("cut"),
-                    **_count_fields(res),
-                    "sideband_closure": res.get("sideband_closure"),
-                    "wall_s": wall,
-                    "stages": summary["stages"],
-                }
-                rows.append(row)
-                log.info(
-                    "seed %d N=%d %s: mu_true %.5f mu_hat %s [%s, %s] Z %s",
-                    seed,
-                    n,
-                    method,
-                    row["mu_true"] or 0.0,
-                    row["mu_hat"],
-                    row["mu_lo"],
-                    row["mu_hi"],
-                    row["significance"],
-                )
-            _write(args, rows, out)
+    for seed_rows in map_seeds(task, seeds, args.jobs, args.threads):
+        rows += seed_rows
+        _write(args, rows, out)
     _write(args, rows, out)
     return 0
+
+
+def _run_seed(
+    seed: int,
+    *,
+    args: argparse.Namespace,
+    background: dict[str, np.ndarray],
+    signal: dict[str, np.ndarray],
+    grid: Any,
+    base: InferConfig,
+) -> list[dict[str, Any]]:
+    """Every N of one seed (one background draw, one signal order); the rows."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    columns = ("mjj", *base.features)
+    rows: list[dict[str, Any]] = []
+    rng = np.random.default_rng(5000 + seed)
+    pick = background_rows(len(background["mjj"]), args.background_events, rng)
+    n_bkg = len(pick)
+    bkg = {c: background[c][pick] for c in columns}
+    order = rng.permutation(len(signal["mjj"]))
+    shared: dict[str, Any] = {}
+    for n in args.n_signal:
+        inj = {c: signal[c][order[:n]] for c in columns}
+        data = {c: np.concatenate([bkg[c], inj[c]]) for c in columns}
+        data["label"] = np.r_[np.zeros(n_bkg, int), np.ones(n, int)]
+        config = dataclasses.replace(base, seed=seed)
+        start = time.perf_counter()
+        result = run_inference(
+            data,
+            config=config,
+            signal_grid=grid,
+            background=shared.get("background"),
+            parametrized_model=shared.get("parametrized_model"),
+        )
+        if args.share_flow and not shared:
+            shared = {
+                "background": result.background,
+                "parametrized_model": result.parametrized_model,
+            }
+        summary = result.to_dict()
+        wall = time.perf_counter() - start
+        for method, res in summary["methods"].items():
+            row = {
+                "method": method,
+                "n_signal": n,
+                "seed": seed,
+                "mu_true": summary.get("mu_true"),
+                "status": res["status"],
+                "message": res.get("message", ""),
+                "training_epochs": res.get("training_epochs"),
+                "mu_hat": res.get("mu_hat"),
+                "mu_lo": res.get("mu_lo"),
+                "mu_hi": res.get("mu_hi"),
+                "mu_upper_limit_95": res.get("mu_upper_limit_95"),
+                "mu_lo_stat": res.get("mu_lo_stat"),
+                "mu_hi_stat": res.get("mu_hi_stat"),
+                "mu_sys_generator": res.get("mu_sys_generator"),
+                "mu_sys_flows": res.get("mu_sys_flows"),
+                "mu_sys_classifiers": res.get("mu_sys_classifiers"),
+                "mu_hat_flow_members": res.get("mu_hat_flow_members"),
+                "mu_hat_classifier_members": res.get("mu_hat_classifier_members"),
+                "significance": res.get("significance"),
+                "significance_local": res.get("significance_local"),
+                "masses": res.get("masses"),
+                "cut": res.get("cut"),
+                **_count_fields(res),
+                "sideband_closure": res.get("sideband_closure"),
+                "wall_s": wall,
+                "stages": summary["stages"],
+            }
+            rows.append(row)
+            log.info(
+                "seed %d N=%d %s: mu_true %.5f mu_hat %s [%s, %s] Z %s",
+                seed,
+                n,
+                method,
+                row["mu_true"] or 0.0,
+                row["mu_hat"],
+                row["mu_lo"],
+                row["mu_hi"],
+                row["significance"],
+            )
+    return rows
+
+
+def binomial_error(passed: Any) -> float:
+    """Binomial standard error of the fraction of ``passed`` (booleans), e.g. a coverage.
+
+    >>> round(binomial_error([True] * 34 + [False] * 16), 3)
+    0.066
+    """
+    k = np.asarray(passed, dtype=bool)
+    frac = float(k.mean())
+    return float(np.sqrt(frac * (1.0 - frac) / len(k)))
 
 
 def _count_fields(res: dict[str, Any]) -> dict[str, Any]:
@@ -286,6 +325,7 @@ def summarize_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ]
         if not sel:
             continue
+        covered = [r["n_pass_lo"] <= r["n_pass_true"] <= r["n_pass_hi"] for r in sel]
         true = np.array([r["n_pass_true"] for r in sel], dtype=float)
         hat = np.array([r["n_pass_hat"] for r in sel])
         entry = {
@@ -294,9 +334,8 @@ def summarize_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "runs": len(sel),
             "n_pass_true_median": float(np.median(true)),
             "n_pass_hat_median": float(np.median(hat)),
-            "coverage_68": float(
-                np.mean([r["n_pass_lo"] <= r["n_pass_true"] <= r["n_pass_hi"] for r in sel])
-            ),
+            "coverage_68": float(np.mean(covered)),
+            "coverage_68_err": binomial_error(covered),
             "limit_above_truth": float(
                 np.mean([r["n_pass_upper_limit_95"] >= r["n_pass_true"] for r in sel])
             ),
@@ -338,6 +377,7 @@ def summarize_rows(
             "mu_true_median": float(np.median(true)),
             "mu_hat_median": float(np.median(hat)),
             "coverage_68": float(covered.mean()),
+            "coverage_68_err": binomial_error(covered),
             "coverage_68_stat_only": float(np.mean(covered_stat)) if stat else None,
             "significance_median": float(np.median(z)),
             "fraction_significance_below_2": float((z < 2).mean()),
@@ -382,7 +422,7 @@ def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> N
         lines.append(
             f"| {s['method']} | {s['n_signal']} | {s['runs']} | {s['mu_true_median']:.5f} | "
             f"{s['mu_hat_median']:.5f} | {fmt(s.get('median_ratio'))} | "
-            f"{s['coverage_68']:.2f} | {fmt(s.get('coverage_68_stat_only'))} | "
+            f"{s['coverage_68']:.2f} ± {s['coverage_68_err']:.2f} | {fmt(s.get('coverage_68_stat_only'))} | "
             f"{s['significance_median']:.2f} | {s['fraction_significance_below_2']:.2f} | "
             f"{fmt(s.get('mass_coverage'))} |"
         )
@@ -399,7 +439,7 @@ def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> N
             lines.append(
                 f"| {c['method']} | {c['n_signal']} | {c['runs']} | "
                 f"{c['n_pass_true_median']:.1f} | {c['n_pass_hat_median']:.1f} | "
-                f"{fmt(c.get('median_ratio'))} | {c['coverage_68']:.2f} | "
+                f"{fmt(c.get('median_ratio'))} | {c['coverage_68']:.2f} ± {c['coverage_68_err']:.2f} | "
                 f"{c['limit_above_truth']:.2f} |"
             )
     (out / "gbi_scan_table.md").write_text("\n".join(lines) + "\n")

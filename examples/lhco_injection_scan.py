@@ -50,6 +50,7 @@ import multiprocessing
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,30 +148,39 @@ def main(argv: list[str] | None = None) -> int:
             f"--n-signal {max(args.n_signal)}: the signal files hold only {len(signal['mjj'])} events"
         )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    jobs = min(len(seeds), args.jobs or available_cores())
     runs: list[dict[str, Any]] = []
     task = functools.partial(
         _run_seed, args=args, background=background, reference=reference, signal=signal, out=out
     )
-    if jobs <= 1:
-        for seed in seeds:
-            runs += task(seed)
-            _write(args, runs, out)
-    else:
-        # Seeds are independent: run them in ``jobs`` processes, each within its share of
-        # the threads (fewer threads per process scale better than one process on all).
-        share = max(1, resolve_threads(args.threads) // jobs)
-        with concurrent.futures.ProcessPoolExecutor(
-            jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=limit_process_threads,
-            initargs=(share,),
-        ) as pool:
-            for seed_runs in pool.map(task, seeds):
-                runs += seed_runs
-                _write(args, runs, out)
+    for seed_runs in map_seeds(task, seeds, args.jobs, args.threads):
+        runs += seed_runs
+        _write(args, runs, out)
     _write(args, runs, out)
     return 0
+
+
+def map_seeds(
+    task: Callable[[int], list[dict[str, Any]]],
+    seeds: list[int],
+    jobs: int | None,
+    threads: int | None,
+) -> Iterator[list[dict[str, Any]]]:
+    """``task(seed)`` for every seed, in order, in ``jobs`` processes (default: the cores
+    available, at most the seeds), each within its share of ``threads`` for torch, OpenMP
+    and BLAS (fewer threads per process scale better than one process on all). ``task`` must
+    be picklable (a module-level function or a partial of one): workers are spawned."""
+    jobs = min(len(seeds), jobs or available_cores())
+    if jobs <= 1:
+        yield from map(task, seeds)
+        return
+    share = max(1, resolve_threads(threads) // jobs)
+    with concurrent.futures.ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=limit_process_threads,
+        initargs=(share,),
+    ) as pool:
+        yield from pool.map(task, seeds)
 
 
 def _run_seed(
