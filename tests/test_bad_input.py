@@ -143,7 +143,9 @@ def test_signal_region_outside_the_data(capsys, qcd_file, tmp_path):
     assert "must lie strictly inside range" in err
 
 
-@pytest.mark.parametrize("executor", ["iterative", "futures", "dask"])
+@pytest.mark.parametrize(
+    "executor", ["iterative", "futures", pytest.param("dask", marks=pytest.mark.slow)]
+)  # dask: slow step (a local cluster start)
 def test_skip_bad_files_reports_them_and_processes_the_rest(
     executor, qcd_file, testdata_dir, tmp_path
 ):

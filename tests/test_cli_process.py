@@ -151,7 +151,9 @@ def test_failed_parquet_write_stops_the_job_after_the_other_writes(monkeypatch, 
     assert "histograms.pkl" in manifest["files"]
 
 
-@pytest.mark.parametrize("executor", ["futures", "dask"])
+@pytest.mark.parametrize(
+    "executor", ["futures", pytest.param("dask", marks=pytest.mark.slow)]
+)  # dask: slow step (a local cluster start)
 def test_run_prints_no_expected_warnings_or_info_lines(tmp_path, executor):
     """coffea's 'Missing cross-reference index' warnings (from the worker processes) and
     distributed's INFO lines are expected chatter: a normal run shows neither."""

@@ -79,12 +79,14 @@ def test_futures_executor_gives_identical_output(lhco_fileset, iterative_result)
     _assert_same_output(iterative_result.output, result.output)
 
 
+@pytest.mark.slow  # a local dask cluster start
 def test_dask_local_cluster_gives_identical_output(lhco_fileset, iterative_result):
     pytest.importorskip("distributed")
     result = _run(lhco_fileset, "dask", workers=2, chunksize=15_000)
     _assert_same_output(iterative_result.output, result.output)
 
 
+@pytest.mark.slow  # a local dask cluster start
 def test_dask_existing_scheduler(lhco_fileset, iterative_result):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(

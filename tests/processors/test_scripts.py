@@ -14,7 +14,14 @@ from gbi.sample import default_fileset
 SCRIPTS = Path(__file__).resolve().parents[2] / "processors"
 
 
-@pytest.mark.parametrize("script", ["dijet_features", "flow_density", "anomaly_scores"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "dijet_features",
+        pytest.param("flow_density", marks=pytest.mark.slow),  # trains a flow
+        pytest.param("anomaly_scores", marks=pytest.mark.slow),  # trains classifiers
+    ],
+)
 def test_script_runs_on_the_shipped_sample(
     script: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -10,6 +10,7 @@ resonance does not reach is skipped with that reason, its model-independent resu
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from search_toys import MASS
 
 from gbi.infer.signal_grid import SignalGrid
@@ -31,6 +32,7 @@ def toy_grid(seed: int = 5, n: int = 600) -> SignalGrid:
     return SignalGrid(tables, m_w=MASS)
 
 
+@pytest.mark.slow  # a search with the parametrized fit in every window (about 10 s)
 def test_parametrized_fit_per_window(tmp_path, toy, config) -> None:
     grid = WindowGrid((Window(3000, 3400), Window(2200, 2600)))
     result = run_search(
