@@ -7,7 +7,9 @@ replacement. Events are never duplicated: bootstrap duplicates let a k-fold clas
 recognise events it saw in another fold, which faked signals (Z = 16 with nothing injected
 in the ``binned`` method); ``N`` signal events
 (a seed-dependent random subset of ``--signal``) are injected for each ``N`` of
-``--n-signal``. ``mu_true`` is the true signal fraction of SR events. Each method of
+``--n-signal``. ``mu_true`` is the true signal fraction of SR events. Seeds are independent
+and run in ``--jobs`` processes (default: the cores available), each within its share of
+``--threads``; the summary gives each coverage with its binomial error. Each method of
 ``gbi infer`` fits ``mu`` with its 68% interval, the 95% CL upper limit and a significance;
 ``binned`` quotes a fraction only for the parametrized fit's signal, and always the
 model-independent number of signal events passing its cut, compared here with the true
