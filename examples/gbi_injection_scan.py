@@ -58,7 +58,7 @@ from gbi.threads import limit_process_threads
 log = logging.getLogger("gbi_injection_scan")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lhco_injection_scan import load_features, map_seeds  # noqa: E402
+from lhco_injection_scan import add_parallel_options, load_features, map_seeds  # noqa: E402
 
 
 def background_rows(n_total: int, n_events: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -137,19 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for torch, OpenMP and BLAS (default: the cores available)",
-    )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="seeds run at once, in that many processes sharing --threads (default: the "
-        "cores available, at most the seeds)",
-    )
+    add_parallel_options(p)
     args = p.parse_args(argv)
     limit_process_threads(args.threads)  # a script is one whole process: cap it all
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

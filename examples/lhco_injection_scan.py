@@ -110,19 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="injection_scan", help="folder for the table and plots")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for torch, OpenMP and BLAS (default: the cores available)",
-    )
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        help="seeds run at once, in that many processes sharing --threads (default: the "
-        "cores available, at most the seeds)",
-    )
+    add_parallel_options(p)
     args = p.parse_args(argv)
     limit_process_threads(args.threads)  # a script is one whole process: cap it all
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -157,6 +145,23 @@ def main(argv: list[str] | None = None) -> int:
         _write(args, runs, out)
     _write(args, runs, out)
     return 0
+
+
+def add_parallel_options(p: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--jobs`` of a scan whose seeds run through :func:`map_seeds`."""
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch, OpenMP and BLAS (default: the cores available)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="seeds run at once, in that many processes sharing --threads (default: the "
+        "cores available, at most the seeds)",
+    )
 
 
 def map_seeds(
