@@ -27,6 +27,7 @@ import torch
 import zuko
 
 from gbi.errors import GbiInputError
+from gbi.flows.autoregressive import masked_flow
 from gbi.flows.splines import spline_flow
 
 __all__ = ["DEFAULT_PASSES", "FLOW_KINDS", "FlowConfig", "build_flow"]
@@ -157,8 +158,8 @@ def build_flow(config: FlowConfig) -> zuko.flows.Flow:
         "hidden_features": tuple(int(h) for h in config.hidden_features),
         "passes": None if config.passes is None else int(config.passes),  # resolved, not "auto"
     }
-    if config.flow == "maf":
-        return zuko.flows.MAF(**kwargs)
+    if config.flow == "maf":  # zuko.flows.MAF with gbi's one-inversion-per-feature sampling
+        return masked_flow(**kwargs)
     # zuko.flows.NSF with a faster spline (same parameters, same maths): gbi.flows.splines
     return spline_flow(bins=int(config.bins), **kwargs)
 

@@ -13,6 +13,8 @@ to float32 rounding (tested).
 
 >>> import torch
 >>> from zuko.transforms import MonotonicRQSTransform
+
+from gbi.flows.autoregressive import masked_flow
 >>> phi = [torch.randn(3, 2, 8), torch.randn(3, 2, 8), torch.randn(3, 2, 7)]
 >>> y = torch.randn(3, 2)
 >>> torch.allclose(RQSTransform(*phi).inv(y), MonotonicRQSTransform(*phi).inv(y), atol=1e-5)
@@ -30,6 +32,8 @@ import zuko
 from torch import Tensor
 from torch.distributions import Transform
 from zuko.transforms import MonotonicRQSTransform
+
+from gbi.flows.autoregressive import masked_flow
 
 __all__ = ["RQSTransform", "spline_flow"]
 
@@ -70,14 +74,18 @@ class RQSTransform(MonotonicRQSTransform):
 
     def bin(self, k: Tensor) -> tuple[Tensor, ...]:
         """Knots and slopes of bin ``k`` (zuko's :meth:`bin`, one gather per table)."""
-        if k.shape != self.horizontal.shape[:-1]:  # broadcasting: zuko's general path
-            return super().bin(k)
         mask = torch.logical_and(k >= 0, k < self.bins)
         k = k % self.bins
         idx = torch.stack((k, k + 1), dim=-1)
-        x0, x1 = self.horizontal.gather(-1, idx).unbind(-1)
-        y0, y1 = self.vertical.gather(-1, idx).unbind(-1)
-        d0, d1 = self.derivatives.gather(-1, idx).unbind(-1)
+        tables = (self.horizontal, self.vertical, self.derivatives)
+        if k.shape != self.horizontal.shape[:-1]:  # knots of fewer rows broadcast (views)
+            shape = (*torch.broadcast_shapes(k.shape, self.horizontal.shape[:-1]), -1)
+            idx = idx.expand(shape[:-1] + (2,))
+            mask = mask.expand(shape[:-1])
+            tables = tuple(t.expand(shape) for t in tables)
+        x0, x1 = tables[0].gather(-1, idx).unbind(-1)
+        y0, y1 = tables[1].gather(-1, idx).unbind(-1)
+        d0, d1 = tables[2].gather(-1, idx).unbind(-1)
         s = (y1 - y0) / (x1 - x0)
         return mask, x0, x1, y0, y1, d0, d1, s
 
@@ -99,10 +107,11 @@ def spline_flow(
     features: int, context: int = 0, bins: int = 8, slope: float = 1e-3, **kwargs: Any
 ) -> zuko.flows.Flow:
     """``zuko.flows.NSF(features, context, bins=bins, slope=slope, **kwargs)`` built with
-    :class:`RQSTransform` (same modules and parameter names)."""
+    :class:`RQSTransform` and :func:`gbi.flows.autoregressive.masked_flow`'s inverse (same
+    modules and parameter names)."""
     from functools import partial
 
-    return zuko.flows.MAF(
+    return masked_flow(
         features=features,
         context=context,
         univariate=partial(RQSTransform, slope=slope),
