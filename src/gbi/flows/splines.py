@@ -80,7 +80,7 @@ class RQSTransform(MonotonicRQSTransform):
         tables = (self.horizontal, self.vertical, self.derivatives)
         if k.shape != self.horizontal.shape[:-1]:  # knots of fewer rows broadcast (views)
             shape = (*torch.broadcast_shapes(k.shape, self.horizontal.shape[:-1]), -1)
-            idx = idx.expand(shape[:-1] + (2,))
+            idx = idx.expand((*shape[:-1], 2))
             mask = mask.expand(shape[:-1])
             tables = tuple(t.expand(shape) for t in tables)
         x0, x1 = tables[0].gather(-1, idx).unbind(-1)
