@@ -77,7 +77,7 @@ class RQSTransform(MonotonicRQSTransform):
         mask = torch.logical_and(k >= 0, k < self.bins)
         k = k % self.bins
         idx = torch.stack((k, k + 1), dim=-1)
-        tables = (self.horizontal, self.vertical, self.derivatives)
+        tables: tuple[Tensor, ...] = (self.horizontal, self.vertical, self.derivatives)
         if k.shape != self.horizontal.shape[:-1]:  # knots of fewer rows broadcast (views)
             shape = (*torch.broadcast_shapes(k.shape, self.horizontal.shape[:-1]), -1)
             idx = idx.expand((*shape[:-1], 2))
