@@ -107,6 +107,7 @@ CANDIDATES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "default seed 2": ({}, {"seed": 2}),
     "nsf ar": ({"passes": None}, {}),
     "nsf ar seed 1": ({"passes": None}, {"seed": 1}),
+    "nsf p3": ({"passes": 3}, {}),
     "nsf cpl 6": ({"transforms": 6}, {}),
     "nsf cpl 8": ({"transforms": 8}, {}),
     "nsf cpl 16 bins": ({"bins": 16}, {}),

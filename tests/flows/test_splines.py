@@ -29,10 +29,16 @@ def test_spline_matches_zuko(scale: float) -> None:
         torch.testing.assert_close(back, x, rtol=1e-3, atol=1e-3)
 
 
-def test_broadcast_parameters_take_zukos_general_path() -> None:
-    phi = [torch.randn(1, 2, 8), torch.randn(1, 2, 8), torch.randn(1, 2, 7)]
-    x = torch.randn(5, 2)
+def test_broadcast_parameters_match_zuko() -> None:
+    """Knots of one row broadcast against many events (the first pass of a sampled flow)."""
+    g = torch.Generator().manual_seed(2)
+    phi = [torch.randn(1, 2, k, generator=g) for k in (8, 8, 7)]
+    x = 2.0 * torch.randn(500, 2, generator=g)
     torch.testing.assert_close(RQSTransform(*phi)(x), MonotonicRQSTransform(*phi)(x))
+    y = MonotonicRQSTransform(*phi)(x)
+    back = RQSTransform(*phi).inv(y)
+    torch.testing.assert_close(back, MonotonicRQSTransform(*phi).inv(y), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(back, x, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.parametrize("passes", [None, 2])
