@@ -108,6 +108,13 @@ CANDIDATES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "nsf ar": ({"passes": None}, {}),
     "nsf ar seed 1": ({"passes": None}, {"seed": 1}),
     "nsf p3": ({"passes": 3}, {}),
+    "nsf p3 seed 1": ({"passes": 3}, {"seed": 1}),
+    "nsf p3 seed 2": ({"passes": 3}, {"seed": 2}),
+    "nsf ar seed 2": ({"passes": None}, {"seed": 2}),
+    "old default seed 1": (
+        {"flow": "nsf", "passes": None, "transforms": 4, "hidden_features": (64, 64), "bins": 8},
+        {"batch_size": 512, "learning_rate": 3e-4, "seed": 1},
+    ),
     "nsf cpl 6": ({"transforms": 6}, {}),
     "nsf cpl 8": ({"transforms": 8}, {}),
     "nsf cpl 16 bins": ({"bins": 16}, {}),
@@ -156,7 +163,7 @@ def sample_rate(model: FlowModel, n: int, threads: int, repeats: int) -> float:
 
 
 #: candidates built with zuko's own spline (zuko.flows.NSF), as before issue 21
-ZUKO_SPLINE = {"old default", "nsf coupling"}
+ZUKO_SPLINE = {"old default", "old default seed 1", "nsf coupling"}
 
 
 @contextlib.contextmanager

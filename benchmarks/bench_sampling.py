@@ -11,9 +11,11 @@ untrained: sampling cost depends on the architecture, not on the weights. Rows:
 - ``default``: what ``FlowConfig()`` builds now;
 - ``nsf zuko``: the old flow with the current loop (``torch.inference_mode``);
 - ``nsf``: the same autoregressive NSF built by :func:`gbi.flows.models.build_flow` (the
-  faster spline of :mod:`gbi.flows.splines`, same parameters);
+  faster spline of :mod:`gbi.flows.splines` and the one-inversion-per-feature inverse of
+  :mod:`gbi.flows.autoregressive`, same parameters);
 - ``nsf cpl zuko`` / ``nsf cpl``: NSF with ``passes=2`` (coupling: 2 network passes per
-  inverse instead of 5), zuko's spline / gbi's; ``nsf cpl [32,32]``: narrower networks;
+  inverse instead of 5), zuko's spline and inverse / gbi's; ``nsf cpl [32,32]``: narrower
+  networks; ``nsf p3``: 3 passes (feature groups of 2, 2, 1);
 - ``maf`` / ``maf cpl``: affine MAF, 4 x [64, 64], autoregressive / coupling.
 
 Each (candidate, threads, batch size) is timed ``--repeats`` times, interleaved (every
@@ -110,6 +112,7 @@ def candidates(
             lambda: zuko.flows.NSF(d, 0, transforms=4, hidden_features=(64, 64), passes=2),
         ),
         "nsf cpl": (FlowMember, gbi_flow(flow="nsf", passes=2)),
+        "nsf p3": (FlowMember, gbi_flow(flow="nsf", passes=3)),
         "nsf cpl [32,32]": (
             FlowMember,
             gbi_flow(flow="nsf", passes=2, hidden_features=(32, 32)),

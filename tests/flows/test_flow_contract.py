@@ -81,7 +81,7 @@ def test_flow_contract(flow: str, context: tuple[str, ...], device: str, tmp_pat
 
 
 @pytest.mark.parametrize("flow", ["maf", "nsf"])
-@pytest.mark.parametrize("passes", [None, 2])
+@pytest.mark.parametrize("passes", [None, 2, 3])
 def test_passes_set_the_network_passes_of_sampling(flow: str, passes: int | None) -> None:
     """``passes=None``: one network pass per feature (autoregressive); 2: a coupling flow.
     Sampling inverts the transforms: counted by the calls of the MADE networks'
@@ -113,10 +113,10 @@ def test_models_written_before_passes_existed_load_autoregressive() -> None:
     assert FlowConfig.from_dict({**state, "passes": 2}).passes == 2
     new = FlowConfig(features=FEATURES)
     assert FlowConfig.from_dict(new.to_dict()) == new
-    # "auto": coupling splines, autoregressive affine flows (resolved, so saved explicitly)
-    assert new.passes == FlowConfig(flow="nsf", features=FEATURES, passes=2).passes == 2
+    # "auto": 3-pass splines, autoregressive affine flows (resolved, so saved explicitly)
+    assert new.passes == FlowConfig(flow="nsf", features=FEATURES, passes=3).passes == 3
     assert FlowConfig(flow="maf", features=FEATURES).passes is None
-    assert new.to_dict()["passes"] == 2
+    assert new.to_dict()["passes"] == 3
 
 
 def test_log_prob_is_a_density_in_physical_units() -> None:

@@ -233,8 +233,8 @@ def _add_flow_options(opt: _Options) -> None:
         "--passes",
         type=_passes,
         default=f.passes,
-        help="network passes to invert a transform: 2 = coupling (fast sampling), none = "
-        "fully autoregressive (one per feature), auto = 2 for nsf, none for maf "
+        help="network passes to invert a transform: 2 = coupling (fastest sampling), none = "
+        "fully autoregressive (one per feature), auto = 3 for nsf, none for maf "
         "[default: %(default)s]",
     )
     opt.add(
