@@ -52,6 +52,7 @@ import numpy as np
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.plots import plot_scan
+from gbi.infer.signal_grid import ordered_masses
 from gbi.io import write_json
 from gbi.threads import limit_process_threads
 
@@ -127,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         nargs=2,
         type=float,
         metavar=("MX", "MY"),
-        help="masses of the injected signal (GeV), to report how often the mass intervals hold them",
+        help=(
+            "masses of the injected signal (GeV), to report how often the mass intervals hold "
+            "them; either order: the fit measures the unordered pair as (heavier, lighter), so "
+            "'250 450' is compared as mX = 450, mY = 250"
+        ),
     )
     p.add_argument(
         "--binned-sideband-closure",
@@ -341,8 +346,12 @@ def summarize_rows(
 ) -> list[dict[str, Any]]:
     """Per (method, N): median mu_hat/mu_true, coverage of the 68% interval, Z quantiles,
     whether a 95% upper limit was reported, and (with ``true_mass``) how often the fitted
-    mass intervals hold the true masses.
+    mass intervals hold the true masses. ``true_mass`` is an unordered pair: the jets are
+    ordered by mass, so the fit reports ``(heavier, lighter)`` and the truth is compared in
+    that order (``(250, 450)`` as ``mX = 450``, ``mY = 250``).
     """
+    if true_mass is not None:
+        true_mass = ordered_masses(*true_mass)
     out = []
     for method, n in sorted({(r["method"], r["n_signal"]) for r in rows}):
         sel = [
@@ -396,7 +405,13 @@ def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> N
     summary = summarize_rows(rows, args.true_mass)
     counts = summarize_counts(rows)
     write_json(
-        {"results": rows, "summary": summary, "count_summary": counts, "argv": sys.argv[1:]},
+        {
+            "results": rows,
+            "summary": summary,
+            "count_summary": counts,
+            "true_mass": None if args.true_mass is None else list(ordered_masses(*args.true_mass)),
+            "argv": sys.argv[1:],
+        },
         args.json,
     )
     lines = [

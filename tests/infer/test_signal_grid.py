@@ -34,3 +34,17 @@ def test_grid_errors_name_the_problem(tmp_path: Path) -> None:
         parse_masses("signal.root")
     with pytest.raises(GbiInputError, match="start:stop:step"):
         parse_range("100:600:0")
+
+
+def test_mass_pairs_are_unordered_heavier_first() -> None:
+    """The jets are ordered by mass, so (mX, mY) and (mY, mX) are one signal: the grid keys
+    it (heavier, lighter), and naming it twice is an error."""
+    from gbi.infer.signal_grid import SignalGrid, ordered_masses
+
+    table = {"mjj": np.array([3400.0]), "mj1": np.array([100.0])}
+    grid = SignalGrid({(100.0, 300.0): table, (500.0, 100.0): table}, m_w=3500)
+    assert sorted(grid.tables) == [(300.0, 100.0), (500.0, 100.0)]
+    assert grid.without((100.0, 300.0)).masses.tolist() == [[500.0, 100.0]]
+    assert ordered_masses(250, 450) == ordered_masses(450, 250) == (450.0, 250.0)
+    with pytest.raises(GbiInputError, match="each unordered mass pair once"):
+        SignalGrid({(100.0, 300.0): table, (300.0, 100.0): table}, m_w=3500)

@@ -111,7 +111,8 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
         nargs=2,
         type=float,
         metavar=("MX", "MY"),
-        help="binned: quote the signal fraction for a signal of these masses (GeV), an "
+        help="binned: quote the signal fraction for a signal of these masses (GeV, either "
+        "order: the jets are ordered by mass, so the pair is used as (heavier, lighter)), an "
         "assumption (default: the parametrized fit's masses with their intervals; without "
         "either, binned reports only the model-independent number of signal events passing)",
     )
@@ -202,7 +203,8 @@ def _line(name: str, res) -> str:
     if "masses" in v:
         m = v["masses"]
         line += (
-            f", mX = {m['mX']:g} [{m['mX_lo']:g}, {m['mX_hi']:g}] GeV, "
+            f", masses (heavier, lighter; either may be X): "
+            f"mX = {m['mX']:g} [{m['mX_lo']:g}, {m['mX_hi']:g}] GeV, "
             f"mY = {m['mY']:g} [{m['mY_lo']:g}, {m['mY_hi']:g}] GeV"
         )
     return line

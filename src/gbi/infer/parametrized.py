@@ -6,7 +6,10 @@ mass point, ``r(x | mX, mY) = f / (1 - f)`` estimates ``p_sig(x | mX, mY) / p_bk
 smooth function of the masses, so masses between grid points are reached by interpolation.
 The SR data are then fitted with the mixture likelihood of :mod:`gbi.infer.mixture`:
 ``mu`` (signal fraction of SR events) with its 68% interval and 95% upper limit, and
-``(mX, mY)`` (GeV) with 1D profile intervals (``2 dlogL <= 1``). The discovery significance
+``(mX, mY)`` (GeV) with 1D profile intervals (``2 dlogL <= 1``). The features order the two
+jets by mass, so a signal with the lighter jet from X and one with the lighter jet from Y are
+the same events: the masses are an unordered pair, scanned and reported as ``(heavier,
+lighter)``, ``mX >= mY`` (:func:`~gbi.infer.signal_grid.ordered_masses`). The discovery significance
 is calibrated for the mass scan with background-only toys drawn from generated events that
 the classifier never saw.
 
@@ -171,7 +174,8 @@ class ParametrizedModel:
 
 
 def fit_masses(fit: MixtureFit, hypotheses: np.ndarray) -> dict[str, Any]:
-    """Best ``(mX, mY)`` (GeV) and 1D profile intervals (``2 dlogL <= 1``) from a scan.
+    """Best ``(mX, mY)`` (GeV, ``mX >= mY``: the heavier and the lighter resonance, either
+    of which may be the generator's X) and 1D profile intervals (``2 dlogL <= 1``) from a scan.
 
     The scan has a finite step, so each interval is widened by half a step on both sides.
     """

@@ -5,7 +5,9 @@ feature Parquet file of the same stem), so the masses (GeV) are read from the na
 :func:`generate_grid` makes a grid in one call and is cached: complete files are skipped,
 so a rerun (or a larger ``events``) only generates what is missing. Only points with
 ``mY <= mX`` are made: the dijet features order the jets by mass, so ``(mX, mY)`` and
-``(mY, mX)`` give the same events.
+``(mY, mX)`` give the same events (the lighter jet may come from X or from Y). Every mass
+pair is therefore *unordered*: the grid, the fit and its result use ``(heavier, lighter)``,
+``mX >= mY`` (:func:`ordered_masses`), whichever particle is which in the generator.
 
 >>> parse_masses("grid/wprime_3500_500_100_11_000.root")
 (3500.0, 500.0, 100.0)
@@ -13,13 +15,15 @@ so a rerun (or a larger ``events``) only generates what is missing. Only points 
 [(100.0, 100.0), (200.0, 100.0), (200.0, 200.0)]
 >>> parse_range("100:300:100")
 [100.0, 200.0, 300.0]
+>>> ordered_masses(250, 450)
+(450.0, 250.0)
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +37,7 @@ __all__ = [
     "generate_grid",
     "grid_points",
     "load_signal_grid",
+    "ordered_masses",
     "parse_masses",
     "parse_range",
 ]
@@ -51,6 +56,17 @@ def parse_masses(path: str | os.PathLike[str]) -> tuple[float, float, float]:
         )
     m_w, m_x, m_y = (float(g) for g in match.groups())
     return m_w, m_x, m_y
+
+
+def ordered_masses(m_a: float, m_b: float) -> tuple[float, float]:
+    """The unordered resonance-mass pair as ``(heavier, lighter)`` (GeV).
+
+    The jet features are ordered by jet mass (``mj1`` the lighter jet), so a W' -> X Y with
+    ``mX < mY`` gives the same events as ``(mY, mX)``: every grid key, mass hypothesis and
+    fitted ``(mX, mY)`` is in this order, and a true mass pair must be put in it before it
+    is compared with a fit.
+    """
+    return (float(max(m_a, m_b)), float(min(m_a, m_b)))
 
 
 def parse_range(text: str) -> list[float]:
@@ -124,10 +140,11 @@ class SignalGrid:
     ) -> None:
         if not tables:
             raise GbiInputError("signal grid: expected at least one mass point, found none")
-        self.tables = dict(sorted(tables.items()))
+        #: SR events per point, keyed ``(mX, mY)`` with ``mX >= mY`` (:func:`ordered_masses`).
+        self.tables = dict(sorted(_ordered_keys(tables, "tables").items()))
         #: Events of each point outside the SR (the binned fit's sideband windows); the
         #: SR tables set the normalisation, so these count as ``len(outside) / len(tables)``.
-        self.outside = dict(outside or {})
+        self.outside = _ordered_keys(outside or {}, "outside")
         self.m_w = m_w
 
     @property
@@ -136,7 +153,9 @@ class SignalGrid:
         return np.array(list(self.tables), dtype=np.float64)
 
     def without(self, point: tuple[float, float]) -> SignalGrid:
-        """The grid minus one point (to test interpolation to a mass not on the grid)."""
+        """The grid minus one point (to test interpolation to a mass not on the grid); the
+        point's masses in either order."""
+        point = ordered_masses(*point)
         return SignalGrid(
             {k: v for k, v in self.tables.items() if k != point},
             self.m_w,
@@ -169,6 +188,23 @@ class SignalGrid:
                 tables[key] = {c: v[mask] for c, v in table.items()}
                 outside[key] = {c: v[~mask] for c, v in table.items()}
         return SignalGrid(tables, self.m_w, outside) if tables else None
+
+
+def _ordered_keys(
+    tables: Mapping[tuple[float, float], Table], what: str
+) -> dict[tuple[float, float], Table]:
+    """``tables`` keyed ``(heavier, lighter)``; a pair given in both orders is an error."""
+    out: dict[tuple[float, float], Table] = {}
+    for key, table in tables.items():
+        ordered = ordered_masses(*key)
+        if ordered in out:
+            raise GbiInputError(
+                f"signal grid {what}: expected each unordered mass pair once, found "
+                f"{ordered} twice (as {key} and in the other order); the jet features are "
+                "ordered by mass, so (mX, mY) and (mY, mX) are the same signal"
+            )
+        out[ordered] = table
+    return out
 
 
 def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
@@ -240,7 +276,7 @@ def load_signal_grid(
     for path, table in tables.items():
         m_w, m_x, m_y = parse_masses(path)
         m_ws.add(m_w)
-        key = (max(m_x, m_y), min(m_x, m_y))
+        key = ordered_masses(m_x, m_y)
         grouped.setdefault(key, []).append(table)
     if len(m_ws) > 1:
         raise GbiInputError(f"signal grid: expected one W' mass, found {sorted(m_ws)} GeV")
