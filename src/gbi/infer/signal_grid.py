@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -228,7 +230,10 @@ def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
             from gbi.feature_job import process_fileset
 
             fileset = {p.stem: {"files": {str(p): "Events"}, "metadata": {}} for p in todo}
-            part = cache / f"part-{os.getpid()}"
+            # A fresh folder per call: a second load in the same process (another file of
+            # the grid) must not meet the first call's outputs.
+            cache.mkdir(parents=True, exist_ok=True)
+            part = Path(tempfile.mkdtemp(prefix=f"part-{os.getpid()}-", dir=cache))
             process_fileset(fileset, part, progress=False)
             (cache / "features").mkdir(parents=True, exist_ok=True)
             for p in todo:
@@ -236,6 +241,7 @@ def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
                     part / "features" / f"{p.stem}.parquet",
                     cache / "features" / f"{p.stem}.parquet",
                 )
+            shutil.rmtree(part, ignore_errors=True)
         for p in roots:
             out[p] = read_table(cache / "features" / f"{p.stem}.parquet")
     return out
