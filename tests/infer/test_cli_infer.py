@@ -204,3 +204,9 @@ def test_injection_scan_compares_the_true_masses_as_an_unordered_pair() -> None:
     for truth, covered in (((250.0, 450.0), 1.0), ((450.0, 250.0), 1.0), ((350.0, 150.0), 0.0)):
         (summary,) = module.summarize_rows(rows, truth)
         assert summary["mass_coverage"] == covered, truth
+    # The W' mass counts only when fitted (a grid at several mW).
+    (summary,) = module.summarize_rows(rows, (250.0, 450.0, 3700.0))
+    assert summary["mass_coverage"] == 1.0
+    rows[0]["masses"] = {**fitted, "mW": 3500.0, "mW_lo": 3450.0, "mW_hi": 3550.0}
+    (summary,) = module.summarize_rows(rows, (250.0, 450.0, 3700.0))
+    assert summary["mass_coverage"] == 0.0
