@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gbi.errors import GbiInputError
 from gbi.infer.parametrized import ParametrizedConfig, ParametrizedModel, fit_parametrized
 from gbi.infer.signal_grid import SignalGrid, ordered_masses
 
@@ -156,3 +157,5 @@ def test_mass_fit_reports_mw_only_for_a_grid_of_several() -> None:
     assert "mW" not in plain
     assert "mW" not in plain["scan"]
     assert (plain["mX"], plain["mY"]) == (300.0, 100.0)
+    with pytest.raises(GbiInputError, match=r"mw_step \(--mW-step\)"):
+        ParametrizedConfig(mw_step=0)
