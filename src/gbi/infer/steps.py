@@ -138,7 +138,8 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
             "toys": config.toys,
             "masses": {k: v for k, v in masses.items() if k != "scan"},
             "grid": grid.counts(),
-            "grid_m_w": list(grid.m_ws),
+            # A grid of several W' masses only (one: reported as before).
+            **({"grid_m_w": list(grid.m_ws)} if grid.m_w is None else {}),
             "training_epochs": [len(h) for h in model.history],
         }
     )

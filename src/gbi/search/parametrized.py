@@ -105,5 +105,5 @@ def fit_parametrized_window(
         "masses": {k: masses[k] for k in MASS_KEYS if k in masses},
         "grid_points": len(grid.tables),
         "m_w": signal_grid.m_w,
-        "m_ws": list(signal_grid.m_ws),
+        **({"m_ws": list(signal_grid.m_ws)} if signal_grid.m_w is None else {}),
     }
