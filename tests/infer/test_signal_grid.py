@@ -68,6 +68,8 @@ def test_grid_of_several_w_prime_masses_is_keyed_with_mw(tmp_path: Path) -> None
     assert sorted(grid.at_m_w(3690.0).tables) == [(300.0, 100.0), (500.0, 100.0)]
     assert grid.at_m_w(3500.0).m_w == 3500.0
     assert grid.without((100.0, 300.0, 3700.0)).masses.shape == (2, 3)
+    with pytest.raises(GbiInputError, match="a point of the grid to leave out"):
+        grid.without((300.0, 100.0))  # no mW: not a point of this grid
     one = load_signal_grid(sorted(tmp_path.glob("wprime_3700_*")))
     assert one.m_w == 3700.0
     assert sorted(one.tables) == [(300.0, 100.0), (500.0, 100.0)]

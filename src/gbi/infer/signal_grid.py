@@ -212,6 +212,11 @@ class SignalGrid:
         """The grid minus one point (to test interpolation to a mass not on the grid); the
         point's ``(mX, mY)`` in either order (and its ``mW`` in a grid of several)."""
         key = _ordered_key(point)
+        if key not in self.tables:
+            raise GbiInputError(
+                f"signal grid: expected a point of the grid to leave out, found {point}; "
+                f"the grid has {sorted(self.tables)} (GeV)"
+            )
         return SignalGrid(
             {k: v for k, v in self.tables.items() if k != key},
             self.m_w,
