@@ -52,6 +52,7 @@ import numpy as np
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.plots import plot_scan
+from gbi.infer.signal_grid import ordered_masses
 from gbi.io import write_json
 from gbi.threads import limit_process_threads
 
@@ -124,10 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--true-mass",
-        nargs=2,
+        nargs="+",
         type=float,
-        metavar=("MX", "MY"),
-        help="masses of the injected signal (GeV), to report how often the mass intervals hold them",
+        metavar="M",
+        help=(
+            "masses MX MY [MW] of the injected signal (GeV), to report how often the mass "
+            "intervals hold them; MX MY in either order: the fit measures the unordered pair as "
+            "(heavier, lighter), so '250 450' is compared as mX = 450, mY = 250; MW is checked "
+            "when the fit reports mW (a --signal-grid at several W' masses)"
+        ),
     )
     p.add_argument(
         "--binned-sideband-closure",
@@ -336,13 +342,26 @@ def summarize_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _masses_covered(masses: dict[str, float], truth: tuple[float, ...]) -> bool:
+    """Whether the fitted intervals hold ``truth`` ``(mX, mY[, mW])`` (mW only if fitted)."""
+    pairs = zip(("mX", "mY", "mW")[: len(truth)], truth, strict=True)
+    return all(masses[f"{n}_lo"] <= t <= masses[f"{n}_hi"] for n, t in pairs if n in masses)
+
+
 def summarize_rows(
-    rows: list[dict[str, Any]], true_mass: tuple[float, float] | None = None
+    rows: list[dict[str, Any]], true_mass: tuple[float, ...] | None = None
 ) -> list[dict[str, Any]]:
     """Per (method, N): median mu_hat/mu_true, coverage of the 68% interval, Z quantiles,
     whether a 95% upper limit was reported, and (with ``true_mass``) how often the fitted
-    mass intervals hold the true masses.
+    mass intervals hold the true masses. ``true_mass`` is an unordered pair: the jets are
+    ordered by mass, so the fit reports ``(heavier, lighter)`` and the truth is compared in
+    that order (``(250, 450)`` as ``mX = 450``, ``mY = 250``); a third value, the W' mass,
+    is compared when the fit reports ``mW``.
     """
+    if true_mass is not None:
+        if len(true_mass) not in (2, 3):
+            raise SystemExit(f"--true-mass: expected MX MY [MW] (GeV), found {list(true_mass)}")
+        true_mass = (*ordered_masses(true_mass[0], true_mass[1]), *true_mass[2:])
     out = []
     for method, n in sorted({(r["method"], r["n_signal"]) for r in rows}):
         sel = [
@@ -380,13 +399,7 @@ def summarize_rows(
             with_mass = [r for r in sel if r.get("masses")]
             if true_mass is not None and with_mass:
                 entry["mass_coverage"] = float(
-                    np.mean(
-                        [
-                            r["masses"]["mX_lo"] <= true_mass[0] <= r["masses"]["mX_hi"]
-                            and r["masses"]["mY_lo"] <= true_mass[1] <= r["masses"]["mY_hi"]
-                            for r in with_mass
-                        ]
-                    )
+                    np.mean([_masses_covered(r["masses"], true_mass) for r in with_mass])
                 )
         out.append(entry)
     return out
@@ -396,7 +409,15 @@ def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> N
     summary = summarize_rows(rows, args.true_mass)
     counts = summarize_counts(rows)
     write_json(
-        {"results": rows, "summary": summary, "count_summary": counts, "argv": sys.argv[1:]},
+        {
+            "results": rows,
+            "summary": summary,
+            "count_summary": counts,
+            "true_mass": None
+            if args.true_mass is None
+            else [*ordered_masses(*args.true_mass[:2]), *args.true_mass[2:]],
+            "argv": sys.argv[1:],
+        },
         args.json,
     )
     lines = [

@@ -135,11 +135,13 @@ def _narrow_signal(rng: np.random.Generator, n: int, shift: float, width: float)
 
 
 def _toy_grid(rng: np.random.Generator) -> tuple[dict, dict]:
-    """Grid points (mX, mY) -> signal with x2 mean 2 + mX / 1000 and x1 width mY / 100."""
+    """Grid points (mX, mY), mY <= mX (a mass pair is unordered) -> signal with x2 mean
+    2 + mX / 1000 and x1 width mY / 100."""
     tables = {
         (mx, my): _narrow_signal(rng, 4000, 2.0 + mx / 1000, my / 100)
         for mx in (200.0, 300.0, 400.0, 500.0)
         for my in (100.0, 200.0, 300.0)
+        if my <= mx
     }
     outside = {k: {c: v[:0] for c, v in t.items()} for k, t in tables.items()}
     return tables, outside

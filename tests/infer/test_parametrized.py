@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from gbi.errors import GbiInputError
 from gbi.infer.parametrized import ParametrizedConfig, ParametrizedModel, fit_parametrized
-from gbi.infer.signal_grid import SignalGrid
+from gbi.infer.signal_grid import SignalGrid, ordered_masses
 
 
 def _signal(rng: np.random.Generator, mx: float, my: float, n: int) -> dict[str, np.ndarray]:
@@ -42,3 +44,118 @@ def test_off_grid_mass_and_fraction_are_recovered() -> None:
     assert masses["mY_lo"] - 25 <= 150 <= masses["mY_hi"] + 25, masses
     assert abs(fit.mu_hat - n_sig / n) < 0.3 * n_sig / n, (fit.mu_hat, n_sig / n)
     assert fit.significance > 5
+
+
+def _jets(rng: np.random.Generator, m_a: float, m_b: float, n: int) -> dict[str, np.ndarray]:
+    """Toy W' -> A B: one jet mass per particle (resolution 8%), then ordered by mass as
+    the features are (``mj1`` the lighter jet), whichever particle is the lighter."""
+    a, b = rng.normal(m_a, 0.08 * m_a, n), rng.normal(m_b, 0.08 * m_b, n)
+    return {"mj1": np.minimum(a, b), "delta_mj": np.abs(a - b)}
+
+
+@pytest.mark.slow  # ~10 s on one loaded core (three classifiers)
+def test_interpolation_to_a_held_out_grid_point() -> None:
+    """Trained on the grid without (300, 200), the fit of a signal drawn there (with the
+    lighter jet from X: generated as (mX, mY) = (200, 300)) finds it between the grid
+    points: the masses within a quarter of the grid spacing, their intervals hold the truth
+    and exclude the neighbouring grid points, and mu within 20%. A classifier that snaps to
+    grid points, or ignores its mass inputs, fails this."""
+    rng = np.random.default_rng(11)
+    points = [(x, y) for x in (200.0, 300.0, 400.0) for y in (100.0, 200.0, 300.0) if y <= x]
+    full = SignalGrid({p: _jets(rng, *p, 600) for p in points}, m_w=3500)
+    held_out = ordered_masses(200.0, 300.0)
+    grid = full.without(held_out)
+    assert held_out not in grid.tables
+    assert len(grid.tables) == len(points) - 1
+    config = ParametrizedConfig(
+        features=("mj1", "delta_mj"), hidden=(32, 32), epochs=20, mass_step=25
+    )
+    model = ParametrizedModel.train(grid, _background(rng, 20000), config)
+    n, mu_true = 8000, 0.05
+    n_sig = rng.binomial(n, mu_true)
+    signal = _jets(rng, 200.0, 300.0, n_sig)  # the lighter jet from X
+    data = {k: np.concatenate([_background(rng, n - n_sig)[k], signal[k]]) for k in signal}
+    fit, masses, hypotheses = fit_parametrized(model, data, normalise_with=_background(rng, 20000))
+    for j, name in enumerate(("mX", "mY")):
+        true = held_out[j]
+        assert abs(masses[name] - true) <= 25.0, masses
+        assert masses[f"{name}_lo"] <= true <= masses[f"{name}_hi"], masses
+        # The grid neighbours (100 GeV away) lie outside the 68% interval.
+        assert masses[f"{name}_lo"] > true - 100.0, masses
+        assert masses[f"{name}_hi"] < true + 100.0, masses
+    assert abs(fit.mu_hat - n_sig / n) < 0.2 * n_sig / n, (fit.mu_hat, n_sig / n)
+    # The held-out point is preferred to every neighbouring grid point by 2 dlogL > 4.
+    two_dnll = np.asarray(masses["scan"]["two_delta_nll"])
+    for neighbour in ((200.0, 200.0), (400.0, 200.0), (300.0, 100.0), (300.0, 300.0)):
+        at = int(np.flatnonzero((hypotheses == neighbour).all(axis=1))[0])
+        assert two_dnll[at] > 4.0, (neighbour, two_dnll[at])
+
+
+def _w_prime(rng: np.random.Generator, mx: float, my: float, mw: float, n: int) -> dict:
+    """Toy W'(mW) -> X Y: the jet masses as :func:`_jets`, and a substructure variable
+    whose mean falls with the W' mass (the boost), so the grid's mW matters."""
+    return {**_jets(rng, mx, my, n), "tau21_j1": rng.normal(0.3 - (mw - 3500) / 1000, 0.08, n)}
+
+
+@pytest.mark.slow  # ~18 s on one loaded core
+def test_w_prime_mass_is_a_fitted_parameter_with_several_grid_masses() -> None:
+    """A grid at mW = 3500 and 3700 GeV trains f(x, mX, mY, mW): a signal made at 3700 is
+    fitted there (mW between the grid's in steps of mw_step), with mu and the masses."""
+    rng = np.random.default_rng(5)
+    points = [(x, y) for x in (200.0, 300.0, 400.0) for y in (100.0, 200.0) if y <= x]
+    tables = {(*p, mw): _w_prime(rng, *p, mw, 800) for p in points for mw in (3500.0, 3700.0)}
+    grid = SignalGrid(tables)
+    assert grid.m_w is None
+    assert grid.m_ws == (3500.0, 3700.0)
+    assert grid.masses.shape == (12, 3)
+    feats = ("mj1", "delta_mj", "tau21_j1")
+
+    def background(n: int) -> dict[str, np.ndarray]:
+        return {**_background(rng, n), "tau21_j1": rng.uniform(-0.2, 0.8, n)}
+
+    config = ParametrizedConfig(
+        features=feats, hidden=(32, 32), epochs=30, ensemble=2, mass_step=100, mw_step=100
+    )
+    model = ParametrizedModel.train(grid, background(30000), config)
+    assert model.mass_names == ("mX", "mY", "mW")
+    n, mu_true = 6000, 0.05
+    n_sig = rng.binomial(n, mu_true)
+    signal = _w_prime(rng, 300.0, 100.0, 3700.0, n_sig)
+    data = {k: np.concatenate([background(n - n_sig)[k], signal[k]]) for k in feats}
+    fit, masses, hypotheses = fit_parametrized(model, data, normalise_with=background(15000))
+    assert sorted(set(hypotheses[:, 2])) == [3500.0, 3600.0, 3700.0]
+    assert (masses["mX"], masses["mY"], masses["mW"]) == (300.0, 100.0, 3700.0), masses
+    assert masses["mW_lo"] <= 3700.0 <= masses["mW_hi"], masses
+    assert masses["mW_lo"] > 3500.0, masses  # the other grid mass is excluded
+    assert abs(fit.mu_hat - n_sig / n) < 0.25 * n_sig / n, (fit.mu_hat, n_sig / n)
+    assert "mW" in masses["scan"]
+
+
+def test_mass_fit_reports_mw_only_for_a_grid_of_several() -> None:
+    """fit_masses on a scan with an mW column gives mW and its profile interval (widened by
+    half the mW step); on an (mX, mY) scan its result is as before, without mW."""
+    from gbi.infer.mixture import MixtureFit
+    from gbi.infer.parametrized import fit_masses, mass_hypotheses
+
+    grid = np.array([[300.0, 100.0, 3500.0], [400.0, 200.0, 3500.0], [300.0, 100.0, 3700.0]])
+    hyp = mass_hypotheses(grid, 100.0, mw_step=100.0)
+    assert sorted(set(hyp[:, 2])) == [3500.0, 3600.0, 3700.0]
+    truth = np.array([300.0, 100.0, 3600.0])
+    ll = -0.5 * (((hyp - truth) / [40.0, 40.0, 60.0]) ** 2).sum(axis=1)  # 2 dlogL = chi2
+
+    def fake(loglik: np.ndarray) -> MixtureFit:
+        per = {"log_likelihood": loglik, "mu_hat": np.full(len(loglik), 0.01)}
+        best = int(np.argmax(loglik))
+        return MixtureFit(0.01, 0.001, (0.009, 0.011), 0.013, 25.0, 5.0, best, 0.0, {}, per)
+
+    masses = fit_masses(fake(ll), hyp)
+    assert (masses["mX"], masses["mY"], masses["mW"]) == (300.0, 100.0, 3600.0)
+    # 2 dlogL <= 1 at 3600 only (3500, 3700: (100/60)^2 > 1), plus half a step each side.
+    assert (masses["mW_lo"], masses["mW_hi"]) == (3550.0, 3650.0)
+    assert masses["scan"]["mW"] == hyp[:, 2].tolist()
+    plain = fit_masses(fake(ll[hyp[:, 2] == 3600.0]), hyp[hyp[:, 2] == 3600.0][:, :2])
+    assert "mW" not in plain
+    assert "mW" not in plain["scan"]
+    assert (plain["mX"], plain["mY"]) == (300.0, 100.0)
+    with pytest.raises(GbiInputError, match=r"mw_step \(--mW-step\)"):
+        ParametrizedConfig(mw_step=0)

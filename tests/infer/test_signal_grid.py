@@ -34,3 +34,46 @@ def test_grid_errors_name_the_problem(tmp_path: Path) -> None:
         parse_masses("signal.root")
     with pytest.raises(GbiInputError, match="start:stop:step"):
         parse_range("100:600:0")
+
+
+def test_mass_pairs_are_unordered_heavier_first() -> None:
+    """The jets are ordered by mass, so (mX, mY) and (mY, mX) are one signal: the grid keys
+    it (heavier, lighter), and naming it twice is an error."""
+    from gbi.infer.signal_grid import SignalGrid, ordered_masses
+
+    table = {"mjj": np.array([3400.0]), "mj1": np.array([100.0])}
+    grid = SignalGrid({(100.0, 300.0): table, (500.0, 100.0): table}, m_w=3500)
+    assert sorted(grid.tables) == [(300.0, 100.0), (500.0, 100.0)]
+    assert grid.without((100.0, 300.0)).masses.tolist() == [[500.0, 100.0]]
+    assert ordered_masses(250, 450) == ordered_masses(450, 250) == (450.0, 250.0)
+    with pytest.raises(GbiInputError, match="each unordered mass pair once"):
+        SignalGrid({(100.0, 300.0): table, (300.0, 100.0): table}, m_w=3500)
+
+
+def test_grid_of_several_w_prime_masses_is_keyed_with_mw(tmp_path: Path) -> None:
+    """Files at two W' masses make a (mX, mY, mW) grid (the classifier's f(x, mX, mY, mW));
+    one mass keeps the (mX, mY) grid and its m_w, as before."""
+    from gbi.infer.signal_grid import SignalGrid
+
+    rng = np.random.default_rng(1)
+    for mw, mx, my in ((3500, 300, 100), (3700, 100, 300), (3700, 500, 100)):
+        table = {"mjj": rng.uniform(3000, 4000, 50), "mj1": rng.normal(my, 5, 50)}
+        pq.write_table(pa.table(table), tmp_path / f"wprime_{mw}_{mx}_{my}_1_000.parquet")
+    grid = load_signal_grid([tmp_path])
+    assert grid.m_w is None
+    assert grid.m_ws == (3500.0, 3700.0)
+    assert sorted(grid.tables) == [(300.0, 100.0, 3500.0), (300.0, 100.0, 3700.0),
+                                   (500.0, 100.0, 3700.0)]  # fmt: skip
+    assert grid.counts().keys() == {"300/100/3500", "300/100/3700", "500/100/3700"}
+    assert sorted(grid.at_m_w(3690.0).tables) == [(300.0, 100.0), (500.0, 100.0)]
+    assert grid.at_m_w(3500.0).m_w == 3500.0
+    assert grid.without((100.0, 300.0, 3700.0)).masses.shape == (2, 3)
+    with pytest.raises(GbiInputError, match="a point of the grid to leave out"):
+        grid.without((300.0, 100.0))  # no mW: not a point of this grid
+    one = load_signal_grid(sorted(tmp_path.glob("wprime_3700_*")))
+    assert one.m_w == 3700.0
+    assert sorted(one.tables) == [(300.0, 100.0), (500.0, 100.0)]
+    t = {"mjj": np.array([3400.0])}
+    assert SignalGrid({(300.0, 100.0, 3500.0): t}).m_w == 3500.0  # one mW: plain grid
+    with pytest.raises(GbiInputError, match=r"every point as \(mX, mY\)"):
+        SignalGrid({(300.0, 100.0, 3500.0): t, (300.0, 100.0): t}, m_w=3500)

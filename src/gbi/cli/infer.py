@@ -92,6 +92,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=60,
         help="epochs of the parametrised classifier (early stopping)",
     )
+    p.add_argument(
+        "--mW-step",
+        dest="mw_step",
+        type=float,
+        default=100.0,
+        metavar="GEV",
+        help="parametrized, with a --signal-grid made at several W' masses: step (GeV) of the "
+        "mW hypotheses between the grid's (mW is then fitted with its interval; with one W' "
+        "mass it is not a parameter)",
+    )
     _add_binned_options(p)
     add_region_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the flows, samples and fits")
@@ -111,7 +121,8 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
         nargs=2,
         type=float,
         metavar=("MX", "MY"),
-        help="binned: quote the signal fraction for a signal of these masses (GeV), an "
+        help="binned: quote the signal fraction for a signal of these masses (GeV, either "
+        "order: the jets are ordered by mass, so the pair is used as (heavier, lighter)), an "
         "assumption (default: the parametrized fit's masses with their intervals; without "
         "either, binned reports only the model-independent number of signal events passing)",
     )
@@ -164,7 +175,9 @@ def _config(args: argparse.Namespace):
             sideband_width=args.binned_sideband_width,
             sideband_closure=args.binned_sideband_closure,
         ),
-        parametrized=dataclasses.replace(defaults.parametrized, epochs=args.classifier_epochs),
+        parametrized=dataclasses.replace(
+            defaults.parametrized, epochs=args.classifier_epochs, mw_step=args.mw_step
+        ),
     )
 
 
@@ -202,9 +215,12 @@ def _line(name: str, res) -> str:
     if "masses" in v:
         m = v["masses"]
         line += (
-            f", mX = {m['mX']:g} [{m['mX_lo']:g}, {m['mX_hi']:g}] GeV, "
+            f", masses (heavier, lighter; either may be X): "
+            f"mX = {m['mX']:g} [{m['mX_lo']:g}, {m['mX_hi']:g}] GeV, "
             f"mY = {m['mY']:g} [{m['mY_lo']:g}, {m['mY_hi']:g}] GeV"
         )
+        if "mW" in m:
+            line += f", mW = {m['mW']:g} [{m['mW_lo']:g}, {m['mW_hi']:g}] GeV"
     return line
 
 

@@ -2,6 +2,8 @@
 
 >>> InferConfig(methods=("unbinned",)).generator_config.ensemble
 3
+>>> InferConfig(binned_mass=(150, 350)).binned_mass  # unordered pair: (heavier, lighter)
+(350.0, 150.0)
 >>> InferConfig(methods=("magic",))
 Traceback (most recent call last):
 ...
@@ -18,6 +20,7 @@ from gbi.errors import GbiInputError
 from gbi.flows import FlowConfig, TrainConfig
 from gbi.infer.binned import BinnedConfig
 from gbi.infer.parametrized import ParametrizedConfig
+from gbi.infer.signal_grid import ordered_masses
 from gbi.infer.unbinned import UnbinnedConfig
 from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 from gbi.regions import Regions
@@ -48,6 +51,7 @@ class InferConfig:
     parametrized: ParametrizedConfig = dataclasses.field(default_factory=ParametrizedConfig)
     unbinned: UnbinnedConfig = dataclasses.field(default_factory=UnbinnedConfig)
     binned: BinnedConfig = dataclasses.field(default_factory=BinnedConfig)
+    #: ``--binned-mass``: the signal's unordered mass pair, stored ``(heavier, lighter)``.
     binned_mass: tuple[float, float] | None = None
     min_sr_events: int = 200
     #: Below this significance (sigma) the reported 68% interval starts at mu = 0
@@ -56,6 +60,8 @@ class InferConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.binned_mass is not None:
+            object.__setattr__(self, "binned_mass", ordered_masses(*self.binned_mass))
         unknown = [m for m in self.methods if m not in INFER_METHODS]
         if unknown or not self.methods:
             raise GbiInputError(f"methods: expected some of {INFER_METHODS}, found {unknown or []}")

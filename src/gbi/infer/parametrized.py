@@ -6,7 +6,15 @@ mass point, ``r(x | mX, mY) = f / (1 - f)`` estimates ``p_sig(x | mX, mY) / p_bk
 smooth function of the masses, so masses between grid points are reached by interpolation.
 The SR data are then fitted with the mixture likelihood of :mod:`gbi.infer.mixture`:
 ``mu`` (signal fraction of SR events) with its 68% interval and 95% upper limit, and
-``(mX, mY)`` (GeV) with 1D profile intervals (``2 dlogL <= 1``). The discovery significance
+``(mX, mY)`` (GeV) with 1D profile intervals (``2 dlogL <= 1``). The features order the two
+jets by mass, so a signal with the lighter jet from X and one with the lighter jet from Y are
+the same events: the masses are an unordered pair, scanned and reported as ``(heavier,
+lighter)``, ``mX >= mY`` (:func:`~gbi.infer.signal_grid.ordered_masses`). A grid made at
+several W' masses (:class:`~gbi.infer.signal_grid.SignalGrid` keyed ``(mX, mY, mW)``) makes
+the W' mass a parameter too: the classifier is ``f(x, mX, mY, mW)``, the hypotheses
+include ``mW`` from the grid's lowest to its highest in steps of
+:attr:`ParametrizedConfig.mw_step`, and ``mW`` is fitted with its profile interval; with
+one W' mass nothing changes. The discovery significance
 is calibrated for the mass scan with background-only toys drawn from generated events that
 the classifier never saw.
 
@@ -40,6 +48,7 @@ from gbi.infer.signal_grid import SignalGrid
 from gbi.tables import DEFAULT_FEATURES
 
 __all__ = [
+    "MASS_NAMES",
     "ParametrizedConfig",
     "ParametrizedModel",
     "fit_masses",
@@ -61,22 +70,47 @@ class ParametrizedConfig:
     patience: int = 6
     ensemble: int = 3
     mass_step: float = 50.0
+    #: Step (GeV) of the W' mass hypotheses between the grid's resonance masses, when the
+    #: grid holds several (``f(x, mX, mY, mW)``); unused with one.
+    mw_step: float = 100.0
     validation_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        if not self.mw_step > 0:
+            raise GbiInputError(
+                f"mw_step (--mW-step): expected a W' mass step > 0 GeV, found {self.mw_step}"
+            )
 
-def mass_hypotheses(masses: np.ndarray, step: float) -> np.ndarray:
-    """Fine ``(mX, mY)`` grid with ``mY <= mX`` inside the simulated range, shape ``(h, 2)``.
+
+def mass_hypotheses(masses: np.ndarray, step: float, mw_step: float = 100.0) -> np.ndarray:
+    """Fine ``(mX, mY)`` grid with ``mY <= mX`` inside the simulated range, shape ``(h, 2)``;
+    for a grid with the W' mass as a third column, every one of them at each ``mW`` from the
+    lowest to the highest of the grid in steps of ``mw_step`` (GeV), shape ``(h, 3)``.
 
     >>> mass_hypotheses(np.array([[100., 100.], [200., 100.], [200., 200.]]), 50).tolist()
     [[100.0, 100.0], [150.0, 100.0], [150.0, 150.0], [200.0, 100.0], [200.0, 150.0], [200.0, 200.0]]
+    >>> mass_hypotheses(np.array([[100., 100., 3500.], [100., 100., 3700.]]), 50).tolist()
+    [[100.0, 100.0, 3500.0], [100.0, 100.0, 3600.0], [100.0, 100.0, 3700.0]]
     """
     lo_x, hi_x = masses[:, 0].min(), masses[:, 0].max()
     lo_y, hi_y = masses[:, 1].min(), masses[:, 1].max()
     xs = np.arange(lo_x, hi_x + 0.5 * step, step)
     ys = np.arange(lo_y, hi_y + 0.5 * step, step)
-    return np.array([(x, y) for x in xs for y in ys if y <= x + 1e-9], dtype=np.float64)
+    pairs = [(x, y) for x in xs for y in ys if y <= x + 1e-9]
+    if masses.shape[1] == 2:
+        return np.array(pairs, dtype=np.float64)
+    if not mw_step > 0:
+        raise GbiInputError(f"mw_step: expected a W' mass step > 0 GeV, found {mw_step}")
+    lo_w, hi_w = masses[:, 2].min(), masses[:, 2].max()
+    ws = np.arange(lo_w, hi_w + 0.5 * mw_step, mw_step)
+    ws = np.unique(np.clip(np.r_[ws, hi_w], lo_w, hi_w))  # the highest grid mW included
+    return np.array([(x, y, w) for x, y in pairs for w in ws], dtype=np.float64)
+
+
+#: Names of the mass parameters (GeV): the heavier and the lighter resonance, and the W'.
+MASS_NAMES: tuple[str, str, str] = ("mX", "mY", "mW")
 
 
 def _matrix(table: Mapping[str, np.ndarray], features: tuple[str, ...], what: str) -> np.ndarray:
@@ -153,13 +187,27 @@ class ParametrizedModel:
             members.append(clf)
         return cls(members, config, masses)
 
+    @property
+    def mass_names(self) -> tuple[str, ...]:
+        """The mass parameters: ``("mX", "mY")``, with ``"mW"`` for a grid of several W' masses."""
+        return MASS_NAMES[: self.grid_masses.shape[1]]
+
+    def hypotheses(self) -> np.ndarray:
+        """The mass hypotheses of the fit (:func:`mass_hypotheses` of the grid), GeV."""
+        return mass_hypotheses(self.grid_masses, self.config.mass_step, self.config.mw_step)
+
     def member_ratios(self, table: Mapping[str, np.ndarray], masses: np.ndarray) -> np.ndarray:
         """``f / (1 - f)`` of every member, event and mass hypothesis, shape ``(K, n, h)``."""
         x = _matrix(table, self.config.features, "data")
         masses = np.atleast_2d(np.asarray(masses, dtype=np.float64))
+        if masses.shape[1] != self.grid_masses.shape[1]:
+            raise GbiInputError(
+                f"mass hypotheses: expected {self.grid_masses.shape[1]} values "
+                f"{list(self.mass_names)} per hypothesis (GeV), found {masses.shape[1]}"
+            )
         out = np.zeros((len(self.members), len(x), len(masses)))
         for j, m in enumerate(masses):
-            inputs = np.concatenate([x, np.broadcast_to(m, (len(x), 2))], axis=1)
+            inputs = np.concatenate([x, np.broadcast_to(m, (len(x), len(m)))], axis=1)
             for k, member in enumerate(self.members):
                 f = np.clip(member.score(inputs), 1e-7, 1 - 1e-7)
                 out[k, :, j] = f / (1.0 - f)
@@ -171,15 +219,18 @@ class ParametrizedModel:
 
 
 def fit_masses(fit: MixtureFit, hypotheses: np.ndarray) -> dict[str, Any]:
-    """Best ``(mX, mY)`` (GeV) and 1D profile intervals (``2 dlogL <= 1``) from a scan.
+    """Best ``(mX, mY)`` (GeV, ``mX >= mY``: the heavier and the lighter resonance, either
+    of which may be the generator's X) and 1D profile intervals (``2 dlogL <= 1``) from a scan;
+    with a third column of ``hypotheses``, also the W' mass ``mW`` and its interval.
 
     The scan has a finite step, so each interval is widened by half a step on both sides.
     """
-    half = 0.5 * _step(hypotheses)
     ll = fit.per_hypothesis["log_likelihood"]
     two_dnll = 2.0 * (ll.max() - ll)
     out: dict[str, Any] = {}
-    for j, name in enumerate(("mX", "mY")):
+    names = MASS_NAMES[: hypotheses.shape[1]]
+    for j, name in enumerate(names):
+        half = 0.5 * _step(hypotheses[:, j])
         values = np.unique(hypotheses[:, j])
         prof = np.array([two_dnll[hypotheses[:, j] == v].min() for v in values])
         inside = values[prof <= 1.0]
@@ -187,16 +238,15 @@ def fit_masses(fit: MixtureFit, hypotheses: np.ndarray) -> dict[str, Any]:
         out[f"{name}_lo"] = float(inside.min()) - half
         out[f"{name}_hi"] = float(inside.max()) + half
     out["scan"] = {
-        "mX": hypotheses[:, 0].tolist(),
-        "mY": hypotheses[:, 1].tolist(),
+        **{name: hypotheses[:, j].tolist() for j, name in enumerate(names)},
         "two_delta_nll": two_dnll.tolist(),
         "mu_hat": fit.per_hypothesis["mu_hat"].tolist(),
     }
     return out
 
 
-def _step(hypotheses: np.ndarray) -> float:
-    steps = np.diff(np.unique(hypotheses[:, 0]))
+def _step(values: np.ndarray) -> float:
+    steps = np.diff(np.unique(values))
     return float(steps.min()) if len(steps) else 0.0
 
 
@@ -215,7 +265,7 @@ def fit_parametrized(
     ``(K, n, h)`` holds the members' own (for the classifier spread) and
     ``fit.per_hypothesis["ratio_norm"]`` the norms ``(K, h)``.
     """
-    hypotheses = mass_hypotheses(model.grid_masses, model.config.mass_step)
+    hypotheses = model.hypotheses()
     members = model.member_ratios(data_sr, hypotheses)
     norm = np.ones((len(members), len(hypotheses)))
     if normalise_with is not None:

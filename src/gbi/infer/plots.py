@@ -64,9 +64,16 @@ def plot_profile(
 
 
 def plot_mass_scan(scan: Mapping[str, Sequence[float]], path: str | os.PathLike[str]) -> Path:
-    """Profile ``2 dlogL`` over (mX, mY) (GeV), mu profiled, with the best point."""
+    """Profile ``2 dlogL`` over (mX, mY) (GeV), mu (and mW, when scanned) profiled, with the
+    best point."""
     mx, my = np.asarray(scan["mX"]), np.asarray(scan["mY"])
-    z = np.minimum(np.asarray(scan["two_delta_nll"]), 25.0)
+    z = np.asarray(scan["two_delta_nll"])
+    if "mW" in scan:  # the minimum over mW at each (mX, mY)
+        pairs, inverse = np.unique(np.stack([mx, my], 1), axis=0, return_inverse=True)
+        profile = np.full(len(pairs), np.inf)
+        np.minimum.at(profile, inverse.ravel(), z)
+        mx, my, z = pairs[:, 0], pairs[:, 1], profile
+    z = np.minimum(z, 25.0)
     fig, ax = _figure(figsize=(8, 6.5))
     sc = ax.scatter(mx, my, c=z, cmap="viridis_r", s=60, marker="s")
     best = int(np.argmin(z))

@@ -5,7 +5,9 @@ feature Parquet file of the same stem), so the masses (GeV) are read from the na
 :func:`generate_grid` makes a grid in one call and is cached: complete files are skipped,
 so a rerun (or a larger ``events``) only generates what is missing. Only points with
 ``mY <= mX`` are made: the dijet features order the jets by mass, so ``(mX, mY)`` and
-``(mY, mX)`` give the same events.
+``(mY, mX)`` give the same events (the lighter jet may come from X or from Y). Every mass
+pair is therefore *unordered*: the grid, the fit and its result use ``(heavier, lighter)``,
+``mX >= mY`` (:func:`ordered_masses`), whichever particle is which in the generator.
 
 >>> parse_masses("grid/wprime_3500_500_100_11_000.root")
 (3500.0, 500.0, 100.0)
@@ -13,14 +15,19 @@ so a rerun (or a larger ``events``) only generates what is missing. Only points 
 [(100.0, 100.0), (200.0, 100.0), (200.0, 200.0)]
 >>> parse_range("100:300:100")
 [100.0, 200.0, 300.0]
+>>> ordered_masses(250, 450)
+(450.0, 250.0)
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +36,12 @@ from gbi.regions import Regions
 from gbi.tables import Table
 
 __all__ = [
+    "MassKey",
     "SignalGrid",
     "generate_grid",
     "grid_points",
     "load_signal_grid",
+    "ordered_masses",
     "parse_masses",
     "parse_range",
 ]
@@ -51,6 +60,17 @@ def parse_masses(path: str | os.PathLike[str]) -> tuple[float, float, float]:
         )
     m_w, m_x, m_y = (float(g) for g in match.groups())
     return m_w, m_x, m_y
+
+
+def ordered_masses(m_a: float, m_b: float) -> tuple[float, float]:
+    """The unordered resonance-mass pair as ``(heavier, lighter)`` (GeV).
+
+    The jet features are ordered by jet mass (``mj1`` the lighter jet), so a W' -> X Y with
+    ``mX < mY`` gives the same events as ``(mY, mX)``: every grid key, mass hypothesis and
+    fitted ``(mX, mY)`` is in this order, and a true mass pair must be put in it before it
+    is compared with a fit.
+    """
+    return (float(max(m_a, m_b)), float(min(m_a, m_b)))
 
 
 def parse_range(text: str) -> list[float]:
@@ -113,38 +133,99 @@ def generate_grid(
     return files
 
 
+#: A grid point: ``(mX, mY)`` with ``mX >= mY``, or ``(mX, mY, mW)`` in a grid of several W'
+#: masses (GeV).
+MassKey = tuple[float, ...]
+
+
 class SignalGrid:
-    """Signal-region feature tables per mass point ``(mX, mY)`` (GeV)."""
+    """Signal-region feature tables per mass point (GeV): keyed ``(mX, mY)`` (``mX >= mY``,
+    :func:`ordered_masses`) for a grid made at one W' mass ``m_w``, or ``(mX, mY, mW)`` for a
+    grid of several W' masses (``m_w`` is then ``None``, ``m_ws`` lists them; the parametrized
+    classifier becomes ``f(x, mX, mY, mW)``). Keys with one ``mW`` only are reduced to
+    ``(mX, mY)`` with that ``m_w``.
+
+    >>> t = {"mjj": np.array([3400.0])}
+    >>> g = SignalGrid({(300.0, 100.0, 3500.0): t, (100.0, 300.0, 3700.0): t})
+    >>> g.m_w, g.m_ws, g.masses.tolist()
+    (None, (3500.0, 3700.0), [[300.0, 100.0, 3500.0], [300.0, 100.0, 3700.0]])
+    >>> g.at_m_w(3650.0).m_w, list(g.at_m_w(3650.0).tables)
+    (3700.0, [(300.0, 100.0)])
+    """
 
     def __init__(
         self,
-        tables: dict[tuple[float, float], Table],
-        m_w: float,
-        outside: dict[tuple[float, float], Table] | None = None,
+        tables: Mapping[Any, Table],
+        m_w: float | None = None,
+        outside: Mapping[Any, Table] | None = None,
     ) -> None:
         if not tables:
             raise GbiInputError("signal grid: expected at least one mass point, found none")
-        self.tables = dict(sorted(tables.items()))
+        sizes = {len(k) for k in tables}
+        if not sizes <= {2, 3} or len(sizes) > 1:
+            raise GbiInputError(
+                f"signal grid: expected every point as (mX, mY) or every point as (mX, mY, mW) "
+                f"(GeV), found keys {sorted(tables)}"
+            )
+        m_ws = sorted({float(k[2]) for k in tables}) if sizes == {3} else []
+        if len(m_ws) == 1:  # one W' mass: the plain (mX, mY) grid
+            m_w = m_ws[0]
+            tables = {k[:2]: v for k, v in tables.items()}
+            outside = {k[:2]: v for k, v in (outside or {}).items()}
+        elif m_ws:
+            m_w = None
+        elif m_w is None:
+            raise GbiInputError(
+                "signal grid: expected the W' mass m_w (GeV) of its (mX, mY) points"
+            )
+        #: SR events per point (see the class docstring for the keys).
+        self.tables: dict[MassKey, Table] = dict(sorted(_ordered_keys(tables, "tables").items()))
         #: Events of each point outside the SR (the binned fit's sideband windows); the
         #: SR tables set the normalisation, so these count as ``len(outside) / len(tables)``.
-        self.outside = dict(outside or {})
-        self.m_w = m_w
+        self.outside: dict[MassKey, Table] = _ordered_keys(outside or {}, "outside")
+        #: The W' mass (GeV) of a one-mass grid, ``None`` for several (``m_ws``).
+        self.m_w: float | None = None if m_w is None else float(m_w)
+        self.m_ws: tuple[float, ...] = tuple(m_ws) if m_ws else (float(m_w or 0.0),)
 
     @property
     def masses(self) -> np.ndarray:
-        """``(n_points, 2)`` array of ``(mX, mY)``."""
+        """``(n_points, 2)`` array of ``(mX, mY)``, or ``(n_points, 3)`` with ``mW``."""
         return np.array(list(self.tables), dtype=np.float64)
 
-    def without(self, point: tuple[float, float]) -> SignalGrid:
-        """The grid minus one point (to test interpolation to a mass not on the grid)."""
+    def describe_m_w(self) -> str:
+        """``"mW = 3500 GeV"`` or ``"mW = 3500, 3700 GeV"``."""
+        return f"mW = {', '.join(f'{m:g}' for m in self.m_ws)} GeV"
+
+    def at_m_w(self, m_w: float) -> SignalGrid:
+        """The one-mass grid at the grid's W' mass nearest to ``m_w`` (GeV); itself when it
+        has one."""
+        if self.m_w is not None:
+            return self
+        nearest = min(self.m_ws, key=lambda m: abs(m - m_w))
         return SignalGrid(
-            {k: v for k, v in self.tables.items() if k != point},
+            {k[:2]: v for k, v in self.tables.items() if k[2] == nearest},
+            nearest,
+            {k[:2]: v for k, v in self.outside.items() if k[2] == nearest},
+        )
+
+    def without(self, point: tuple[float, ...]) -> SignalGrid:
+        """The grid minus one point (to test interpolation to a mass not on the grid); the
+        point's ``(mX, mY)`` in either order (and its ``mW`` in a grid of several)."""
+        key = _ordered_key(point)
+        if key not in self.tables:
+            raise GbiInputError(
+                f"signal grid: expected a point of the grid to leave out, found {point}; "
+                f"the grid has {sorted(self.tables)} (GeV)"
+            )
+        return SignalGrid(
+            {k: v for k, v in self.tables.items() if k != key},
             self.m_w,
-            {k: v for k, v in self.outside.items() if k != point},
+            {k: v for k, v in self.outside.items() if k != key},
         )
 
     def counts(self) -> dict[str, int]:
-        return {f"{mx:g}/{my:g}": len(t["mjj"]) for (mx, my), t in self.tables.items()}
+        """SR events per point, keyed ``"mX/mY"`` (``"mX/mY/mW"``)."""
+        return {"/".join(f"{m:g}" for m in k): len(t["mjj"]) for k, t in self.tables.items()}
 
     def for_region(self, regions: Regions, min_events: int = 1) -> SignalGrid | None:
         """The grid split anew for another signal region (e.g. one window of a spectrum
@@ -157,8 +238,8 @@ class SignalGrid:
         >>> g.tables[(300.0, 100.0)]["mjj"].tolist(), g.outside[(300.0, 100.0)]["mjj"].tolist()
         ([3400.0], [3000.0, 3600.0])
         """
-        tables: dict[tuple[float, float], Table] = {}
-        outside: dict[tuple[float, float], Table] = {}
+        tables: dict[MassKey, Table] = {}
+        outside: dict[MassKey, Table] = {}
         for key, inside in self.tables.items():
             rest = self.outside.get(key)
             parts = [inside] if rest is None else [inside, rest]
@@ -169,6 +250,26 @@ class SignalGrid:
                 tables[key] = {c: v[mask] for c, v in table.items()}
                 outside[key] = {c: v[~mask] for c, v in table.items()}
         return SignalGrid(tables, self.m_w, outside) if tables else None
+
+
+def _ordered_key(key: tuple[float, ...]) -> MassKey:
+    """``(mX, mY[, mW])`` with the mass pair as ``(heavier, lighter)``."""
+    return (*ordered_masses(key[0], key[1]), *(float(m) for m in key[2:]))
+
+
+def _ordered_keys(tables: Mapping[Any, Table], what: str) -> dict[MassKey, Table]:
+    """``tables`` keyed ``(heavier, lighter[, mW])``; a pair given in both orders is an error."""
+    out: dict[MassKey, Table] = {}
+    for key, table in tables.items():
+        ordered = _ordered_key(key)
+        if ordered in out:
+            raise GbiInputError(
+                f"signal grid {what}: expected each unordered mass pair once, found "
+                f"{ordered} twice (as {key} and in the other order); the jet features are "
+                "ordered by mass, so (mX, mY) and (mY, mX) are the same signal"
+            )
+        out[ordered] = table
+    return out
 
 
 def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
@@ -192,7 +293,10 @@ def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
             from gbi.feature_job import process_fileset
 
             fileset = {p.stem: {"files": {str(p): "Events"}, "metadata": {}} for p in todo}
-            part = cache / f"part-{os.getpid()}"
+            # A fresh folder per call: a second load in the same process (another file of
+            # the grid) must not meet the first call's outputs.
+            cache.mkdir(parents=True, exist_ok=True)
+            part = Path(tempfile.mkdtemp(prefix=f"part-{os.getpid()}-", dir=cache))
             process_fileset(fileset, part, progress=False)
             (cache / "features").mkdir(parents=True, exist_ok=True)
             for p in todo:
@@ -200,6 +304,7 @@ def _feature_tables(paths: list[Path], cache: Path | None) -> dict[Path, Table]:
                     part / "features" / f"{p.stem}.parquet",
                     cache / "features" / f"{p.stem}.parquet",
                 )
+            shutil.rmtree(part, ignore_errors=True)
         for p in roots:
             out[p] = read_table(cache / "features" / f"{p.stem}.parquet")
     return out
@@ -214,7 +319,8 @@ def load_signal_grid(
     """Load grid files (directories are searched for ``wprime_*.root`` / ``.parquet``).
 
     ``tables`` hold the signal-region events (mjj inside ``regions.signal_region``),
-    ``outside`` the rest.
+    ``outside`` the rest. Files at several W' masses make a grid keyed ``(mX, mY, mW)``
+    (:class:`SignalGrid`); at one, keyed ``(mX, mY)`` as before.
     """
     regions = regions or Regions()
     paths: list[Path] = []
@@ -235,21 +341,16 @@ def load_signal_grid(
             "found none"
         )
     tables = _feature_tables(paths, None if cache is None else Path(cache))
-    grouped: dict[tuple[float, float], list[Table]] = {}
-    m_ws = set()
+    grouped: dict[MassKey, list[Table]] = {}
     for path, table in tables.items():
         m_w, m_x, m_y = parse_masses(path)
-        m_ws.add(m_w)
-        key = (max(m_x, m_y), min(m_x, m_y))
-        grouped.setdefault(key, []).append(table)
-    if len(m_ws) > 1:
-        raise GbiInputError(f"signal grid: expected one W' mass, found {sorted(m_ws)} GeV")
-    merged: dict[tuple[float, float], Table] = {}
-    outside: dict[tuple[float, float], Table] = {}
+        grouped.setdefault((*ordered_masses(m_x, m_y), m_w), []).append(table)
+    merged: dict[MassKey, Table] = {}
+    outside: dict[MassKey, Table] = {}
     for key, parts in grouped.items():
         columns = set.intersection(*(set(t) for t in parts))
         table = {c: np.concatenate([t[c] for t in parts]) for c in sorted(columns)}
         mask = regions.in_signal_region(table["mjj"])
         merged[key] = {c: v[mask] for c, v in table.items()}
         outside[key] = {c: v[~mask] for c, v in table.items()}
-    return SignalGrid(merged, m_w=m_ws.pop(), outside=outside)
+    return SignalGrid(merged, outside=outside)  # one mW: keys (mX, mY), m_w set

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from scipy.special import logsumexp
@@ -23,7 +23,12 @@ from gbi.infer.binned import BinnedSignal, fit_binned
 from gbi.infer.config import InferConfig
 from gbi.infer.efficiency import MassHypothesis
 from gbi.infer.mixture import global_significance, toy_q0
-from gbi.infer.parametrized import ParametrizedModel, fit_parametrized, normalised_ratios
+from gbi.infer.parametrized import (
+    MASS_NAMES,
+    ParametrizedModel,
+    fit_parametrized,
+    normalised_ratios,
+)
 from gbi.infer.result import InferMethodResult, InferResult
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import (
@@ -77,8 +82,9 @@ class InferRun:
 
 
 def _mass_errors(masses: dict[str, Any], hypotheses: np.ndarray, spread: Any, models: Any) -> None:
-    """Widen the mass intervals by the flow and classifier spreads, in quadrature (GeV)."""
-    for j, name in enumerate(("mX", "mY")):
+    """Widen the mass intervals (``mX``, ``mY``, and ``mW`` when fitted) by the flow and
+    classifier spreads, in quadrature (GeV)."""
+    for j, name in enumerate(MASS_NAMES[: hypotheses.shape[1]]):
         sigma_m = math.hypot(spread.error_of(hypotheses[:, j]), models.error_of(hypotheses[:, j]))
         best_m = masses[name]
         masses[f"{name}_lo"] = best_m - math.hypot(best_m - masses[f"{name}_lo"], sigma_m)
@@ -132,6 +138,8 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
             "toys": config.toys,
             "masses": {k: v for k, v in masses.items() if k != "scan"},
             "grid": grid.counts(),
+            # A grid of several W' masses only (one: reported as before).
+            **({"grid_m_w": list(grid.m_ws)} if grid.m_w is None else {}),
             "training_epochs": [len(h) for h in model.history],
         }
     )
@@ -225,6 +233,7 @@ def _binned_signal(
     grid, config = run.signal_grid, run.config
     if grid is None:
         return None, why + "there is no signal grid to measure it on (--signal-grid DIR)"
+    m_w = grid.m_ws[0]
     if config.binned_mass is not None:
         mx, my = (float(m) for m in config.binned_mass)
         hypothesis = MassHypothesis(mx, my, (mx, mx), (my, my), "--binned-mass (assumed)")
@@ -233,10 +242,21 @@ def _binned_signal(
     elif "masses" not in parametrized.values:
         return None, why + f"the parametrized fit did not run: {parametrized.message}"
     else:
+        masses = parametrized.values["masses"]
+        m_w = float(masses.get("mW", m_w))
         hypothesis = MassHypothesis.from_masses(
-            parametrized.values["masses"], "parametrized fit (mX, mY with 68% intervals)"
+            masses, "parametrized fit (mX, mY with 68% intervals)"
         )
-    return BinnedSignal(grid.tables, grid.outside, hypothesis), ""
+    # A grid of several W' masses: the efficiency from the points at the one nearest the
+    # fitted mW (the lowest for --binned-mass).
+    at = grid.at_m_w(m_w)
+    if grid.m_w is None:
+        hypothesis = dataclasses.replace(
+            hypothesis, source=f"{hypothesis.source}; grid points at mW = {at.m_ws[0]:g} GeV"
+        )
+    tables = cast(dict[tuple[float, float], Table], at.tables)
+    outside = cast(dict[tuple[float, float], Table], at.outside)
+    return BinnedSignal(tables, outside, hypothesis), ""
 
 
 def run_binned(run: InferRun, parametrized: InferMethodResult | None) -> InferMethodResult:

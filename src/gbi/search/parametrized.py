@@ -33,6 +33,8 @@ from gbi.search.windows import Window
 __all__ = ["fit_parametrized_window", "window_regions"]
 
 #: What the window result keeps of the parametrized method's figures.
+#: The fitted masses kept per window (GeV; ``mW`` only for a grid of several W' masses).
+MASS_KEYS = tuple(f"{m}{end}" for m in ("mX", "mY", "mW") for end in ("", "_lo", "_hi"))
 KEPT = (
     "mu_hat",
     "mu_lo",
@@ -71,7 +73,7 @@ def fit_parametrized_window(
     if grid is None:
         return {
             "status": "skipped",
-            "message": f"no point of the signal grid (mW = {signal_grid.m_w:g} GeV) has "
+            "message": f"no point of the signal grid ({signal_grid.describe_m_w()}) has "
             f"{config.min_signal_events} events in [{window.low:g}, {window.high:g}) GeV",
         }
     infer_config = InferConfig(
@@ -100,7 +102,8 @@ def fit_parametrized_window(
         "status": "ok",
         "message": "",
         **{k: values[k] for k in KEPT if k in values},
-        "masses": {k: masses[k] for k in ("mX", "mX_lo", "mX_hi", "mY", "mY_lo", "mY_hi")},
+        "masses": {k: masses[k] for k in MASS_KEYS if k in masses},
         "grid_points": len(grid.tables),
         "m_w": signal_grid.m_w,
+        **({"m_ws": list(signal_grid.m_ws)} if signal_grid.m_w is None else {}),
     }
