@@ -3,9 +3,10 @@
 Sampling a flow inverts its transforms. zuko's :class:`~zuko.transforms.AutoregressiveTransform`
 inverts one with ``passes`` rounds, and every round evaluates the network *and the
 univariate transform of every feature*, although round ``g`` only fixes the features of
-group ``g`` (the features whose parameters depend on groups ``< g`` alone). For the
-default coupling spline flow (``passes=2``) half of the spline work of each round is thrown
-away, and for an autoregressive flow (one round per feature) all but ``1/D`` of it.
+group ``g`` (the features whose parameters depend on groups ``< g`` alone). With ``P``
+passes all but ``1/P`` of that work is thrown away: half for a coupling flow (``passes=2``),
+two thirds for the default spline flow (``passes=3``), all but ``1/D`` for an autoregressive
+flow (one round per feature).
 :class:`GroupedInverse` inverts, in round ``g``, only the features of group ``g`` (same
 network, same parameters, same result to float32 rounding; tested against zuko), so sampling
 costs one univariate inversion per feature and transform. In the first round no feature is
