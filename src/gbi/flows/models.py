@@ -65,7 +65,7 @@ class FlowConfig:
         ``"auto"`` (default) resolves to :data:`DEFAULT_PASSES` of the flow kind: ``3`` for
         ``nsf`` (on the LHCO features as close to the autoregressive NSF's C2ST AUC as the
         training seeds resolve, and about 1.4x faster to sample; coupling, ``2``, is 1.3x
-        faster again at about 0.004 more AUC), ``None`` for ``maf`` (affine coupling is clearly
+        faster again at 0.005 more unconditional AUC), ``None`` for ``maf`` (affine coupling is clearly
         worse there; see ``benchmarks/bench_flow_fidelity.py`` and the README).
     preprocessing
         Transform kind of every feature column, see :mod:`gbi.flows.preprocessing`.
