@@ -30,7 +30,10 @@ def test_flow_recovers_the_signal_fraction() -> None:
     x, log_bkg, mu_true = _events(np.random.default_rng(21), N_EVENTS, 0.03)
     fit = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=1))
     assert fit.interval[0] < fit.mu_hat < fit.interval[1]
-    assert abs(fit.mu_hat - mu_true) < 2.0 * fit.mu_err, (fit.mu_hat, fit.interval, mu_true)
+    # One pseudo-experiment: 3 sigma (a 2-sigma bound fails 5% of calibrated fits; this seed
+    # gives 2.2 sigma on one CPU and less on another, as the training's rounding differs).
+    # The Gaussian-mixture signal model's bias (0.55x) would be about 4 sigma here.
+    assert abs(fit.mu_hat - mu_true) < 3.0 * fit.mu_err, (fit.mu_hat, fit.interval, mu_true)
     assert fit.q0 > 25.0  # a 3% bump with S/B of about 5 at its peak is unmistakable
     # The signal sits on the bump's side: the mean of the events weighted by their signal
     # probability (background events with small probabilities pull it towards 0, 0).
