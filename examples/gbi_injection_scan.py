@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from gbi.cli.options import add_region_options, resolve_regions
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.plots import plot_scan
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
+    add_region_options(p)  # --sr LOW HIGH: e.g. the search window that holds the resonance
     add_parallel_options(p)
     args = p.parse_args(argv)
     limit_process_threads(args.threads)  # a script is one whole process: cap it all
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         toys=args.toys,
         flow_ensemble=args.flow_ensemble,
         unbinned_toys=args.unbinned_toys,
+        regions=resolve_regions(args),
     )
     base = dataclasses.replace(
         base,
