@@ -13,7 +13,9 @@ and run in ``--jobs`` processes (default: the cores available), each within its 
 ``gbi infer`` fits ``mu`` with its 68% interval, the 95% CL upper limit and a significance;
 ``binned`` quotes a fraction only for the parametrized fit's signal, and always the
 model-independent number of signal events passing its cut, compared here with the true
-number passing (``count_summary``, the second table, ``count_vs_true.png``).
+number passing (``count_summary``, the second table, ``count_vs_true.png``). ``--sr LOW
+HIGH`` moves the signal region (GeV), e.g. to the search window that holds a resonance at
+another mass; ``mu_true`` is then the signal fraction of that window.
 
 Usage::
 
