@@ -51,12 +51,12 @@ from typing import Any
 
 import numpy as np
 
-from gbi.cli.options import add_region_options, resolve_regions
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.plots import plot_scan
 from gbi.infer.signal_grid import ordered_masses
 from gbi.io import write_json
+from gbi.regions import Regions
 from gbi.threads import limit_process_threads
 
 log = logging.getLogger("gbi_injection_scan")
@@ -146,7 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
-    add_region_options(p)  # --sr LOW HIGH: e.g. the search window that holds the resonance
+    p.add_argument(
+        "--sr",
+        nargs=2,
+        type=float,
+        default=(3300.0, 3700.0),
+        metavar=("LOW", "HIGH"),
+        help="signal region [LOW, HIGH) in GeV, e.g. the search window holding the resonance",
+    )
     add_parallel_options(p)
     args = p.parse_args(argv)
     limit_process_threads(args.threads)  # a script is one whole process: cap it all
@@ -174,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         toys=args.toys,
         flow_ensemble=args.flow_ensemble,
         unbinned_toys=args.unbinned_toys,
-        regions=resolve_regions(args),
+        regions=Regions(sr_low=args.sr[0], sr_high=args.sr[1]),
     )
     base = dataclasses.replace(
         base,
