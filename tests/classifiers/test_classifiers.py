@@ -114,3 +114,22 @@ def test_reweighting_closure():
         chi2_raw = np.sum((raw - ref)[ok] ** 2 / (ref + raw)[ok]) / ok.sum()
         assert chi2_weighted < 3.0, (column, chi2_weighted)
         assert chi2_raw > 5 * chi2_weighted, (column, chi2_raw, chi2_weighted)
+
+
+def test_xgb_keeps_the_trees_after_the_best_iteration():
+    """xgb grows HGB's model: early stopping keeps the ``hgb_patience`` trees after the best
+    validation iteration, and scores use all of them (not xgboost's best-iteration default)."""
+    _needs("xgb")
+    from gbi.classifiers import make_classifier
+
+    x, y = _toy(2000, shift=0.3, seed=1)
+    xv, yv = _toy(2000, shift=0.3, seed=2)
+    config = ClassifierConfig(kind="xgb", max_iter=300, hgb_patience=5)
+    model = make_classifier(config).fit(x, y, np.ones(len(y)), xv, yv, np.ones(len(yv)))
+    rounds = model.model.get_booster().num_boosted_rounds()
+    assert rounds < config.max_iter  # stopped early: the patience trees follow the best one
+    assert model.best_iteration == rounds == model.model.best_iteration + 1 + config.hgb_patience
+    all_trees = model.model.predict_proba(x[:200].astype(np.float32), iteration_range=(0, rounds))
+    np.testing.assert_array_equal(model.score(x[:200]), all_trees[:, 1])
+    best_only = model.model.predict_proba(x[:200].astype(np.float32))[:, 1]
+    assert not np.allclose(model.score(x[:200]), best_only)
