@@ -8,9 +8,10 @@ next to the SR per SR event (``leak_low``, ``leak_high``, the signal the control
 sees), and interpolates them to a mass hypothesis: linearly on the Delaunay triangulation of
 the grid points (:class:`scipy.interpolate.LinearNDInterpolator`), nearest grid point
 outside their hull. The mass uncertainty is propagated by evaluating the efficiency at the
-corners, edge midpoints and centre of the hypothesis' 68% mass box: the largest deviation
-from the central value is ``efficiency_err_mass``; ``efficiency_err_stat`` is the binomial
-error with the event count of the nearest grid point.
+hypothesis' masses moved by their 1-sigma errors (from the likelihood scan, between its
+points) and added as a variance, or, without errors, at the corners, edge midpoints and
+centre of its 68% mass box (the largest deviation): ``efficiency_err_mass``;
+``efficiency_err_stat`` is the binomial error with the event count of the nearest grid point.
 
 Why morphing (:func:`morphed_efficiency`, used when the features hold the jet masses).
 The cut is learned on the data, so when they hold a signal it selects that signal's jet
@@ -61,23 +62,72 @@ class MassHypothesis:
     mX_range: tuple[float, float]
     mY_range: tuple[float, float]
     source: str
+    #: 1-sigma errors of ``(mX, mY)`` (GeV), when known: the efficiency's mass error is then
+    #: propagated from ``mX +- sigma`` and ``mY +- sigma`` (:meth:`mass_error`), else it is
+    #: the largest deviation over the box of the ranges.
+    sigma: tuple[float, float] | None = None
 
     @classmethod
     def from_masses(cls, masses: Mapping[str, float], source: str) -> MassHypothesis:
-        """From the parametrized fit's ``masses`` (``mX``, ``mX_lo``, ``mX_hi``, ``mY``, ...)."""
+        """From the parametrized fit's ``masses`` (``mX``, ``mX_lo``, ``mX_hi``, ``mY``, ...):
+        centred on the profile parabolas' minima ``mX_local``, ``mY_local`` with the errors
+        ``mX_sigma``, ``mY_sigma`` when the fit gives them (between the scan's points), else
+        on the best scan point with the box of the intervals."""
+        if all(k in masses for k in ("mX_local", "mY_local", "mX_sigma", "mY_sigma")):
+            mx, my = float(masses["mX_local"]), float(masses["mY_local"])
+            sigma: tuple[float, float] | None = (
+                float(masses["mX_sigma"]),
+                float(masses["mY_sigma"]),
+            )
+        else:
+            mx, my, sigma = float(masses["mX"]), float(masses["mY"]), None
         return cls(
-            float(masses["mX"]),
-            float(masses["mY"]),
+            mx,
+            my,
             (float(masses["mX_lo"]), float(masses["mX_hi"])),
             (float(masses["mY_lo"]), float(masses["mY_hi"])),
             source,
+            sigma,
         )
 
     def box(self) -> np.ndarray:
-        """``(9, 2)``: centre, edge midpoints and corners of the mass box (GeV)."""
+        """``(9, 2)``: the points the mass error is evaluated at (GeV), centre first: with
+        ``sigma``, the centre, ``mX +- sigma`` and ``mY +- sigma`` (the last 4 repeat the
+        centre); else the centre, edge midpoints and corners of the box of the ranges."""
+        if self.sigma is not None:
+            (sx, sy), c = self.sigma, (self.mX, self.mY)
+            pts = [c, (c[0] - sx, c[1]), (c[0] + sx, c[1]), (c[0], c[1] - sy), (c[0], c[1] + sy)]
+            return np.array(pts + [c] * 4, dtype=np.float64)
         xs = (self.mX_range[0], self.mX, self.mX_range[1])
         ys = (self.mY_range[0], self.mY, self.mY_range[1])
-        return np.array([(x, y) for x in xs for y in ys], dtype=np.float64)
+        box = [(x, y) for x in xs for y in ys]
+        return np.array([box[4], *box[:4], *box[5:]], dtype=np.float64)
+
+    def mass_error(self, values: np.ndarray) -> float:
+        """The efficiency's mass error from its ``values`` at :meth:`box` (centre first).
+
+        With ``sigma``: the rms deviation of the efficiency for masses drawn from Gaussians
+        of those widths, to second order. The deviations ``d_j+-`` at ``m_j +- sigma_j`` give
+        a slope ``L_j = (d+ - d-) / 2`` and a curvature ``Q_j = (d+ + d-) / 2`` (the
+        efficiency peaks at the signal's masses, so both deviations often have one sign);
+        ``E[(sum_j L_j z_j + Q_j z_j**2)**2] = sum L_j**2 + 2 sum Q_j**2 + (sum Q_j)**2``
+        for standard normal ``z_j``. Without ``sigma``: the largest deviation over the box
+        (an envelope, for ranges without a likelihood behind them).
+
+        >>> h = MassHypothesis(500.0, 100.0, (450.0, 550.0), (50.0, 150.0), "t", (10.0, 5.0))
+        >>> round(h.mass_error(np.array([0.5, 0.4, 0.6, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])), 6)
+        0.1
+        >>> round(h.mass_error(np.array([0.5, 0.4, 0.4, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5])), 6)
+        0.173205
+        """
+        values = np.asarray(values, dtype=np.float64)
+        dev = values - values[0]
+        if self.sigma is not None:
+            minus, plus = dev[[1, 3]], dev[[2, 4]]
+            slope, curve = (plus - minus) / 2.0, (plus + minus) / 2.0
+            var = np.sum(slope**2) + 2.0 * np.sum(curve**2) + np.sum(curve) ** 2
+            return float(np.sqrt(var))
+        return float(np.max(np.abs(dev)))
 
 
 class GridEfficiency:
@@ -131,14 +181,14 @@ class GridEfficiency:
     def at(self, hypothesis: MassHypothesis) -> dict[str, Any]:
         """Efficiency, its statistical and mass errors, and the window leaks at ``hypothesis``."""
         box = self._interp(hypothesis.box())
-        centre = box[4]
+        centre = box[0]
         eff = float(centre[0])
         nearest = int(np.argmin(((self.points - [hypothesis.mX, hypothesis.mY]) ** 2).sum(1)))
         n = int(self.n_events[nearest])
         return {
             "efficiency": eff,
             "efficiency_err_stat": float(np.sqrt(max(eff * (1 - eff), 1.0 / n) / n)),
-            "efficiency_err_mass": float(np.max(np.abs(box[:, 0] - eff))),
+            "efficiency_err_mass": hypothesis.mass_error(box[:, 0]),
             "leak_low": float(centre[1]),
             "leak_high": float(centre[2]),
             "grid_points": len(self.points),
@@ -228,15 +278,18 @@ def morphed_efficiency(
     sources = [keys[i] for i in order[: max(1, n_sources)]]
     at_centre = _efficiencies(tables, outside, passes, windows, sources, (centre[0], centre[1]))
     eff = float(at_centre[:, 0].mean())
-    box = [
-        float(_efficiencies(tables, outside, passes, windows, sources, (x, y))[:, 0].mean())
-        for x, y in hypothesis.box()
-    ]
+    known: dict[tuple[float, float], float] = {(float(centre[0]), float(centre[1])): eff}
+    box = []
+    for x, y in hypothesis.box():
+        if (x, y) not in known:
+            at = _efficiencies(tables, outside, passes, windows, sources, (x, y))
+            known[(x, y)] = float(at[:, 0].mean())
+        box.append(known[(x, y)])
     n = sum(len(tables[k]["mjj"]) for k in sources)
     return {
         "efficiency": eff,
         "efficiency_err_stat": float(np.sqrt(max(eff * (1 - eff), 1.0 / n) / n)),
-        "efficiency_err_mass": float(np.max(np.abs(np.array(box) - eff))),
+        "efficiency_err_mass": hypothesis.mass_error(np.array(box)),
         "efficiency_err_morph": float(at_centre[:, 0].std(ddof=1)) if len(sources) > 1 else 0.0,
         "leak_low": float(at_centre[:, 1].mean()),
         "leak_high": float(at_centre[:, 2].mean()),

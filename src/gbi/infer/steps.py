@@ -83,13 +83,15 @@ class InferRun:
 
 def _mass_errors(masses: dict[str, Any], hypotheses: np.ndarray, spread: Any, models: Any) -> None:
     """Widen the mass intervals (``mX``, ``mY``, and ``mW`` when fitted) by the flow and
-    classifier spreads, in quadrature (GeV)."""
+    classifier spreads, in quadrature (GeV); ``{name}_sigma``: the parabola's statistical
+    error (:func:`~gbi.infer.parametrized.profile_parabola`) with the same spreads."""
     for j, name in enumerate(MASS_NAMES[: hypotheses.shape[1]]):
         sigma_m = math.hypot(spread.error_of(hypotheses[:, j]), models.error_of(hypotheses[:, j]))
         best_m = masses[name]
         masses[f"{name}_lo"] = best_m - math.hypot(best_m - masses[f"{name}_lo"], sigma_m)
         masses[f"{name}_hi"] = best_m + math.hypot(masses[f"{name}_hi"] - best_m, sigma_m)
         masses[f"{name}_sys_generator"] = sigma_m
+        masses[f"{name}_sigma"] = math.hypot(masses[f"{name}_sigma_stat"], sigma_m)
 
 
 def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> InferMethodResult:
