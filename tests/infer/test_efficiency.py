@@ -61,9 +61,9 @@ def test_mass_error_from_sigma_matches_the_spread_of_the_efficiency() -> None:
     quoted = morphed_efficiency(tables, {}, _passes, windows, hyp(350.0, 150.0, True))
     truth = quoted["efficiency"]
     drawn = [
-        morphed_efficiency(
-            tables, {}, _passes, windows, hyp(350.0 + dx, 150.0 + dy, True)
-        )["efficiency"]
+        morphed_efficiency(tables, {}, _passes, windows, hyp(350.0 + dx, 150.0 + dy, True))[
+            "efficiency"
+        ]
         for dx, dy in rng.normal(0.0, 1.0, (60, 2)) * sigma
     ]
     rms = float(np.sqrt(np.mean((np.array(drawn) - truth) ** 2)))
