@@ -15,9 +15,11 @@ statistical uncertainty on ``mu`` (times ``sqrt(1 + 1/K)`` for the fit with the 
 :class:`GeneratorSpread`), added in quadrature to each side of the likelihood
 interval (:func:`total_interval`); the spread of the members' best-fit masses widens the
 mass intervals the same way. The parametrised classifier is an ensemble too (members with
-their own seeds and validation splits); the spread of the refits with each member's ratios
-(:func:`model_spread`) measures its training (calibration) noise; the fit uses the members'
-mean, whose share of it is ``sigma / sqrt(K)``, added in quadrature.
+their own seeds and validation splits, and by default Poisson(1) weights on the simulated
+grid's events: a bootstrap of the grid); the spread of the refits with each member's ratios
+(:func:`model_spread`) measures the classifier's training noise and the grid's finite
+statistics, ``sigma sqrt(1 + 1/K)`` for bootstrap members (``sigma / sqrt(K)`` for members
+that differ by their seed only), added in quadrature.
 
 **Zero in the interval.** When the signal masses are scanned, the masses are not defined
 under ``mu = 0``, so Wilks' theorem does not hold at ``mu = 0`` and the likelihood interval
@@ -99,11 +101,16 @@ def generator_spread(ratios: np.ndarray, weights: np.ndarray) -> GeneratorSpread
     return _spread([_best(r / np.asarray(w)[:, None]) for w in weights])
 
 
-def model_spread(member_ratios: np.ndarray) -> GeneratorSpread:
+def model_spread(member_ratios: np.ndarray, bootstrap: bool = False) -> GeneratorSpread:
     """Refit ``mu`` with each classifier member's own ratios ``(K, n, h)``: the classifier
-    (training) uncertainty, reported like :func:`generator_spread`.
+    uncertainty, reported like :func:`generator_spread`. Members that differ only by their
+    training seed and validation split (``bootstrap=False``) measure its training noise,
+    of which the members' mean keeps ``sigma / sqrt(K)``; members trained on bootstrap
+    resamples of the simulated grid (``bootstrap=True``) scatter as much as the full grid's
+    fit around the truth, which averaging does not remove: ``sigma sqrt(1 + 1/K)``
+    (:func:`~gbi.metrics.ensembles.ensemble_error`).
     """
-    return _spread([_best(r) for r in member_ratios], kind="mean")
+    return _spread([_best(r) for r in member_ratios], kind="bootstrap" if bootstrap else "mean")
 
 
 def _best(ratios: np.ndarray) -> tuple[float, int]:
