@@ -144,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         default="control",
         help="binned: use of the sideband closure factor k (see gbi infer --help)",
     )
+    p.add_argument(
+        "--parametrized-features",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="parametrized: the classifier's features (default: all the generator's)",
+    )
     p.add_argument("--json", required=True, help="output JSON")
     p.add_argument("--out", default="gbi_scan", help="folder for the table and plots")
     p.add_argument(
@@ -186,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     base = dataclasses.replace(
         base,
         binned=dataclasses.replace(base.binned, sideband_closure=args.binned_sideband_closure),
+        parametrized=dataclasses.replace(
+            base.parametrized,
+            features=tuple(args.parametrized_features or base.parametrized.features),
+        ),
     )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     task = functools.partial(

@@ -95,7 +95,10 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     assert binned["truth"]["signal_passing"] <= binned["truth"]["signal_in_sr"]
     fraction = binned["signal_fraction"]
     assert binned["result_kind"] == fraction["result_kind"] == "signal-fraction"
-    assert fraction["masses"]["mX"] == doc["methods"]["parametrized"]["masses"]["mX"]
+    # At the parametrized fit's masses between its scan points (within half a step).
+    fitted = doc["methods"]["parametrized"]["masses"]
+    assert fraction["masses"]["mX"] == fitted["mX_local"]
+    assert abs(fitted["mX_local"] - fitted["mX"]) <= 25.0 and fitted["mX_sigma"] > 0
     assert "parametrized" in fraction["source"]
     unb = doc["methods"]["unbinned"]
     # The unbinned significance is calibrated with 4 background-only toys of the flows.
@@ -157,6 +160,9 @@ def test_infer_without_grid_and_bad_input(
     bad_cut = ["--binned-efficiency", "1.5"]
     assert main(["infer", str(inputs["data"]), "--json", str(out), *bad_cut]) == 2
     assert "binned efficiency: expected a fraction in (0, 1), found 1.5" in capsys.readouterr().err
+    bad_features = ["--parametrized-features", "mj1", "mjj"]
+    assert main(["infer", str(inputs["data"]), "--json", str(out), *bad_features]) == 2
+    assert "expected a subset of the generator's features" in capsys.readouterr().err
     # Too few signal-region events: a valid result with skipped methods, not a crash.
     table = pq.read_table(inputs["data"]).to_pydict()
     keep = np.asarray(table["mjj"]) < 3300

@@ -93,6 +93,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="epochs of the parametrised classifier (early stopping)",
     )
     p.add_argument(
+        "--parametrized-features",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="parametrized: the classifier's features, a subset of the generator's (default: "
+        "all); e.g. 'mj1 delta_mj', the jet masses, for a fit that does not rely on the grid's "
+        "simulation of the jet substructure",
+    )
+    p.add_argument(
         "--mW-step",
         dest="mw_step",
         type=float,
@@ -176,7 +185,10 @@ def _config(args: argparse.Namespace):
             sideband_closure=args.binned_sideband_closure,
         ),
         parametrized=dataclasses.replace(
-            defaults.parametrized, epochs=args.classifier_epochs, mw_step=args.mw_step
+            defaults.parametrized,
+            epochs=args.classifier_epochs,
+            mw_step=args.mw_step,
+            features=tuple(args.parametrized_features or defaults.parametrized.features),
         ),
     )
 

@@ -4,6 +4,10 @@
 3
 >>> InferConfig(binned_mass=(150, 350)).binned_mass  # unordered pair: (heavier, lighter)
 (350.0, 150.0)
+>>> InferConfig(parametrized=ParametrizedConfig(features=("mj1", "n_jets")))
+Traceback (most recent call last):
+...
+gbi.errors.GbiInputError: parametrized features (--parametrized-features): expected a subset of the generator's features ['mj1', 'delta_mj', 'tau21_j1', 'tau21_j2'], found ['n_jets']
 >>> InferConfig(methods=("magic",))
 Traceback (most recent call last):
 ...
@@ -65,6 +69,12 @@ class InferConfig:
         unknown = [m for m in self.methods if m not in INFER_METHODS]
         if unknown or not self.methods:
             raise GbiInputError(f"methods: expected some of {INFER_METHODS}, found {unknown or []}")
+        extra = [f for f in self.parametrized.features if f not in self.features]
+        if extra:
+            raise GbiInputError(
+                f"parametrized features (--parametrized-features): expected a subset of the "
+                f"generator's features {list(self.features)}, found {extra}"
+            )
         if self.flow_ensemble < 1:
             raise GbiInputError(
                 f"flow_ensemble (--flow-ensemble): expected >= 1 flows, found {self.flow_ensemble}"
