@@ -98,7 +98,8 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     # At the parametrized fit's masses between its scan points (within half a step).
     fitted = doc["methods"]["parametrized"]["masses"]
     assert fraction["masses"]["mX"] == fitted["mX_local"]
-    assert abs(fitted["mX_local"] - fitted["mX"]) <= 25.0 and fitted["mX_sigma"] > 0
+    assert abs(fitted["mX_local"] - fitted["mX"]) <= 25.0
+    assert fitted["mX_sigma"] > 0
     assert "parametrized" in fraction["source"]
     unb = doc["methods"]["unbinned"]
     # The unbinned significance is calibrated with 4 background-only toys of the flows.
