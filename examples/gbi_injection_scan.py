@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         _run_seed, args=args, background=background, signal=signal, grid=grid, base=base
     )
     rows: list[dict[str, Any]] = []
-    for seed_rows in map_seeds(task, seeds, args.jobs, args.threads):
+    for seed_rows in map_seeds(task, seeds, args.jobs, args.threads, args.dask):
         rows += seed_rows
         _write(args, rows, out)
     _write(args, rows, out)

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     task = functools.partial(
         _run_seed, args=args, background=background, reference=reference, signal=signal, out=out
     )
-    for seed_runs in map_seeds(task, seeds, args.jobs, args.threads):
+    for seed_runs in map_seeds(task, seeds, args.jobs, args.threads, args.dask):
         runs += seed_runs
         _write(args, runs, out)
     _write(args, runs, out)
@@ -162,6 +162,17 @@ def add_parallel_options(p: argparse.ArgumentParser) -> None:
         help="seeds run at once, in that many processes sharing --threads (default: the "
         "cores available, at most the seeds)",
     )
+    p.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="SCHEDULER",
+        help="run the seeds as dask tasks: on a new local cluster of --jobs workers "
+        "('--dask'), or on a running cluster ('--dask tcp://HOST:8786'), each task within "
+        "--threads threads (default: its share of the cores on a local cluster, 1 on a "
+        "running one)",
+    )
 
 
 def map_seeds(
@@ -169,12 +180,23 @@ def map_seeds(
     seeds: list[int],
     jobs: int | None,
     threads: int | None,
+    dask: str | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """``task(seed)`` for every seed, in order, in ``jobs`` processes (default: the cores
     available, at most the seeds), each within its share of ``threads`` for torch, OpenMP
     and BLAS (fewer threads per process scale better than one process on all). ``task`` must
-    be picklable (a module-level function or a partial of one): workers are spawned."""
+    be picklable (a module-level function or a partial of one): workers are spawned.
+    ``dask``: ``"local"`` (a new local cluster of ``jobs`` workers) or a scheduler address;
+    each seed is a dask task (a task whose worker dies is rerun by the scheduler, and a
+    seed's result depends only on the seed).
+
+    >>> list(map_seeds(_square_rows, [2, 3], jobs=1, threads=1))
+    [[{'seed': 2, 'square': 4}], [{'seed': 3, 'square': 9}]]
+    """
     jobs = min(len(seeds), jobs or available_cores())
+    if dask is not None:
+        yield from _dask_seeds(task, seeds, jobs, threads, dask)
+        return
     if jobs <= 1:
         yield from map(task, seeds)
         return
@@ -186,6 +208,49 @@ def map_seeds(
         initargs=(share,),
     ) as pool:
         yield from pool.map(task, seeds)
+
+
+def _square_rows(seed: int) -> list[dict[str, Any]]:
+    """A stand-in task (doctests and tests of :func:`map_seeds`)."""
+    return [{"seed": seed, "square": seed * seed}]
+
+
+def _threaded(task: Callable[[int], list[dict[str, Any]]], threads: int, seed: int) -> Any:
+    limit_process_threads(threads)
+    return task(seed)
+
+
+def _dask_seeds(
+    task: Callable[[int], list[dict[str, Any]]],
+    seeds: list[int],
+    jobs: int,
+    threads: int | None,
+    where: str,
+) -> Iterator[list[dict[str, Any]]]:
+    """:func:`map_seeds` on dask: results handed over in seed order. The workers cannot
+    import the example scripts, so this module's functions travel by value."""
+    import cloudpickle
+
+    from gbi.executors import local_dask_client
+
+    if __name__ != "__main__":
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+    if where == "local":
+        context: Any = local_dask_client(jobs)
+        share = max(1, resolve_threads(threads) // jobs)
+    else:
+        from distributed import Client
+
+        context = Client(where, timeout="20s")
+        share = max(1, threads or 1)
+    with context as client:
+        futures = client.map(functools.partial(_threaded, task, share), seeds, pure=False)
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            client.cancel(futures)
 
 
 def _run_seed(

@@ -67,3 +67,13 @@ def test_injection_scan_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         return [{k: v for k, v in r.items() if k != "wall_s_median"} for r in table]
 
     assert physics(json.loads(merged.read_text())["results"]) == physics(rows)
+
+
+def test_map_seeds_runs_the_seeds_as_dask_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--dask``: the seeds are tasks on a local dask cluster; the rows come back in seed
+    order, each task within its thread share (the workers cannot import the script)."""
+    pytest.importorskip("distributed")
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    module = importlib.import_module(SCRIPT.stem)
+    got = list(module.map_seeds(module._square_rows, [3, 1, 2], jobs=2, threads=2, dask="local"))
+    assert got == [[{"seed": s, "square": s * s}] for s in (3, 1, 2)]
