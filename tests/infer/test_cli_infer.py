@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -250,3 +251,34 @@ def test_infer_cli_with_a_grid_at_two_w_prime_masses(
     assert "grid points at mW" in doc["methods"]["binned"]["signal_fraction"]["source"]
     assert (out / "mass_scan.png").is_file()
     assert "mW = " in capsys.readouterr().out
+
+
+@pytest.mark.slow  # the flows trained twice (about 30 s)
+def test_sideband_signal_subtraction_removes_the_injected_signal_from_the_sidebands(
+    inputs: dict[str, Path],
+) -> None:
+    """``--sideband-signal subtract``: the signal expected in the sidebands (the sum of the
+    sideband events' signal probabilities, from the first fit and the grid's mjj shape)
+    closes on the injected signal events that really lie there (truth labels), and the
+    parametrized fit is repeated with flows trained without them."""
+    from gbi.infer import InferConfig, load_signal_grid, run_inference
+    from gbi.regions import Regions
+
+    table = {k: np.asarray(v) for k, v in pq.read_table(inputs["data"]).to_pydict().items()}
+    config = InferConfig(methods=("parametrized",), toys=30, sideband_signal="subtract")
+    config = dataclasses.replace(
+        config, flow_train=dataclasses.replace(config.flow_train, epochs=5), flow_ensemble=2
+    )
+    grid = load_signal_grid([inputs["grid"]])
+    result = run_inference(table, config=config, signal_grid=grid)
+    doc = result.to_dict()
+    validate(doc, "infer-result", "test")
+    par = doc["methods"]["parametrized"]
+    info = par["sideband_signal"]
+    assert info["applied"] is True, info
+    in_sb = Regions().in_sidebands(table["mjj"])
+    true_sb = int(((table["label"] == 1) & in_sb).sum())
+    assert true_sb > 20
+    assert 0.5 * true_sb < info["signal_in_sidebands"] < 1.5 * true_sb, (info, true_sb)
+    assert info["first_fit"]["mu_hat"] > 0
+    assert "flow_training_sideband_signal" in doc["stages"]

@@ -67,6 +67,10 @@ class GeneratorConfig:
     bootstrap: bool = False
 
 
+#: Column of the sideband event weights in :meth:`SidebandBackground.train`.
+WEIGHT_COLUMN = "_sideband_weight"
+
+
 def n_generated(n_sr: int, oversampling: float) -> int:
     """Generated SR background events for ``n_sr`` SR data events: ``max(1, round(o * n))``.
 
@@ -91,11 +95,16 @@ class SidebandBackground:
         config: GeneratorConfig,
         *,
         out_dir: str | os.PathLike[str] | None = None,
+        weights: np.ndarray | None = None,
     ) -> SidebandBackground:
         """Train on the sideband events of ``data`` (features + mjj, GeV); the SR mjj of
-        ``data`` feed the KDE that samples mjj in the SR. ``out_dir`` keeps the flows."""
+        ``data`` feed the KDE that samples mjj in the SR. ``out_dir`` keeps the flows.
+        ``weights``: one per sideband event (e.g. its probability to be background)."""
+        table = dict(split.sidebands(data))
+        if weights is not None:
+            table[WEIGHT_COLUMN] = np.asarray(weights, dtype=np.float64)
         model = train_model(
-            split.sidebands(data),
+            table,
             config.flow,
             config.train,
             ensemble=config.ensemble,
@@ -103,6 +112,7 @@ class SidebandBackground:
             out_dir=out_dir,
             progress=False,
             source="sideband data",
+            weight_column=None if weights is None else WEIGHT_COLUMN,
         )
         low, high = split.regions.signal_region
         return cls(model, MjjKDE(np.asarray(data["mjj"])[split.sr], low=low, high=high))

@@ -30,9 +30,14 @@ from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 from gbi.regions import Regions
 from gbi.tables import DEFAULT_FEATURES
 
-__all__ = ["INFER_METHODS", "InferConfig"]
+__all__ = ["INFER_METHODS", "SIDEBAND_SIGNAL_MODES", "InferConfig"]
 
 INFER_METHODS: tuple[str, ...] = ("parametrized", "unbinned", "binned")
+
+#: ``--sideband-signal``: ``off``, or ``subtract``: after the parametrized fit finds a
+#: signal, train the sideband flows again with each event weighted by its probability to be
+#: background (:mod:`gbi.infer.sidebands`) and refit.
+SIDEBAND_SIGNAL_MODES: tuple[str, ...] = ("off", "subtract")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +66,8 @@ class InferConfig:
     #: Below this significance (sigma) the reported 68% interval starts at mu = 0
     #: (:mod:`gbi.infer.uncertainty`, "Zero in the interval").
     evidence_threshold: float = EVIDENCE_THRESHOLD
+    #: The fitted signal's share of the sidebands (:data:`SIDEBAND_SIGNAL_MODES`).
+    sideband_signal: str = "off"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -74,6 +81,11 @@ class InferConfig:
             raise GbiInputError(
                 f"parametrized features (--parametrized-features): expected a subset of the "
                 f"generator's features {list(self.features)}, found {extra}"
+            )
+        if self.sideband_signal not in SIDEBAND_SIGNAL_MODES:
+            raise GbiInputError(
+                f"sideband_signal (--sideband-signal): expected one of {SIDEBAND_SIGNAL_MODES}, "
+                f"found {self.sideband_signal!r}"
             )
         if self.flow_ensemble < 1:
             raise GbiInputError(
@@ -119,5 +131,6 @@ class InferConfig:
             "unbinned": dataclasses.asdict(self.unbinned),
             "binned": {**dataclasses.asdict(self.binned), "mass": self.binned_mass},
             "evidence_threshold": self.evidence_threshold,
+            "sideband_signal": self.sideband_signal,
             "seed": self.seed,
         }

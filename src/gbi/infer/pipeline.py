@@ -23,6 +23,7 @@ and a message. mjj and masses in GeV, stage times in seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 
@@ -31,8 +32,9 @@ import numpy as np
 from gbi.background import RegionSplit, SidebandBackground, Stages, split_regions
 from gbi.errors import GbiInputError
 from gbi.infer.config import INFER_METHODS, InferConfig
-from gbi.infer.parametrized import ParametrizedModel
+from gbi.infer.parametrized import ParametrizedModel, normalised_ratios
 from gbi.infer.result import InferCounts, InferMethodResult, InferResult
+from gbi.infer.sidebands import background_weights
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.steps import InferRun, run_binned, run_parametrized, run_unbinned, unbinned_toys
 
@@ -59,6 +61,81 @@ def _start(data: Mapping[str, np.ndarray], config: InferConfig) -> tuple[InferRe
     return result, split
 
 
+def _without_sideband_signal(run: InferRun) -> InferRun:
+    """``--sideband-signal subtract``: with evidence for the parametrized fit's signal, the
+    flows trained again with the sideband events weighted by their probability to be
+    background (:mod:`gbi.infer.sidebands`), and the parametrized fit repeated on them; the
+    returned run (its background) feeds the other methods. Without evidence, the run as it
+    was, and the reason in the result."""
+    first = run.result.methods["parametrized"]
+    if first.status != "ok":
+        return run
+    z = float(first.values["significance"])
+    if z < run.config.evidence_threshold:
+        first.values["sideband_signal"] = {
+            "applied": False,
+            "reason": f"no evidence for a signal (Z = {z:.2f} < {run.config.evidence_threshold})",
+        }
+        return run
+    fit, model = run.result.fits["parametrized"], run.result.parametrized_model
+    assert model is not None
+    assert run.signal_grid is not None
+    hypotheses = model.hypotheses()
+    best = hypotheses[fit.best : fit.best + 1]
+    sidebands = run.split.sidebands(run.data)
+    norm = fit.per_hypothesis["ratio_norm"][:, fit.best : fit.best + 1]
+    ratio = normalised_ratios(model, sidebands, best, norm)[:, 0]
+    keys = list(run.signal_grid.tables)
+    nearest = keys[int(np.argmin(((np.array(keys) - best[0]) ** 2).sum(axis=1)))]
+    sim_sr = run.signal_grid.tables[nearest]["mjj"]
+    sim_out = run.signal_grid.outside.get(nearest, {}).get("mjj", np.empty(0))
+    weights = background_weights(
+        sidebands["mjj"],
+        ratio,
+        np.r_[sim_sr, sim_out],
+        len(sim_sr),
+        fit.mu_hat * run.n_sr,
+        run.split.regions.signal_region,
+    )
+    config = run.config
+    with run.stages("flow_training_sideband_signal"):
+        background = SidebandBackground.train(
+            run.data, run.split, config.generator_config, weights=weights
+        )
+    log_members_sr = background.model.member_log_probs(run.data_sr, source="signal-region data")
+    generated = background.generate(run.n_sr, config.oversampling, config.seed)
+    again = dataclasses.replace(
+        run, background=background, generated=generated, log_members_sr=log_members_sr
+    )
+    second = run_parametrized(again)
+    keep = ("mu_hat", "mu_lo", "mu_hi", "mu_upper_limit_95", "significance", "masses")
+    if second.status == "ok":
+        second.values["sideband_signal"] = {
+            "applied": True,
+            "first_fit": {k: first.values.get(k) for k in keep},
+            "signal_in_sidebands": float(np.sum(1.0 - weights)),
+            "sideband_events": len(weights),
+        }
+    run.result.methods["parametrized"] = second
+    run.result.background = background
+    return again
+
+
+def _grid_for(grid: SignalGrid, config: InferConfig) -> SignalGrid:
+    """The grid split at the run's SR (its SR events train the classifier and set the cut
+    efficiency, the rest is the signal in the sideband windows), whatever SR it was loaded
+    with: a grid split at another SR silently trained on the wrong events."""
+    low, high = config.regions.signal_region
+    inside = grid.for_region(config.regions)
+    if inside is None:
+        raise GbiInputError(
+            f"signal grid: expected simulated events in the signal region [{low:g}, {high:g}) "
+            f"GeV, found none at any of its points ({grid.describe_m_w()}); make the grid at "
+            "a W' mass inside the SR"
+        )
+    return inside
+
+
 def run_inference(
     data: Mapping[str, np.ndarray],
     *,
@@ -75,6 +152,8 @@ def run_inference(
     """
     config = config or InferConfig()
     result, split = _start(data, config)
+    if signal_grid is not None:
+        signal_grid = _grid_for(signal_grid, config)
     too_few = split.too_few(config.min_sr_events, 10 * config.min_sr_events)
     if too_few is not None:
         result.methods = {name: InferMethodResult.skipped(too_few) for name in config.methods}
@@ -101,6 +180,8 @@ def run_inference(
     )
     if "parametrized" in config.methods:
         result.methods["parametrized"] = run_parametrized(run, parametrized_model)
+        if config.sideband_signal == "subtract":
+            run = _without_sideband_signal(run)
     if "unbinned" in config.methods:
         result.methods["unbinned"] = run_unbinned(run)
     if "binned" in config.methods:
