@@ -62,10 +62,9 @@ def test_interpolation_to_a_held_out_grid_point() -> None:
     grid points, or ignores its mass inputs, fails this."""
     rng = np.random.default_rng(11)
     points = [(x, y) for x in (200.0, 300.0, 400.0) for y in (100.0, 200.0, 300.0) if y <= x]
-    # 1500 events per point: each classifier member sees a bootstrap of the grid, and with
-    # 600 the best scan point flipped between 300 and 325 GeV (the fit's parabola minimum
-    # is 309-313 GeV for either: the interpolation between grid points 100 GeV apart is
-    # biased by about 10 GeV here).
+    # 1500 events per point: with 600 the best scan point was a near tie of 300 and 325
+    # GeV (the profile parabola's minimum 312-313 GeV: the interpolation between grid points
+    # 100 GeV apart is biased by about 10 GeV there, 9 GeV with 1500).
     full = SignalGrid({p: _jets(rng, *p, 1500) for p in points}, m_w=3500)
     held_out = ordered_masses(200.0, 300.0)
     grid = full.without(held_out)

@@ -15,11 +15,11 @@ statistical uncertainty on ``mu`` (times ``sqrt(1 + 1/K)`` for the fit with the 
 :class:`GeneratorSpread`), added in quadrature to each side of the likelihood
 interval (:func:`total_interval`); the spread of the members' best-fit masses widens the
 mass intervals the same way. The parametrised classifier is an ensemble too (members with
-their own seeds and validation splits, and by default Poisson(1) weights on the simulated
-grid's events: a bootstrap of the grid); the spread of the refits with each member's ratios
-(:func:`model_spread`) measures the classifier's training noise and the grid's finite
-statistics, ``sigma sqrt(1 + 1/K)`` for bootstrap members (``sigma / sqrt(K)`` for members
-that differ by their seed only), added in quadrature.
+their own seeds and validation splits); the spread of the refits with each member's ratios
+(:func:`model_spread`) measures its training noise, of which the members' mean keeps
+``sigma / sqrt(K)``, added in quadrature. With ``ParametrizedConfig.bootstrap_grid`` the
+members also see Poisson(1) weights on the grid's events, and the spread, which then holds
+the grid's finite statistics, counts ``sigma sqrt(1 + 1/K)``.
 
 **Zero in the interval.** When the signal masses are scanned, the masses are not defined
 under ``mu = 0``, so Wilks' theorem does not hold at ``mu = 0`` and the likelihood interval
