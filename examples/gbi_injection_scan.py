@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--sideband-signal",
         choices=SIDEBAND_SIGNAL_MODES,
-        default="off",
-        help="'subtract': the fitted signal taken out of the sidebands and the flows trained "
-        "again (see gbi infer --help)",
+        default=InferConfig.sideband_signal,
+        help="'subtract' (default): the fitted signal taken out of the sidebands and the flows "
+        "trained again; 'off': the first fit only (see gbi infer --help)",
     )
     p.add_argument(
         "--parametrized-features",

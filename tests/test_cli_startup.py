@@ -91,7 +91,7 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
     from gbi.cli import infer as cli_infer
     from gbi.detect.config import DEFAULT_CUTS, METHODS
     from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
-    from gbi.infer.config import INFER_METHODS, SIDEBAND_SIGNAL_MODES
+    from gbi.infer.config import INFER_METHODS, SIDEBAND_SIGNAL_MODES, InferConfig
     from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
     assert cli_detect.METHODS == METHODS
@@ -100,5 +100,6 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
     assert cli_infer.EVIDENCE_THRESHOLD == EVIDENCE_THRESHOLD
     assert cli_infer.SIDEBAND_CLOSURE_MODES == SIDEBAND_CLOSURE_MODES
     assert cli_infer.SIDEBAND_SIGNAL_MODES == SIDEBAND_SIGNAL_MODES
+    assert InferConfig.sideband_signal == cli_infer.SIDEBAND_SIGNAL_DEFAULT
     for name, value in cli_infer.BINNED_DEFAULTS.items():
         assert getattr(BinnedConfig, name) == value, name

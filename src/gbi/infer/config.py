@@ -34,9 +34,9 @@ __all__ = ["INFER_METHODS", "SIDEBAND_SIGNAL_MODES", "InferConfig"]
 
 INFER_METHODS: tuple[str, ...] = ("parametrized", "unbinned", "binned")
 
-#: ``--sideband-signal``: ``off``, or ``subtract``: after the parametrized fit finds a
+#: ``--sideband-signal``: ``subtract`` (the default): after the parametrized fit finds a
 #: signal, train the sideband flows again with each event weighted by its probability to be
-#: background (:mod:`gbi.infer.sidebands`) and refit.
+#: background (:mod:`gbi.infer.sidebands`) and refit; or ``off``.
 SIDEBAND_SIGNAL_MODES: tuple[str, ...] = ("off", "subtract")
 
 
@@ -66,8 +66,9 @@ class InferConfig:
     #: Below this significance (sigma) the reported 68% interval starts at mu = 0
     #: (:mod:`gbi.infer.uncertainty`, "Zero in the interval").
     evidence_threshold: float = EVIDENCE_THRESHOLD
-    #: The fitted signal's share of the sidebands (:data:`SIDEBAND_SIGNAL_MODES`).
-    sideband_signal: str = "off"
+    #: The fitted signal's share of the sidebands (:data:`SIDEBAND_SIGNAL_MODES`): taken
+    #: out of the flows' training by default (``subtract``).
+    sideband_signal: str = "subtract"
     seed: int = 0
 
     def __post_init__(self) -> None:
