@@ -89,6 +89,10 @@ def fit_parametrized_window(
             ensemble=config.parametrized_ensemble,
         ),
         min_sr_events=config.min_sr_events,
+        # The window reuses its model-independent fit's generator; taking the fitted signal
+        # out of its sidebands (gbi infer's default) would train it again in every window
+        # with evidence. Not measured for the search yet: kept off.
+        sideband_signal="off",
         seed=seed,
     )
     method = run_inference(
