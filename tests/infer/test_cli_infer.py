@@ -119,6 +119,9 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     printed = capsys.readouterr().out
     assert "mu_hat" in printed
     assert "binned: model-independent: signal events passing the cut" in printed
+    # Z > 3 (above): the fitted signal was taken out of the sidebands, and the output says so.
+    assert par["sideband_signal"]["applied"] is True
+    assert "parametrized: the fitted signal taken out of the sidebands" in printed
 
 
 def test_infer_without_grid_and_bad_input(

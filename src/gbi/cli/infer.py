@@ -246,6 +246,13 @@ def _line(name: str, res) -> str:
         )
         if "mW" in m:
             line += f", mW = {m['mW']:g} [{m['mW_lo']:g}, {m['mW_hi']:g}] GeV"
+    sideband = v.get("sideband_signal") or {}
+    if sideband.get("applied"):
+        line += (
+            f"\n{name}: the fitted signal taken out of the sidebands "
+            f"({sideband['signal_in_sidebands']:.0f} events expected there) and the flows "
+            f"trained again; the first fit gave mu_hat = {sideband['first_fit']['mu_hat']:.5f}"
+        )
     return line
 
 
