@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["background_weights", "expected_signal_outside"]
+__all__ = ["background_weights", "expected_signal_per_bin"]
 
 #: mjj bin width (GeV) of the signal and background histograms in the sidebands.
 MJJ_BIN = 50.0
@@ -48,7 +48,7 @@ def _edges(mjj: np.ndarray, signal_region: tuple[float, float]) -> np.ndarray:
     return np.arange(start, stop + 0.5 * MJJ_BIN, MJJ_BIN)
 
 
-def expected_signal_outside(
+def expected_signal_per_bin(
     signal_mjj: np.ndarray, n_sim_sr: int, n_signal_sr: float, edges: np.ndarray
 ) -> np.ndarray:
     """Signal events expected per mjj bin (``edges``, GeV): ``n_signal_sr`` SR signal events
@@ -71,7 +71,7 @@ def background_weights(
     SR signal events (``mu_hat n_SR``)."""
     mjj = np.asarray(sideband_mjj, dtype=np.float64)
     edges = _edges(np.r_[mjj, np.asarray(signal_mjj, dtype=np.float64)], signal_region)
-    s = expected_signal_outside(signal_mjj, n_sim_sr, n_signal_sr, edges)
+    s = expected_signal_per_bin(signal_mjj, n_sim_sr, n_signal_sr, edges)
     data, _ = np.histogram(mjj, edges)
     b = np.maximum(data - s, 0.5)  # the data hold the signal; never a negative background
     which = np.clip(np.searchsorted(edges, mjj, side="right") - 1, 0, len(s) - 1)
