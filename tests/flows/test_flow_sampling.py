@@ -152,3 +152,15 @@ def test_sample_command_defaults_to_the_available_cores() -> None:
     assert sample.threads is None
     assert resolve_threads(sample.threads) >= 1
     assert train.threads == 1
+
+
+def test_loading_a_model_leaves_the_torch_rng_alone(model_dir) -> None:
+    # a dask worker's first task loads the model while another thread samples with its own
+    # seed: building the flows must not draw from (or reset) the process-wide torch RNG
+    from gbi.flows import load_model
+
+    torch.manual_seed(123)
+    expected = torch.rand(4)
+    torch.manual_seed(123)
+    load_model(model_dir, device="cpu")
+    assert torch.equal(torch.rand(4), expected)

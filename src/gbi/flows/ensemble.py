@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from scipy.special import logsumexp
 
 from gbi.device import resolve_device
 from gbi.errors import GbiInputError
 from gbi.flows.checkpoint import load_into, save_state
 from gbi.flows.context import ContextSource, draw_context
-from gbi.flows.generator import FlowMember
+from gbi.flows.generator import FlowMember, seeded_torch
 from gbi.flows.models import FlowConfig, build_flow
 from gbi.flows.preprocessing import Preprocessor
 from gbi.io import write_json
@@ -244,7 +245,11 @@ class FlowModel:
         context_pre = None if context_state is None else Preprocessor.from_dict(context_state)
         members = []
         for entry in doc.get("members", []):
-            flow = build_flow(config)
+            # building a flow draws its initial weights from torch's process-wide RNG; do it
+            # in a forked, locked RNG section so that loading (e.g. a dask worker's first
+            # task) neither moves the caller's RNG nor another thread's seeded sampling
+            with seeded_torch(0, torch.device("cpu")):
+                flow = build_flow(config)
             load_into(
                 flow, directory / entry["weights"], sha256=entry.get("sha256"), map_location=dev
             )
