@@ -75,14 +75,6 @@ class ParametrizedConfig:
     #: grid holds several (``f(x, mX, mY, mW)``); unused with one.
     mw_step: float = 100.0
     validation_fraction: float = 0.2
-    #: Each ensemble member sees the simulated grid with Poisson(1) event weights (a
-    #: bootstrap without duplicates across its validation split), so the members' spread
-    #: (``mu_sys_classifiers``, then ``sigma sqrt(1 + 1/K)``) holds the grid's finite
-    #: statistics too. Off by default: on the LHCO-style samples the members' spread of
-    #: ``mu_hat`` was the same with it and without (relative standard deviation 0.149 in
-    #: both, 12 and 29 runs of 2000 events per grid point), i.e. the training noise, which
-    #: the members' mean reduces by ``sqrt(K)``; the bootstrap formula doubled the interval.
-    bootstrap_grid: bool = False
     seed: int = 0
     device: str = "auto"
 
@@ -173,8 +165,6 @@ class ParametrizedModel:
             )
             n_bkg_point = np.bincount(which, minlength=len(masses)).astype(np.float64)
             w_sig = np.concatenate([np.full(len(xs), 1.0 / len(xs)) for xs in x_sig])
-            if config.bootstrap_grid and config.ensemble > 1:
-                w_sig = w_sig * rng.poisson(1.0, size=len(w_sig))
             w_bkg = 1.0 / np.maximum(n_bkg_point[which], 1.0)
             y = np.r_[np.ones(len(w_sig)), np.zeros(len(w_bkg))]
             w = np.r_[w_sig, w_bkg] * len(y)

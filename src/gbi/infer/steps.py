@@ -116,10 +116,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
         assert run.log_members_sr is not None
         spread = generator_spread(fit.ratios, member_weights_from_log_probs(run.log_members_sr))
         assert fit.member_ratios is not None
-        classifiers = model_spread(
-            fit.member_ratios,
-            bootstrap=model.config.bootstrap_grid and len(model.members) > 1,
-        )
+        classifiers = model_spread(fit.member_ratios)
         sigma_gen = math.hypot(spread.error_mu, classifiers.error_mu)
         _mass_errors(masses, hypotheses, spread, classifiers)
     run.result.fits["parametrized"] = fit
