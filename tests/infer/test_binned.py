@@ -302,3 +302,24 @@ def test_schema_labels_the_two_kinds_of_result() -> None:
         validate(
             _schema_doc({**with_fraction, "signal_fraction": no_source}), "infer-result", "test"
         )
+
+
+def test_generator_normsys_with_control_windows_keeps_only_what_k_does_not_absorb() -> None:
+    from gbi.infer.binned import _generator_normsys
+
+    rng = np.random.default_rng(3)
+    pass_sr, pass_side = rng.random(4000) < 0.1, rng.random(8000) < 0.1
+    scale = np.array([0.8, 1.0, 1.2])  # members passing 20% less or more, everywhere
+    w_sr = np.repeat(scale[:, None], 4000, 1)
+    w_side = np.repeat(scale[:, None], 8000, 1)
+    alone = _generator_normsys(pass_sr, w_sr)["generator_ensemble"][1] - 1
+    assert alone == pytest.approx(0.2 * np.sqrt(1 + 1 / 3), rel=1e-6)  # bootstrap error
+    # the windows' k absorbs a common normalisation: nothing is left
+    common = _generator_normsys(pass_sr, w_sr, (pass_side, w_side))
+    assert common.get("generator_ensemble", (1.0, 1.0))[1] - 1 < 1e-12
+    # a member that differs in the SR only still counts, by its SR-to-window ratio
+    w_side_flat = np.ones((3, 8000))
+    left = _generator_normsys(pass_sr, w_sr, (pass_side, w_side_flat))
+    assert left["generator_ensemble"][1] - 1 == pytest.approx(alone, rel=1e-6)
+    with pytest.raises(GbiInputError, match="member weights of the same 3 flows"):
+        _generator_normsys(pass_sr, w_sr, (pass_side, np.ones((2, 8000))))

@@ -47,8 +47,9 @@ generated at their mjj measures that mismodelling where the resonance is small:
 - ``"systematic"``: no fit of ``k``; ``sqrt((k - 1)^2 + err_k^2)`` as a ``normsys``.
 - ``"off"``: only report ``k``.
 
-The flow ensemble's spread of the background passing the cut is a ``normsys``
-``generator_ensemble`` on the SR background.
+The flow ensemble's spread is a ``normsys`` ``generator_ensemble`` on the SR background:
+of the background passing the cut, or, with the control windows (whose ``k`` absorbs what
+the members share), of each member's ratio of SR to window background passing.
 """
 
 from __future__ import annotations
@@ -144,10 +145,11 @@ def _closure_terms(
     sideband: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]] | None,
     low_edge: float,
     seed: int,
-) -> tuple[dict[str, Any], dict[str, tuple[float, float]], Any]:
-    """The sideband closure: ``(closure summary, normsys, control channel or None)``."""
+) -> tuple[dict[str, Any], dict[str, tuple[float, float]], Any, np.ndarray | None]:
+    """The sideband closure: ``(closure summary, normsys, control channel or None, which
+    generated window events pass the cut or None)``."""
     if sideband is None:
-        return {"mode": "none"}, {}, None
+        return {"mode": "none"}, {}, None, None
     side_data, side_gen = sideband
     # One random fold model per event: distributed like the out-of-fold scores the cut
     # was set on (the fold mean is smoother and would pass a different fraction).
@@ -165,19 +167,41 @@ def _closure_terms(
         size = float(np.hypot(closure["k"] - 1.0, closure["k_rel_err"]))
         if size > 0:
             normsys["sideband_closure"] = (max(1.0 - size, 0.05), 1.0 + size)
-    return closure, normsys, control
+    return closure, normsys, control, pass_gen
 
 
 def _generator_normsys(
-    pass_gen: np.ndarray, member_weights: np.ndarray | None
+    pass_gen: np.ndarray,
+    member_weights: np.ndarray | None,
+    windows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, tuple[float, float]]:
-    """The flow ensemble's spread of the generated background passing the cut, as a
-    ``normsys`` (none for one flow)."""
+    """The flow ensemble's spread of the SR background prediction after the cut, as a
+    ``normsys`` on the SR background (none for one flow).
+
+    Without control windows the prediction is the generated background passing, and its
+    spread over the members is the error. With them (``windows``: which generated window
+    events pass, and the members' weights there) the windows fit the normalisation
+    ``sideband_k``, so the prediction is ``k x`` (SR passing) with ``k`` = data / (window
+    passing): a member that passes more everywhere is absorbed by ``k``, and only the spread
+    of each member's ratio (SR passing) / (window passing) is left. (Taking the SR spread
+    alone counted the absorbed part a second time: it widened the interval by the members'
+    common normalisation.)
+    """
     if member_weights is None or len(member_weights) < 2:
         return {}
     members = np.array([float(w[pass_gen].sum()) for w in member_weights])
     nominal = float(pass_gen.sum())
-    rel = float(ensemble_error(members[:, None])[0]) / max(nominal, 1.0)
+    if windows is not None:
+        side_pass, side_weights = windows
+        if len(side_weights) != len(member_weights):
+            raise GbiInputError(
+                f"binned: expected member weights of the same {len(member_weights)} flows in "
+                f"the SR and the sideband windows, found {len(side_weights)} in the windows"
+            )
+        side = np.array([float(w[side_pass].sum()) for w in side_weights])
+        members = members / np.maximum(side, 1e-12)
+        nominal = nominal / max(float(side_pass.sum()), 1.0)
+    rel = float(ensemble_error(members[:, None])[0]) / max(nominal, 1e-12)
     return {"generator_ensemble": (max(1.0 - rel, 1e-3), 1.0 + rel)} if rel > 0 else {}
 
 
@@ -327,6 +351,7 @@ def fit_binned(
     signal: BinnedSignal | None = None,
     no_fraction_reason: str = "no fitted signal to take the cut's efficiency from",
     labels: np.ndarray | None = None,
+    sideband_member_weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Cut on the CATHODE score and fit the count with pyhf; returns a result dict.
 
@@ -336,7 +361,9 @@ def fit_binned(
     ``signal_fraction_reason`` (module docstring). ``member_weights`` ``(K, n_generated)``:
     ``p_k / p_mix`` of each flow of the background ensemble at the generated events
     (:meth:`gbi.flows.FlowModel.member_weights`), their spread of the background passing
-    the cut is a ``normsys``. When the local significance is below ``zero_below`` the lower
+    the cut is a ``normsys``; ``sideband_member_weights`` ``(K, n_generated windows)``, the
+    same at the generated window events, make it the spread of the SR-to-window ratio when
+    the windows fit ``k`` (:func:`_generator_normsys`). When the local significance is below ``zero_below`` the lower
     edges of the intervals are 0. ``sideband``: ``(data, generated)`` events of the sideband
     windows next to the SR (module docstring); ``None`` skips the closure. ``window``: the SR
     in GeV. ``labels`` (1 = signal, truth of a test sample) only add ``truth`` counts.
@@ -350,10 +377,13 @@ def fit_binned(
     assert run.background_scores is not None
     pass_data = run.data_scores > cut
     pass_gen = run.background_scores > cut
-    closure, normsys, control = _closure_terms(
+    closure, normsys, control, side_pass = _closure_terms(
         run, cut, features, config, sideband, window[0], seed
     )
-    generator = _generator_normsys(pass_gen, member_weights)
+    windows = None
+    if control is not None and side_pass is not None and sideband_member_weights is not None:
+        windows = (side_pass, np.asarray(sideband_member_weights))
+    generator = _generator_normsys(pass_gen, member_weights, windows)
     counting = {
         "n_observed": int(pass_data.sum()),
         "n_generated_pass": int(pass_gen.sum()),
@@ -372,6 +402,7 @@ def fit_binned(
         "significance": fit["local_significance"],
         "q0": fit["q0"],
         "generator_normsys": sorted(generator),
+        "generator_normsys_rel": {name: hi - 1.0 for name, (_, hi) in sorted(generator.items())},
         "sideband_closure": closure,
         "cut": {
             "background_efficiency": config.efficiency,

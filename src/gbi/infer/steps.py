@@ -268,8 +268,10 @@ def run_binned(run: InferRun, parametrized: InferMethodResult | None) -> InferMe
     config = run.config
     signal, reason = _binned_signal(run, parametrized)
     data_sr = run.data_sr
+    model = run.background.model
     with run.stages("binned"):
         try:
+            sideband = _sideband_windows(run)
             res = fit_binned(
                 data_sr,
                 run.generated,
@@ -277,9 +279,10 @@ def run_binned(run: InferRun, parametrized: InferMethodResult | None) -> InferMe
                 config.regions.signal_region,
                 config.binned,
                 seed=run.seed,
-                member_weights=run.background.model.member_weights(run.generated),
+                member_weights=model.member_weights(run.generated),
                 zero_below=config.evidence_threshold,
-                sideband=_sideband_windows(run),
+                sideband=sideband,
+                sideband_member_weights=model.member_weights(sideband[1]),
                 signal=signal,
                 no_fraction_reason=reason,
                 labels=data_sr.get("label") if run.result.has_truth else None,
