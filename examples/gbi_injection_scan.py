@@ -277,6 +277,7 @@ def _run_seed(
                 "mu_lo_stat": res.get("mu_lo_stat"),
                 "mu_hi_stat": res.get("mu_hi_stat"),
                 "mu_sys_generator": res.get("mu_sys_generator"),
+                "mu_sys_generator_dof": res.get("mu_sys_generator_dof"),
                 "mu_sys_flows": res.get("mu_sys_flows"),
                 "mu_sys_classifiers": res.get("mu_sys_classifiers"),
                 "mu_hat_flow_members": res.get("mu_hat_flow_members"),

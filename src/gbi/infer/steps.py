@@ -41,7 +41,7 @@ from gbi.infer.unbinned import (
     member_refits,
     signal_summary,
 )
-from gbi.infer.uncertainty import generator_spread, model_spread, total_result
+from gbi.infer.uncertainty import combined_dof, generator_spread, model_spread, total_result
 from gbi.metrics.ensembles import ensemble_error
 from gbi.tables import Table, subset, to_matrix
 
@@ -118,6 +118,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
         assert fit.member_ratios is not None
         classifiers = model_spread(fit.member_ratios)
         sigma_gen = math.hypot(spread.error_mu, classifiers.error_mu)
+        dof = combined_dof([(spread.error_mu, spread.dof), (classifiers.error_mu, classifiers.dof)])
         _mass_errors(masses, hypotheses, spread, classifiers)
     run.result.fits["parametrized"] = fit
     run.result.mass_scan = masses["scan"]
@@ -127,6 +128,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
             **total_result(
                 fit,
                 sigma_gen=sigma_gen,
+                sigma_gen_dof=dof,
                 z_for_zero=calibrated["significance"],
                 zero_below=config.evidence_threshold,
             ),
@@ -200,6 +202,7 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             **total_result(
                 fit,
                 sigma_gen=sigma_u,
+                sigma_gen_dof=combined_dof([(sigma_u, len(mu_members) - 1 or None)]),
                 z_for_zero=calibrated["significance"],
                 zero_below=config.evidence_threshold,
             ),
