@@ -288,6 +288,7 @@ def _run_seed(
                 "cut": res.get("cut"),
                 **_count_fields(res),
                 "sideband_closure": res.get("sideband_closure"),
+                "generator_normsys_rel": res.get("generator_normsys_rel"),
                 "sideband_signal": res.get("sideband_signal"),
                 "wall_s": wall,
                 "stages": summary["stages"],
