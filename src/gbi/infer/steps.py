@@ -202,7 +202,7 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             **total_result(
                 fit,
                 sigma_gen=sigma_u,
-                sigma_gen_dof=combined_dof([(sigma_u, len(mu_members) - 1 or None)]),
+                sigma_gen_dof=combined_dof([(sigma_u, max(len(mu_members) - 1, 1))]),
                 z_for_zero=calibrated["significance"],
                 zero_below=config.evidence_threshold,
             ),
@@ -275,6 +275,10 @@ def run_binned(run: InferRun, parametrized: InferMethodResult | None) -> InferMe
     with run.stages("binned"):
         try:
             sideband = _sideband_windows(run)
+            # only the control windows' fit of k needs the members' weights there
+            side_weights = None
+            if config.binned.sideband_closure == "control" and len(model.members) > 1:
+                side_weights = model.member_weights(sideband[1])
             res = fit_binned(
                 data_sr,
                 run.generated,
@@ -285,7 +289,7 @@ def run_binned(run: InferRun, parametrized: InferMethodResult | None) -> InferMe
                 member_weights=model.member_weights(run.generated),
                 zero_below=config.evidence_threshold,
                 sideband=sideband,
-                sideband_member_weights=model.member_weights(sideband[1]),
+                sideband_member_weights=side_weights,
                 signal=signal,
                 no_fraction_reason=reason,
                 labels=data_sr.get("label") if run.result.has_truth else None,
