@@ -69,3 +69,41 @@ def test_mass_error_from_sigma_matches_the_spread_of_the_efficiency() -> None:
     rms = float(np.sqrt(np.mean((np.array(drawn) - truth) ** 2)))
     assert rms > 0.02, rms  # the efficiency does depend on the masses here
     assert abs(quoted["efficiency_err_mass"] / rms - 1) < 0.35, (quoted, rms)
+
+
+def test_morphing_error_vanishes_on_a_grid_point_and_covers_between_them() -> None:
+    """A jet-mass response that does not scale with the mass (15 GeV resolution at every
+    mass) makes morphed grid points disagree. On a grid point its own events, unmorphed,
+    give the efficiency and the morphing error is below the statistical one (the plain
+    spread of the sources was several times larger); between grid points the quoted error
+    covers the true efficiency."""
+    rng = np.random.default_rng(3)
+
+    def signal(mx: float, my: float, n: int) -> dict[str, np.ndarray]:
+        light, heavy = rng.normal(my, 15.0, n), rng.normal(mx, 15.0, n)
+        return {"mj1": np.minimum(light, heavy), "delta_mj": np.abs(heavy - light),
+                "mjj": rng.uniform(3300, 3700, n)}  # fmt: skip
+
+    def cut(mx: float, my: float):  # type: ignore[no-untyped-def]
+        return lambda t: (np.abs(t["mj1"] - my) < 20) & (np.abs(t["mj1"] + t["delta_mj"] - mx) < 40)
+
+    points = [(mx, my) for mx in (200.0, 300.0, 400.0, 500.0) for my in (100.0, 200.0) if my <= mx]
+    tables = {p: signal(*p, 3000) for p in points}
+    windows = ((3100.0, 3300.0), (3700.0, 3900.0))
+
+    def at(mx: float, my: float) -> tuple[dict[str, float], float]:
+        hyp = MassHypothesis(mx, my, (mx - 1, mx + 1), (my - 1, my + 1), "test", (0.5, 0.5))
+        passes = cut(mx, my)
+        return morphed_efficiency(tables, {}, passes, windows, hyp), float(
+            passes(signal(mx, my, 40000)).mean()
+        )
+
+    on_grid, truth = at(300.0, 100.0)
+    own = float(cut(300.0, 100.0)(tables[(300.0, 100.0)]).mean())
+    assert on_grid["morph_error_per_unit_distance"] > 0.05  # the sources do disagree
+    assert on_grid["efficiency_err_morph"] < on_grid["efficiency_err_stat"]
+    assert abs(on_grid["efficiency"] - own) < 2 * on_grid["efficiency_err_stat"]
+    for mx, my in ((350.0, 150.0), (380.0, 130.0), (420.0, 180.0), (330.0, 170.0)):
+        off, truth = at(mx, my)
+        err = np.hypot(off["efficiency_err_stat"], off["efficiency_err_morph"])
+        assert abs(off["efficiency"] - truth) < 2 * err, (mx, my, off, truth)

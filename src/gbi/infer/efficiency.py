@@ -23,8 +23,10 @@ underestimates it (the fraction comes out too high: 2.3x for an injected W' at
 of the nearest grid points are *morphed* to the hypothesis: the lighter jet's mass scaled by
 ``mY / mY_grid``, the heavier jet's by ``mX / mX_grid`` (:func:`morph`; the jet-mass
 response scales with the particle mass; the substructure features are kept), and the cut
-applied to them. The mean over the nearest grid points is the efficiency, their spread
-``efficiency_err_morph``.
+applied to them. The nearest grid points are combined with weights from their errors,
+statistical and morphing (which grows with how far a point is moved, its scale measured from
+how much the morphed points disagree: :func:`morphed_efficiency`), and the morphing error
+is ``efficiency_err_morph``.
 
 >>> import numpy as np
 >>> eff = GridEfficiency(np.array([[100.0, 100.0], [300.0, 100.0], [300.0, 300.0]]),
@@ -45,7 +47,14 @@ import numpy as np
 
 from gbi.tables import Table
 
-__all__ = ["JET_MASS_FEATURES", "GridEfficiency", "MassHypothesis", "morph", "morphed_efficiency"]
+__all__ = [
+    "JET_MASS_FEATURES",
+    "GridEfficiency",
+    "MassHypothesis",
+    "morph",
+    "morph_distance",
+    "morphed_efficiency",
+]
 
 #: The dijet features that carry the two jet masses (GeV): lighter jet mass, and heavier
 #: minus lighter.
@@ -261,38 +270,102 @@ def _passes_morphed(
     return passes(morph(table, source, target))
 
 
+def morph_distance(source: tuple[float, float], target: tuple[float, float]) -> float:
+    """How far :func:`morph` moves the jet masses of ``source`` to ``target`` (GeV each,
+    ``(mX, mY)``): ``sqrt(log(tX / sX)**2 + log(tY / sY)**2)`` of the heavier and the lighter
+    mass (morphing scales them, so the distance is in log ratios; 0 on the grid point).
+
+    >>> round(morph_distance((500.0, 100.0), (500.0, 100.0)), 6)
+    0.0
+    >>> round(morph_distance((400.0, 100.0), (500.0, 100.0)), 4)
+    0.2231
+    """
+    (sx, sy), (tx, ty) = sorted(source, reverse=True), sorted(target, reverse=True)
+    return float(np.hypot(np.log(tx / sx), np.log(ty / sy)))
+
+
+def _morph_scale(rows: np.ndarray, var: np.ndarray, dist: np.ndarray) -> float:
+    """The morphing error per unit :func:`morph_distance`, ``s`` (efficiency units): the
+    sources morphed to one target disagree by more than their statistics by an amount that
+    grows with how far they were moved, modelled as independent errors ``s * d_i``:
+    ``s**2 = mean over pairs of ((e_i - e_j)**2 - v_i - v_j) / (d_i**2 + d_j**2)``, not
+    below 0. 0 with a single source."""
+    terms = []
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            moved = dist[i] ** 2 + dist[j] ** 2
+            if moved > 0:
+                excess = (rows[i, 0] - rows[j, 0]) ** 2 - var[i] - var[j]
+                terms.append(excess / moved)
+    return float(np.sqrt(max(float(np.mean(terms)), 0.0))) if terms else 0.0
+
+
+def _combine(
+    rows: np.ndarray, var: np.ndarray, dist: np.ndarray, scale: float
+) -> tuple[np.ndarray, float, float]:
+    """Sources combined with inverse-variance weights ``1 / (v_i + (s d_i)**2)``: the
+    weighted efficiency and leaks, their statistical error (independent samples) and the
+    morphing error, ``sum w_i s d_i / sum w_i`` (added linearly: the sources' morphing errors
+    are not assumed to cancel)."""
+    weight = 1.0 / (var + (scale * dist) ** 2)
+    weight = weight / weight.sum()
+    values = weight @ rows
+    stat = float(np.sqrt(np.sum(weight**2 * var)))
+    return values, stat, float(np.sum(weight * scale * dist))
+
+
 def morphed_efficiency(
     tables: Mapping[tuple[float, float], Table],
     outside: Mapping[tuple[float, float], Table],
     passes: Callable[[Table], np.ndarray],
     windows: tuple[tuple[float, float], tuple[float, float]],
     hypothesis: MassHypothesis,
-    n_sources: int = 3,
+    n_sources: int = 4,
 ) -> dict[str, Any]:
     """Efficiency and window leaks at ``hypothesis`` from the ``n_sources`` grid points
     nearest to it, morphed there (module docstring), with the statistical, mass-interval and
-    morphing errors. Same keys as :meth:`GridEfficiency.at`, plus ``efficiency_err_morph``."""
+    morphing errors. Same keys as :meth:`GridEfficiency.at`, plus ``efficiency_err_morph``
+    and ``morph_error_per_unit_distance``.
+
+    The sources are weighted by their errors: the binomial error of their efficiency and a
+    morphing error that grows with how far they are moved (:func:`morph_distance`), its
+    scale measured from how much the morphed sources disagree (:func:`_morph_scale`). On a
+    grid point its own events, which need no morphing, dominate and the morphing error is
+    small; between grid points all sources are moved and the error is about ``s x`` the
+    distance. (The plain mean and spread of the sources, used before, gave a 10% morphing
+    error even on a grid point, and made the binned fraction's interval overcover: 0.87 on
+    30 runs, README section 8.)"""
     keys = [k for k, t in tables.items() if len(t["mjj"])]
     centre = np.array([hypothesis.mX, hypothesis.mY])
     order = np.argsort([float(np.sum((np.array(k) - centre) ** 2)) for k in keys])
     sources = [keys[i] for i in order[: max(1, n_sources)]]
-    at_centre = _efficiencies(tables, outside, passes, windows, sources, (centre[0], centre[1]))
-    eff = float(at_centre[:, 0].mean())
-    known: dict[tuple[float, float], float] = {(float(centre[0]), float(centre[1])): eff}
+    counts = np.array([len(tables[k]["mjj"]) for k in sources], dtype=np.float64)
+
+    def at(target: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = _efficiencies(tables, outside, passes, windows, sources, target)
+        eff = rows[:, 0]
+        var = np.maximum(eff * (1 - eff), 1.0 / counts) / counts
+        dist = np.array([morph_distance(k, target) for k in sources])
+        return rows, var, dist
+
+    target = (float(centre[0]), float(centre[1]))
+    rows, var, dist = at(target)
+    scale = _morph_scale(rows, var, dist)
+    values, stat, err_morph = _combine(rows, var, dist, scale)
+    known: dict[tuple[float, float], float] = {target: float(values[0])}
     box = []
     for x, y in hypothesis.box():
         if (x, y) not in known:
-            at = _efficiencies(tables, outside, passes, windows, sources, (x, y))
-            known[(x, y)] = float(at[:, 0].mean())
+            known[(x, y)] = float(_combine(*at((x, y)), scale)[0][0])
         box.append(known[(x, y)])
-    n = sum(len(tables[k]["mjj"]) for k in sources)
     return {
-        "efficiency": eff,
-        "efficiency_err_stat": float(np.sqrt(max(eff * (1 - eff), 1.0 / n) / n)),
+        "efficiency": float(values[0]),
+        "efficiency_err_stat": stat,
         "efficiency_err_mass": hypothesis.mass_error(np.array(box)),
-        "efficiency_err_morph": float(at_centre[:, 0].std(ddof=1)) if len(sources) > 1 else 0.0,
-        "leak_low": float(at_centre[:, 1].mean()),
-        "leak_high": float(at_centre[:, 2].mean()),
+        "efficiency_err_morph": err_morph,
+        "morph_error_per_unit_distance": scale,
+        "leak_low": float(values[1]),
+        "leak_high": float(values[2]),
         "grid_points": len(sources),
-        "interpolation": "jet-mass morphing of the nearest grid points",
+        "interpolation": "jet-mass morphing of the nearest grid points, error-weighted",
     }
