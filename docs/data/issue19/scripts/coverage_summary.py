@@ -1,12 +1,21 @@
 """Coverage of parametrized and binned at N = 1000 from the stored scan JSON (issue 19).
 
-Usage: python coverage_summary.py [--student] FILE.json [FILE.json ...]
+Usage: python coverage_summary.py [--student] [--shared-fraction F] FILE.json [...]
 
 Rows of ``sideband_subtract_*seeds200-211.json`` were made with the classifier members'
 grid bootstrap (since removed): their parametrized interval is recomputed with the members'
 mean error, as the default computes it. ``--student`` recomputes every parametrized interval
 with Student's t quantile for the generator uncertainty (``gbi.infer.uncertainty``,
 "Few members"), from the stored stat interval and member spreads.
+
+``--shared-fraction F``: the runs draw their background from one finite sample (200k of
+400k events: F = 0.5), so two runs share a fraction F of their events and the scatter of
+``mu_hat`` between runs lacks a fraction F of the data's statistical variance (the
+finite-population correction of sampling without replacement). The script then also prints
+the coverage expected with independent samples: each run's deviation smeared by a Gaussian
+of variance ``F x sigma_data**2`` (``sigma_data``: the data's statistical error of the run,
+for parametrized the stat interval's half-width, for binned the SR and window data counts'
+share of it), averaged over the runs. A model-based estimate, not a count.
 """
 
 from __future__ import annotations
@@ -41,7 +50,31 @@ def _interval(x: dict, student: bool) -> tuple[float, float]:
     )
 
 
-def summarise(rows: list[dict], student: bool) -> None:
+def _sigma_data(x: dict) -> float:
+    """The data's statistical error of ``mu_hat`` in one run (``--shared-fraction``)."""
+    stat = (x["mu_hi_stat"] - x["mu_lo_stat"]) / 2
+    if x["method"] != "binned":
+        return stat
+    c, s = x["cut"], x["sideband_closure"]
+    b = c["expected_background"] * s["k_fitted"]
+    rel_gen = c["expected_background_err"] / c["expected_background"]
+    data = c["observed"] + (b * s["k_fitted_err"] / s["k_fitted"]) ** 2
+    other = b**2 * (0.06**2 + rel_gen**2 + (x.get("generator_normsys_rel") or 0.0) ** 2)
+    return stat * math.sqrt(data / (data + other))
+
+
+def _smeared_coverage(rows: list[dict], iv: np.ndarray, shared: float) -> float:
+    from scipy.stats import norm
+
+    p = []
+    for x, (lo, hi) in zip(rows, iv, strict=True):
+        s = math.sqrt(shared) * _sigma_data(x)
+        t = x["mu_true"]
+        p.append(norm.cdf((t - lo) / s) - norm.cdf((t - hi) / s))
+    return float(np.mean(p))
+
+
+def summarise(rows: list[dict], student: bool, shared: float = 0.0) -> None:
     for method in ("parametrized", "binned"):
         r = [x for x in rows if x["method"] == method and x["mu_hat"] is not None]
         if not r:
@@ -58,6 +91,8 @@ def summarise(rows: list[dict], student: bool) -> None:
             f"{np.median((iv[:, 1] - iv[:, 0]) / 2 / t):.3f}  "
             f"68% coverage {cov.sum()}/{n} = {c:.2f} +- {math.sqrt(c * (1 - c) / n):.2f}"
         )
+        if shared > 0:
+            line += f"  (independent samples, expected: {_smeared_coverage(r, iv, shared):.2f})"
         if method == "parametrized":
             mx, my = TRUE_MASSES
             inside = [
@@ -79,5 +114,11 @@ def summarise(rows: list[dict], student: bool) -> None:
 if __name__ == "__main__":
     args = sys.argv[1:]
     student = "--student" in args
+    shared = 0.0
+    if "--shared-fraction" in args:
+        i = args.index("--shared-fraction")
+        shared = float(args[i + 1])
+        del args[i : i + 2]
     files = [a for a in args if a != "--student"]
-    summarise([x for f in files for x in json.loads(Path(f).read_text())["results"]], student)
+    rows = [x for f in files for x in json.loads(Path(f).read_text())["results"]]
+    summarise(rows, student, shared)
