@@ -109,6 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         "--first-seed", type=int, default=0, help="first seed (to split a scan over processes)"
     )
     p.add_argument(
+        "--model-seed-offset",
+        type=int,
+        default=0,
+        help=(
+            "seed of the flows, classifiers and generated samples = the run's seed + this; the "
+            "data draw keeps the run's seed, so a seed rerun with another offset separates the "
+            "scatter of the training from that of the data (default: 0)"
+        ),
+    )
+    p.add_argument(
         "--flow-ensemble", type=int, default=3, help="bootstrap flows per fit (default: 3)"
     )
     p.add_argument("--methods", nargs="+", choices=INFER_METHODS, default=list(INFER_METHODS))
@@ -245,7 +255,7 @@ def _run_seed(
         inj = {c: signal[c][order[:n]] for c in columns}
         data = {c: np.concatenate([bkg[c], inj[c]]) for c in columns}
         data["label"] = np.r_[np.zeros(n_bkg, int), np.ones(n, int)]
-        config = dataclasses.replace(base, seed=seed)
+        config = dataclasses.replace(base, seed=seed + args.model_seed_offset)
         start = time.perf_counter()
         result = run_inference(
             data,
@@ -266,6 +276,7 @@ def _run_seed(
                 "method": method,
                 "n_signal": n,
                 "seed": seed,
+                "model_seed": seed + args.model_seed_offset,
                 "mu_true": summary.get("mu_true"),
                 "status": res["status"],
                 "message": res.get("message", ""),

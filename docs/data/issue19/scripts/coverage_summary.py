@@ -59,7 +59,8 @@ def _sigma_data(x: dict) -> float:
     b = c["expected_background"] * s["k_fitted"]
     rel_gen = c["expected_background_err"] / c["expected_background"]
     data = c["observed"] + (b * s["k_fitted_err"] / s["k_fitted"]) ** 2
-    other = b**2 * (0.06**2 + rel_gen**2 + (x.get("generator_normsys_rel") or 0.0) ** 2)
+    ensemble = sum(v**2 for v in (x.get("generator_normsys_rel") or {}).values())
+    other = b**2 * (0.06**2 + rel_gen**2 + ensemble)
     return stat * math.sqrt(data / (data + other))
 
 
