@@ -291,6 +291,7 @@ def _run_seed(
                 "mu_sys_generator_dof": res.get("mu_sys_generator_dof"),
                 "mu_sys_flows": res.get("mu_sys_flows"),
                 "mu_sys_classifiers": res.get("mu_sys_classifiers"),
+                "mu_sys_normalisation": res.get("mu_sys_normalisation"),
                 "mu_hat_flow_members": res.get("mu_hat_flow_members"),
                 "mu_hat_classifier_members": res.get("mu_hat_classifier_members"),
                 "significance": res.get("significance"),

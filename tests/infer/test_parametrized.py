@@ -162,3 +162,29 @@ def test_mass_fit_reports_mw_only_for_a_grid_of_several() -> None:
     assert (plain["mX"], plain["mY"]) == (300.0, 100.0)
     with pytest.raises(GbiInputError, match=r"mw_step \(--mW-step\)"):
         ParametrizedConfig(mw_step=0)
+
+
+def test_normalisation_error_matches_the_spread_over_reference_samples() -> None:
+    """The ratios are normalised by their mean over a finite generated reference sample;
+    ``mu_norm_err`` is how far that mean's standard error moves ``mu_hat``. Refitting the
+    same data with independent reference samples moves it by about that much (the spread
+    of 12 refits within a factor 2), an error the members' spread cannot see."""
+    rng = np.random.default_rng(4)
+    grid = SignalGrid(
+        {(mx, 100.0): _signal(rng, mx, 100.0, 600) for mx in (200.0, 400.0, 600.0)}, m_w=3500
+    )
+    config = ParametrizedConfig(features=("mj1", "delta_mj"), epochs=6, mass_step=100, seed=2)
+    model = ParametrizedModel.train(grid, _background(rng, 8000), config)
+    n, n_sig = 6000, 180
+    data = {
+        k: np.concatenate([_background(rng, n - n_sig)[k], _signal(rng, 400.0, 100.0, n_sig)[k]])
+        for k in ("mj1", "delta_mj")
+    }
+    mus, quoted = [], []
+    for _ in range(12):
+        fit, _, _ = fit_parametrized(model, data, normalise_with=_background(rng, 3000))
+        mus.append(fit.mu_hat)
+        quoted.append(fit.per_hypothesis["mu_norm_err"][fit.best])
+    spread, expected = float(np.std(mus, ddof=1)), float(np.mean(quoted))
+    assert expected > 0
+    assert 0.5 < spread / expected < 2.0, (spread, expected, mus)

@@ -43,7 +43,7 @@ import numpy as np
 from gbi.classifiers import ClassifierConfig
 from gbi.classifiers.mlp import MLPClassifier
 from gbi.errors import GbiInputError
-from gbi.infer.mixture import MixtureFit, profile_mixture
+from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis, profile_mixture
 from gbi.infer.signal_grid import SignalGrid
 from gbi.tables import DEFAULT_FEATURES
 
@@ -301,18 +301,36 @@ def fit_parametrized(
     1), so each member's ratios are divided by their mean there, per hypothesis; this removes
     the miscalibration of the network at masses between grid points. The fit uses the mean of
     the normalised members, kept in ``fit.ratios`` ``(n, h)``; ``fit.member_ratios``
-    ``(K, n, h)`` holds the members' own (for the classifier spread) and
-    ``fit.per_hypothesis["ratio_norm"]`` the norms ``(K, h)``.
+    ``(K, n, h)`` holds the members' own (for the classifier spread),
+    ``fit.per_hypothesis["ratio_norm"]`` the norms ``(K, h)`` and ``"ratio_norm_rel_err"``
+    ``(h,)`` their relative standard error from the finite reference sample (the ratio is
+    heavy-tailed: background events that look like signal dominate its mean; 10-30% per
+    member with 2 n_SR reference events in LHCO-style runs, README section 8);
+    ``"mu_norm_err"`` ``(h,)`` is the change of each hypothesis' ``mu_hat`` with the norm
+    moved by that error (``mu_sys_normalisation``), an uncertainty shared by all members
+    and so missing from their spread.
     """
     hypotheses = model.hypotheses()
     members = model.member_ratios(data_sr, hypotheses)
     norm = np.ones((len(members), len(hypotheses)))
+    norm_err = np.zeros(len(hypotheses))
     if normalise_with is not None:
-        norm = model.member_ratios(normalise_with, hypotheses).mean(axis=1)
+        reference = model.member_ratios(normalise_with, hypotheses)
+        norm = reference.mean(axis=1)
+        # The mean of a heavy-tailed ratio over a finite sample: its relative standard
+        # error, common to every member (the same reference events), scales mu.
+        averaged = (reference / norm[:, None, :]).mean(axis=0)
+        norm_err = averaged.std(axis=0, ddof=1) / np.sqrt(averaged.shape[0])
     members /= norm[:, None, :]
     ratios = members.mean(axis=0)
     fit = profile_mixture(ratios)
     fit.per_hypothesis["ratio_norm"] = norm
+    fit.per_hypothesis["ratio_norm_rel_err"] = norm_err
+    # mu's response to the norm is not 1:1 (it is larger where signal and background
+    # overlap): refit each hypothesis with the norm moved by its error.
+    up = best_fit_per_hypothesis(ratios / (1.0 + norm_err))[0]
+    down = best_fit_per_hypothesis(ratios / np.maximum(1.0 - norm_err, 1e-3))[0]
+    fit.per_hypothesis["mu_norm_err"] = 0.5 * np.abs(up - down)
     fit.ratios = ratios
     fit.member_ratios = members
     return fit, fit_masses(fit, hypotheses), hypotheses

@@ -117,8 +117,15 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
         spread = generator_spread(fit.ratios, member_weights_from_log_probs(run.log_members_sr))
         assert fit.member_ratios is not None
         classifiers = model_spread(fit.member_ratios)
-        sigma_gen = math.hypot(spread.error_mu, classifiers.error_mu)
-        dof = combined_dof([(spread.error_mu, spread.dof), (classifiers.error_mu, classifiers.dof)])
+        norm_err = float(fit.per_hypothesis["mu_norm_err"][fit.best])
+        sigma_gen = math.sqrt(spread.error_mu**2 + classifiers.error_mu**2 + norm_err**2)
+        dof = combined_dof(
+            [
+                (spread.error_mu, spread.dof),
+                (classifiers.error_mu, classifiers.dof),
+                (norm_err, None),  # from thousands of reference events: known
+            ]
+        )
         _mass_errors(masses, hypotheses, spread, classifiers)
     run.result.fits["parametrized"] = fit
     run.result.mass_scan = masses["scan"]
@@ -136,6 +143,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
             "mu_sys_flows": spread.error_mu,
             "mu_hat_classifier_members": classifiers.mu_members,
             "mu_sys_classifiers": classifiers.error_mu,
+            "mu_sys_normalisation": norm_err,
             "significance": calibrated["significance"],
             "p_value": calibrated["p_value"],
             "significance_calibration": calibrated["method"],
