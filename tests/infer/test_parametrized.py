@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from gbi.errors import GbiInputError
-from gbi.infer.parametrized import ParametrizedConfig, ParametrizedModel, fit_parametrized
+from gbi.infer.parametrized import (
+    ParametrizedConfig,
+    ParametrizedModel,
+    fit_parametrized,
+    normalisation_error,
+)
 from gbi.infer.signal_grid import SignalGrid, ordered_masses
 
 
@@ -166,7 +171,7 @@ def test_mass_fit_reports_mw_only_for_a_grid_of_several() -> None:
 
 def test_normalisation_error_matches_the_spread_over_reference_samples() -> None:
     """The ratios are normalised by their mean over a finite generated reference sample;
-    ``mu_norm_err`` is how far that mean's standard error moves ``mu_hat``. Refitting the
+    ``normalisation_error`` is how far that mean's standard error moves ``mu_hat``. Refitting the
     same data with independent reference samples moves it by about that much (the spread
     of 12 refits within a factor 2), an error the members' spread cannot see."""
     rng = np.random.default_rng(4)
@@ -184,7 +189,7 @@ def test_normalisation_error_matches_the_spread_over_reference_samples() -> None
     for _ in range(12):
         fit, _, _ = fit_parametrized(model, data, normalise_with=_background(rng, 3000))
         mus.append(fit.mu_hat)
-        quoted.append(fit.per_hypothesis["mu_norm_err"][fit.best])
+        quoted.append(normalisation_error(fit))
     spread, expected = float(np.std(mus, ddof=1)), float(np.mean(quoted))
     assert expected > 0
     assert 0.5 < spread / expected < 2.0, (spread, expected, mus)

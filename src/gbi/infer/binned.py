@@ -364,9 +364,9 @@ def fit_binned(
     the cut is a ``normsys``; ``sideband_member_weights`` ``(K, n_generated windows)``, the
     same at the generated window events, make it the spread of the SR-to-window ratio when
     the windows fit ``k`` (:func:`_generator_normsys`). When the local significance is
-    below ``zero_below`` the lower edges of the intervals are 0. ``sideband``: ``(data, generated)`` events of the sideband
-    windows next to the SR (module docstring); ``None`` skips the closure. ``window``: the SR
-    in GeV. ``labels`` (1 = signal, truth of a test sample) only add ``truth`` counts.
+    below ``zero_below`` the lower edges of the intervals are 0. ``sideband``: ``(data,
+    generated)`` events of the sideband windows next to the SR (module docstring); ``None``
+    skips the closure. ``window``: the SR in GeV. ``labels`` (1 = signal, truth of a test sample) only add ``truth`` counts.
     """
     from gbi.workspace.counting import fit_cut_and_count
 

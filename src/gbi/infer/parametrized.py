@@ -54,6 +54,7 @@ __all__ = [
     "fit_masses",
     "fit_parametrized",
     "mass_hypotheses",
+    "normalisation_error",
     "normalised_ratios",
     "profile_parabola",
 ]
@@ -305,10 +306,8 @@ def fit_parametrized(
     ``fit.per_hypothesis["ratio_norm"]`` the norms ``(K, h)`` and ``"ratio_norm_rel_err"``
     ``(h,)`` their relative standard error from the finite reference sample (the ratio is
     heavy-tailed: background events that look like signal dominate its mean; 10-30% per
-    member with 2 n_SR reference events in LHCO-style runs, README section 8);
-    ``"mu_norm_err"`` ``(h,)`` is the change of each hypothesis' ``mu_hat`` with the norm
-    moved by that error (``mu_sys_normalisation``), an uncertainty shared by all members
-    and so missing from their spread.
+    member with 2 n_SR reference events in LHCO-style runs, README section 8), which
+    :func:`normalisation_error` turns into an error of ``mu``.
     """
     hypotheses = model.hypotheses()
     members = model.member_ratios(data_sr, hypotheses)
@@ -326,14 +325,25 @@ def fit_parametrized(
     fit = profile_mixture(ratios)
     fit.per_hypothesis["ratio_norm"] = norm
     fit.per_hypothesis["ratio_norm_rel_err"] = norm_err
-    # mu's response to the norm is not 1:1 (it is larger where signal and background
-    # overlap): refit each hypothesis with the norm moved by its error.
-    up = best_fit_per_hypothesis(ratios / (1.0 + norm_err))[0]
-    down = best_fit_per_hypothesis(ratios / np.maximum(1.0 - norm_err, 1e-3))[0]
-    fit.per_hypothesis["mu_norm_err"] = 0.5 * np.abs(up - down)
     fit.ratios = ratios
     fit.member_ratios = members
     return fit, fit_masses(fit, hypotheses), hypotheses
+
+
+def normalisation_error(fit: MixtureFit) -> float:
+    """The change of ``mu_hat`` at the best hypothesis of a :func:`fit_parametrized` fit
+    when the ratios' norm moves by its standard error (``ratio_norm_rel_err``): the
+    ``mu_sys_normalisation`` of the result, shared by every member (they are normalised on
+    the same reference events) and so missing from their spread. ``mu`` does not follow the
+    norm 1:1 (it moves more where signal and background overlap), so the fit is repeated
+    with the norm moved up and down; 0 without a reference sample."""
+    err = float(fit.per_hypothesis["ratio_norm_rel_err"][fit.best])
+    if not err > 0 or fit.ratios is None:
+        return 0.0
+    best = fit.ratios[:, fit.best]
+    up = best_fit_per_hypothesis(best / (1.0 + err))[0][0]
+    down = best_fit_per_hypothesis(best / max(1.0 - err, 1e-3))[0][0]
+    return 0.5 * abs(float(up - down))
 
 
 def normalised_ratios(

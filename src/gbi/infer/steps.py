@@ -27,6 +27,7 @@ from gbi.infer.parametrized import (
     MASS_NAMES,
     ParametrizedModel,
     fit_parametrized,
+    normalisation_error,
     normalised_ratios,
 )
 from gbi.infer.result import InferMethodResult, InferResult
@@ -117,7 +118,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
         spread = generator_spread(fit.ratios, member_weights_from_log_probs(run.log_members_sr))
         assert fit.member_ratios is not None
         classifiers = model_spread(fit.member_ratios)
-        norm_err = float(fit.per_hypothesis["mu_norm_err"][fit.best])
+        norm_err = normalisation_error(fit)
         sigma_gen = math.sqrt(spread.error_mu**2 + classifiers.error_mu**2 + norm_err**2)
         dof = combined_dof(
             [

@@ -20,13 +20,14 @@ share of it), averaged over the runs. A model-based estimate, not a count.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from gbi.infer.binned import BinnedConfig
 from gbi.infer.uncertainty import combined_dof, total_interval
 
 TRUE_MASSES = (500.0, 100.0)
@@ -60,7 +61,8 @@ def _sigma_data(x: dict) -> float:
     rel_gen = c["expected_background_err"] / c["expected_background"]
     data = c["observed"] + (b * s["k_fitted_err"] / s["k_fitted"]) ** 2
     ensemble = sum(v**2 for v in (x.get("generator_normsys_rel") or {}).values())
-    other = b**2 * (0.06**2 + rel_gen**2 + ensemble)
+    extrapolation = BinnedConfig().extrapolation_uncertainty  # the runs used the default
+    other = b**2 * (extrapolation**2 + rel_gen**2 + ensemble)
     return stat * math.sqrt(data / (data + other))
 
 
@@ -113,13 +115,10 @@ def summarise(rows: list[dict], student: bool, shared: float = 0.0) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    student = "--student" in args
-    shared = 0.0
-    if "--shared-fraction" in args:
-        i = args.index("--shared-fraction")
-        shared = float(args[i + 1])
-        del args[i : i + 2]
-    files = [a for a in args if a != "--student"]
-    rows = [x for f in files for x in json.loads(Path(f).read_text())["results"]]
-    summarise(rows, student, shared)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--student", action="store_true")
+    p.add_argument("--shared-fraction", type=float, default=0.0)
+    args = p.parse_args()
+    rows = [x for f in args.files for x in json.loads(Path(f).read_text())["results"]]
+    summarise(rows, args.student, args.shared_fraction)

@@ -14,9 +14,9 @@ sample's.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +53,8 @@ def main(files: list[str], shared: float = 0.0) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    shared = 0.0
-    if "--shared-fraction" in args:
-        i = args.index("--shared-fraction")
-        shared = float(args[i + 1])
-        del args[i : i + 2]
-    main(args, shared)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("files", nargs="+")
+    p.add_argument("--shared-fraction", type=float, default=0.0)
+    args = p.parse_args()
+    main(args.files, args.shared_fraction)
