@@ -193,3 +193,21 @@ def test_normalisation_error_matches_the_spread_over_reference_samples() -> None
     spread, expected = float(np.std(mus, ddof=1)), float(np.mean(quoted))
     assert expected > 0
     assert 0.5 < spread / expected < 2.0, (spread, expected, mus)
+
+
+def test_members_take_their_own_generated_samples() -> None:
+    rng = np.random.default_rng(11)
+    grid = SignalGrid({(m, 100.0): _signal(rng, m, 100.0, 200) for m in (200.0, 400.0)}, m_w=3500)
+    config = ParametrizedConfig(features=("mj1", "delta_mj"), epochs=2, ensemble=2, seed=4)
+    shared = _background(rng, 2000)
+    data = _background(rng, 500)
+    masses = np.array([[300.0, 100.0]])
+    one = ParametrizedModel.train(grid, shared, config).member_ratios(data, masses)
+    same = ParametrizedModel.train(grid, [shared, shared], config).member_ratios(data, masses)
+    np.testing.assert_allclose(same, one)  # one table == that table for every member
+    own = ParametrizedModel.train(grid, [shared, _background(rng, 2000)], config)
+    mixed = own.member_ratios(data, masses)
+    np.testing.assert_allclose(mixed[0], one[0])  # member 0 saw the same sample
+    assert not np.allclose(mixed[1], one[1])  # member 1 learned its own
+    with pytest.raises(GbiInputError, match="one per ensemble member"):
+        ParametrizedModel.train(grid, [shared], config)

@@ -35,7 +35,7 @@ the classifier never saw.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -138,9 +138,20 @@ class ParametrizedModel:
 
     @classmethod
     def train(
-        cls, grid: SignalGrid, background: Mapping[str, np.ndarray], config: ParametrizedConfig
+        cls,
+        grid: SignalGrid,
+        background: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]],
+        config: ParametrizedConfig,
     ) -> ParametrizedModel:
-        """Train on every grid point's SR signal vs the generated SR ``background``."""
+        """Train on every grid point's SR signal vs the generated SR ``background``: one
+        table for every member, or one per member (``config.ensemble`` of them).
+
+        Give each member its own generated sample where you can (``gbi infer`` does): the
+        finite generated sample is learned with the background, and a sample shared by all
+        members moves them together, so their spread misses it. Measured on an LHCO-style
+        run (issue 19): single classifiers on fresh generated samples gave mu_hat / mu_true
+        0.67-0.98 (std 0.13, 5 samples), on one shared sample with new seeds 0.64-0.80 (std 0.06).
+        """
         feats = config.features
         masses = grid.masses
         x_sig = [_matrix(t, feats, f"signal grid point {m}") for m, t in grid.tables.items()]
@@ -149,13 +160,20 @@ class ParametrizedModel:
                 f"signal grid: expected at least 10 signal-region events per mass point, found "
                 f"{grid.counts()}; generate more events per point"
             )
-        x_bkg = _matrix(background, feats, "generated background")
-        if len(x_bkg) < 100:
+        tables = [background] * config.ensemble if isinstance(background, Mapping) else background
+        if len(tables) != config.ensemble:
             raise GbiInputError(
-                f"generated background: expected at least 100 events, found {len(x_bkg)}"
+                f"generated background: expected one table or one per ensemble member "
+                f"({config.ensemble}), found {len(tables)} tables"
+            )
+        x_bkgs = [_matrix(t, feats, "generated background") for t in tables]
+        if min(len(x) for x in x_bkgs) < 100:
+            raise GbiInputError(
+                "generated background: expected at least 100 events per member, found "
+                f"{[len(x) for x in x_bkgs]}"
             )
         members = []
-        for k in range(config.ensemble):
+        for k, x_bkg in enumerate(x_bkgs):
             rng = np.random.default_rng(config.seed * 1000 + k)
             # Background events get a random grid mass; weights balance classes per point.
             which = rng.integers(len(masses), size=len(x_bkg))

@@ -46,12 +46,19 @@ from gbi.infer.uncertainty import combined_dof, generator_spread, model_spread, 
 from gbi.metrics.ensembles import ensemble_error
 from gbi.tables import Table, subset, to_matrix
 
-__all__ = ["InferRun", "run_binned", "run_parametrized", "run_unbinned", "unbinned_toys"]
+__all__ = [
+    "InferRun",
+    "member_samples",
+    "run_binned",
+    "run_parametrized",
+    "run_unbinned",
+    "unbinned_toys",
+]
 
 log = logging.getLogger(__name__)
 
 #: Seed offsets of the random streams (added to the run's seed).
-POOL_SEED, TOYS_SEED, REFERENCE_SEED = 202, 303, 404
+POOL_SEED, TOYS_SEED, REFERENCE_SEED, MEMBER_SAMPLE_SEED = 202, 303, 404, 808
 TOY_MJJ_SEED, TOY_FEATURES_SEED, SIDEBAND_SEED = 505, 606, 707
 
 
@@ -95,6 +102,18 @@ def _mass_errors(masses: dict[str, Any], hypotheses: np.ndarray, spread: Any, mo
         masses[f"{name}_sigma"] = math.hypot(masses[f"{name}_sigma_stat"], sigma_m)
 
 
+def member_samples(run: InferRun, members: int) -> list[Table]:
+    """A generated SR background sample for each of ``members`` classifiers: the run's own
+    for the first, fresh ones of the same size (seeds ``seed + MEMBER_SAMPLE_SEED + k``)
+    for the others, so the members' spread holds the finite generated sample
+    (:meth:`~gbi.infer.parametrized.ParametrizedModel.train`)."""
+    n = len(run.generated["mjj"])
+    return [run.generated] + [
+        run.background.sample_sr(n, seed=run.seed + MEMBER_SAMPLE_SEED + k)
+        for k in range(1, members)
+    ]
+
+
 def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> InferMethodResult:
     """Classifier ``f(x, mX, mY)`` vs generated background, mixture fit, toy-calibrated Z."""
     config, seed, grid = run.config, run.seed, run.signal_grid
@@ -103,7 +122,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     if model is None:
         with run.stages("parametrized_training"):
             pcfg = dataclasses.replace(config.parametrized, seed=config.parametrized.seed + seed)
-            model = ParametrizedModel.train(grid, run.generated, pcfg)
+            model = ParametrizedModel.train(grid, member_samples(run, pcfg.ensemble), pcfg)
     run.result.parametrized_model = model
     with run.stages("parametrized_fit"):
         # Held-out generated samples: one normalises the ratios, one feeds the toys.

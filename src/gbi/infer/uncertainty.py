@@ -129,7 +129,8 @@ def generator_spread(ratios: np.ndarray, weights: np.ndarray) -> GeneratorSpread
 def model_spread(member_ratios: np.ndarray) -> GeneratorSpread:
     """Refit ``mu`` with each classifier member's own ratios ``(K, n, h)``: the classifier
     uncertainty, reported like :func:`generator_spread`. The members differ by their
-    training seed and validation split, so their spread is training noise, of which the
+    training seed, validation split and (in ``gbi infer``) generated training sample, so
+    their spread is training noise, finite generated sample included, of which the
     members' mean keeps ``sigma / sqrt(K)`` (:func:`~gbi.metrics.ensembles.ensemble_error`,
     ``kind="mean"``).
     """
