@@ -150,7 +150,8 @@ class ParametrizedModel:
         finite generated sample is learned with the background, and a sample shared by all
         members moves them together, so their spread misses it. Measured on an LHCO-style
         run (issue 19): single classifiers on fresh generated samples gave mu_hat / mu_true
-        0.67-0.98 (std 0.13, 5 samples), on one shared sample with new seeds 0.64-0.80 (std 0.06).
+        0.67-0.98 (std 0.13, 5 samples), on one shared sample with new seeds 0.64-0.80
+        (std 0.06).
         """
         feats = config.features
         masses = grid.masses
