@@ -56,6 +56,7 @@ from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.config import SIDEBAND_SIGNAL_MODES
 from gbi.infer.plots import plot_scan
 from gbi.infer.signal_grid import ordered_masses
+from gbi.infer.unbinned import SIGNAL_MODELS, UnbinnedConfig
 from gbi.io import write_json
 from gbi.regions import Regions
 from gbi.threads import limit_process_threads
@@ -128,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=InferConfig.unbinned_toys,
         help="background-only toys calibrating the unbinned significance (full fits each)",
+    )
+    p.add_argument(
+        "--unbinned-model",
+        choices=SIGNAL_MODELS,
+        default=UnbinnedConfig.signal_model,
+        help="signal density of the unbinned fit (default: %(default)s)",
     )
     p.add_argument(
         "--share-flow",
@@ -215,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     base = dataclasses.replace(
         base,
         binned=dataclasses.replace(base.binned, sideband_closure=args.binned_sideband_closure),
+        unbinned=dataclasses.replace(base.unbinned, signal_model=args.unbinned_model),
         parametrized=dataclasses.replace(
             base.parametrized,
             features=tuple(args.parametrized_features or base.parametrized.features),

@@ -92,8 +92,10 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
     from gbi.detect.config import DEFAULT_CUTS, METHODS
     from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
     from gbi.infer.config import INFER_METHODS, SIDEBAND_SIGNAL_MODES, InferConfig
+    from gbi.infer.unbinned import SIGNAL_MODELS
     from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
+    assert cli_infer.UNBINNED_MODELS == SIGNAL_MODELS
     assert cli_detect.METHODS == METHODS
     assert cli_detect.DEFAULT_CUTS == DEFAULT_CUTS
     assert cli_infer.INFER_METHODS == INFER_METHODS

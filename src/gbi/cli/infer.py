@@ -32,6 +32,7 @@ EVIDENCE_THRESHOLD = 2.0
 SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
 SIDEBAND_SIGNAL_MODES: tuple[str, ...] = ("off", "subtract")
 SIDEBAND_SIGNAL_DEFAULT = "subtract"
+UNBINNED_MODELS: tuple[str, ...] = ("flow", "gmm")
 BINNED_DEFAULTS = {"efficiency": 0.02, "sideband_width": 200.0}
 
 
@@ -73,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=10,
         help="background-only toys calibrating the unbinned significance",
+    )
+    p.add_argument(
+        "--unbinned-model",
+        choices=UNBINNED_MODELS,
+        default=None,
+        help="signal density of the unbinned fit: 'flow' (R-ANODE, conditional w scan) or "
+        "'gmm' (Gaussian mixture); default: UnbinnedConfig's",
     )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(
@@ -190,6 +198,9 @@ def _config(args: argparse.Namespace):
         evidence_threshold=args.evidence_threshold,
         sideband_signal=args.sideband_signal,
         unbinned_toys=args.unbinned_toys,
+        unbinned=dataclasses.replace(
+            defaults.unbinned, signal_model=args.unbinned_model or defaults.unbinned.signal_model
+        ),
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
         binned=dataclasses.replace(
             defaults.binned,

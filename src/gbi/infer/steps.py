@@ -41,6 +41,7 @@ from gbi.infer.unbinned import (
     free_fit_q0,
     member_refits,
     signal_summary,
+    training_refits,
 )
 from gbi.infer.uncertainty import combined_dof, generator_spread, model_spread, total_result
 from gbi.metrics.ensembles import ensemble_error
@@ -218,7 +219,17 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
         fit = fit_unbinned(x, log_bkg, ucfg, columns)
         # Generator uncertainty: refits with each bootstrap flow's density.
         mu_members = member_refits(x, fit, log_members, log_mjj, ucfg, columns)
-        sigma_u = ensemble_error(mu_members)
+        sigma_flows = ensemble_error(mu_members)
+        # The signal flows' own training noise (conditional ensemble; 0 otherwise).
+        mu_training = training_refits(fit)
+        sigma_training = ensemble_error(mu_training, "mean")
+        sigma_u = math.hypot(sigma_flows, sigma_training)
+        dof_u = combined_dof(
+            [
+                (sigma_flows, max(len(mu_members) - 1, 1)),
+                (sigma_training, max(len(mu_training) - 1, 1)),
+            ]
+        )
     with run.stages("unbinned_toys"):
         toys = unbinned_toys(
             run.background, mjj_density, run.n_sr, config.unbinned_toys, ucfg, columns, run.seed
@@ -230,11 +241,14 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             **total_result(
                 fit,
                 sigma_gen=sigma_u,
-                sigma_gen_dof=combined_dof([(sigma_u, max(len(mu_members) - 1, 1))]),
+                sigma_gen_dof=dof_u,
                 z_for_zero=calibrated["significance"],
                 zero_below=config.evidence_threshold,
             ),
             "mu_hat_flow_members": mu_members,
+            "mu_sys_flows": sigma_flows,
+            "mu_hat_signal_flow_members": mu_training,
+            "mu_sys_signal_flow_training": sigma_training,
             "significance": calibrated["significance"],
             "p_value": calibrated["p_value"],
             "significance_calibration": calibrated["method"],

@@ -62,6 +62,7 @@ __all__ = [
     "free_fit_q0",
     "member_refits",
     "signal_summary",
+    "training_refits",
 ]
 
 
@@ -275,7 +276,20 @@ def _fit_flow(
     norm = np.maximum(resp.sum(0), 1e-300)
     fit.per_hypothesis["signal_means"] = ((resp.T @ z) / norm[:, None] * scale + mean)[:, None]
     fit.per_hypothesis["epochs"] = np.array([sum(e) for e in scan.epochs])
+    if scan.member_log_sig is not None and len(scan.member_log_sig) > 1:
+        fit.member_ratios = np.exp(np.clip(scan.member_log_sig - log_bkg[None, :, None], -700, 700))
     return fit
+
+
+def training_refits(fit: MixtureFit) -> list[float]:
+    """``mu_hat`` of each conditional signal-flow member alone (its own held-out densities,
+    :attr:`~gbi.infer.signal_flow.SignalScan.member_log_sig`): their spread is the
+    training noise of the fitted mean density (``ensemble_error(..., "mean")``); one value
+    without an ensemble."""
+    if fit.member_ratios is None:
+        return [fit.mu_hat]
+    w = fit.per_hypothesis["w_fixed"]
+    return [scan_fit(w, r).mu_hat for r in fit.member_ratios]
 
 
 def fit_unbinned(
