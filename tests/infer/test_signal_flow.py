@@ -115,8 +115,9 @@ def test_bad_settings_are_named() -> None:
 
 def test_conditional_scan_is_smooth_and_the_members_mean() -> None:
     """The default scan: one ``p_sig(z | w)`` per fold and member, read on a log grid of
-    ``w``; the fitted density is the members' mean, and the held-out ``l(w)`` has a single
-    maximum (flows trained point by point scatter by tens of nats between neighbours)."""
+    ``w``; ``log_sig`` is the members' mean density, and the members' mean held-out
+    ``l(w)`` has a single maximum (flows trained point by point scatter by tens of nats
+    between neighbours)."""
     x, log_bkg, _ = _events(np.random.default_rng(26), 3000, 0.04)
     cfg = dataclasses.replace(FAST, ensemble=2, grid_points=13, w_start=0.005, w_max=0.2)
     scan = scan_signal_flows(x, log_bkg, cfg, seed=6)
@@ -125,7 +126,9 @@ def test_conditional_scan_is_smooth_and_the_members_mean() -> None:
     assert scan.member_log_sig.shape == (2, 3000, 13)
     mean = np.logaddexp(*scan.member_log_sig) - np.log(2.0)
     np.testing.assert_allclose(scan.log_sig, mean)
-    fit = scan_fit(scan.w, np.exp(scan.log_sig - log_bkg[:, None]))
+    fit = scan_fit(scan.w, np.exp(scan.member_log_sig - log_bkg[:, None]))
+    assert fit.member_ratios is not None
+    assert fit.member_ratios.shape == (2, 3000, 13)
     ll = fit.per_hypothesis["log_likelihood"]
     rises = np.sign(np.diff(ll))
     assert np.count_nonzero(np.diff(rises) < 0) <= 1, ll  # at most one local maximum

@@ -269,15 +269,15 @@ def _fit_flow(
 ) -> MixtureFit:
     """The R-ANODE fit: out-of-fold flows scanned in ``w`` (:mod:`gbi.infer.signal_flow`)."""
     scan = scan_signal_flows(z, log_bkg, config.flow, seed=config.seed)
-    ratios = np.exp(np.clip(scan.log_sig - log_bkg[:, None], -700, 700))
-    fit = scan_fit(scan.w, ratios)
+    log_sig = scan.log_sig if scan.member_log_sig is None else scan.member_log_sig
+    fit = scan_fit(scan.w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
+    ratios = fit.ratios
+    assert ratios is not None
     # Where the signal sits: the data's mean weighted by each event's signal probability.
     resp = scan.w * ratios / (1.0 + scan.w * (ratios - 1.0))  # (n, h)
     norm = np.maximum(resp.sum(0), 1e-300)
     fit.per_hypothesis["signal_means"] = ((resp.T @ z) / norm[:, None] * scale + mean)[:, None]
     fit.per_hypothesis["epochs"] = np.array([sum(e) for e in scan.epochs])
-    if scan.member_log_sig is not None and len(scan.member_log_sig) > 1:
-        fit.member_ratios = np.exp(np.clip(scan.member_log_sig - log_bkg[None, :, None], -700, 700))
     return fit
 
 
@@ -342,11 +342,12 @@ def member_refits(
         return [fit.mu_hat]
     if config.signal_model != "flow":
         return [free_fit(x, lp + log_mjj, config, columns)[0] for lp in log_members]
-    assert fit.ratios is not None
+    ratios = fit.ratios if fit.member_ratios is None else fit.member_ratios
+    assert ratios is not None
     log_mix = np.logaddexp.reduce(log_members, axis=0) - np.log(len(log_members))
     w = fit.per_hypothesis["w_fixed"]
     return [
-        scan_fit(w, fit.ratios * np.exp(np.clip(log_mix - lp, -700, 700))[:, None]).mu_hat
+        scan_fit(w, ratios * np.exp(np.clip(log_mix - lp, -700, 700))[:, None]).mu_hat
         for lp in log_members
     ]
 
