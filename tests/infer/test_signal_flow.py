@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from gbi.errors import GbiInputError
-from gbi.infer.signal_flow import SignalFlowConfig, scan_fit, scan_signal_flows
+from gbi.infer.signal_flow import SCANS, SignalFlowConfig, scan_fit, scan_signal_flows
 from gbi.infer.unbinned import UnbinnedConfig, fit_unbinned, free_fit, free_fit_q0, member_refits
 
 N_EVENTS = 6000
@@ -60,15 +60,17 @@ def test_free_fit_is_the_full_fit() -> None:
     assert abs(q0 - free_fit_q0(fit)) < 1e-6
 
 
-def test_scan_is_seeded_and_finds_nothing_in_background() -> None:
+@pytest.mark.parametrize("kind", SCANS)
+def test_scan_is_seeded_and_finds_nothing_in_background(kind: str) -> None:
     """One density per event and scan point, the same ones for the same seed; on pure
     background no scan point describes the held-out events better than background only."""
     rng = np.random.default_rng(24)
     z = rng.normal(0.0, 1.0, (1200, 2))
     log_bkg = stats.norm.logpdf(z).sum(1)
-    scan = scan_signal_flows(z, log_bkg, FAST, seed=4)
+    cfg = dataclasses.replace(FAST, scan=kind)
+    scan = scan_signal_flows(z, log_bkg, cfg, seed=4)
     assert scan.log_sig.shape == (1200, len(scan.w))
-    again = scan_signal_flows(z, log_bkg, FAST, seed=4)
+    again = scan_signal_flows(z, log_bkg, cfg, seed=4)
     np.testing.assert_array_equal(scan.log_sig, again.log_sig)
     # Pure background: the held-out likelihood never rises above background only.
     fit = scan_fit(scan.w, np.exp(scan.log_sig - log_bkg[:, None]))

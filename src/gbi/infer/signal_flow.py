@@ -52,6 +52,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,7 @@ from gbi.infer.mixture import (
     log_likelihood,
 )
 
-__all__ = ["SignalFlowConfig", "SignalScan", "scan_fit", "scan_signal_flows"]
+__all__ = ["SCANS", "SignalFlowConfig", "SignalScan", "scan_fit", "scan_signal_flows"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +157,55 @@ def _log_prob(flow: torch.nn.Module, z: torch.Tensor, batch: int = 65536) -> tor
     return torch.cat([flow().log_prob(z[i : i + batch]) for i in range(0, len(z), batch)])
 
 
+def _optimise(
+    flow: torch.nn.Module,
+    train: torch.Tensor,
+    batch_loss: Callable[[torch.Tensor], torch.Tensor],
+    val_loss: Callable[[], float],
+    config: SignalFlowConfig,
+    gen: torch.Generator,
+    epochs: int,
+) -> int:
+    """Adam on ``batch_loss(indices)`` over shuffled batches of ``train``, early stopping
+    on ``val_loss()`` (``patience``), best state kept; returns the epochs run."""
+    batch = max(1, min(config.batch_size, len(train)))
+    optimizer = torch.optim.Adam(flow.parameters(), lr=config.learning_rate)
+    best_loss, best_state, bad, run = math.inf, copy.deepcopy(flow.state_dict()), 0, 0
+    for epoch in range(epochs):
+        flow.train()
+        perm = train[torch.randperm(len(train), generator=gen)]
+        for start in range(0, len(perm) - batch + 1, batch):
+            loss = batch_loss(perm[start : start + batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        run = epoch + 1
+        flow.eval()
+        with torch.no_grad():
+            current = val_loss()
+        if not math.isfinite(current):
+            raise GbiInputError(
+                f"signal flow: training diverged at epoch {epoch} (validation loss {current}); "
+                "lower the signal flow learning_rate"
+            )
+        if current < best_loss - 1e-6:
+            best_loss, best_state, bad = current, copy.deepcopy(flow.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= config.patience:
+                break
+    flow.load_state_dict(best_state)
+    flow.eval()
+    return run
+
+
+def _split(n: int, config: SignalFlowConfig, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """Random validation and training indices of ``n`` events."""
+    order = torch.randperm(n, generator=gen)
+    n_val = max(1, round(config.val_fraction * n))
+    return order[:n_val], order[n_val:]
+
+
 def _train(
     flow: torch.nn.Module,
     z: torch.Tensor,
@@ -167,37 +217,16 @@ def _train(
 ) -> int:
     """Train ``flow`` in place at fixed ``w`` (train/validation split inside); epochs run."""
     gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(z), generator=gen)
-    n_val = max(1, round(config.val_fraction * len(z)))
-    val, train = order[:n_val], order[n_val:]
-    batch = max(1, min(config.batch_size, len(train)))
-    optimizer = torch.optim.Adam(flow.parameters(), lr=config.learning_rate)
-    best_loss, best_state, bad, run = math.inf, copy.deepcopy(flow.state_dict()), 0, 0
-    for epoch in range(epochs):
-        flow.train()
-        perm = train[torch.randperm(len(train), generator=gen)]
-        for start in range(0, len(perm) - batch + 1, batch):
-            idx = perm[start : start + batch]
-            loss = _mixture_loss(flow().log_prob(z[idx]), log_bkg[idx], w)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        run = epoch + 1
-        val_loss = float(_mixture_loss(_log_prob(flow, z[val]), log_bkg[val], w))
-        if not math.isfinite(val_loss):
-            raise GbiInputError(
-                f"signal flow: training diverged at epoch {epoch} (validation loss {val_loss}); "
-                "lower the signal flow learning_rate"
-            )
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_state, bad = val_loss, copy.deepcopy(flow.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= config.patience:
-                break
-    flow.load_state_dict(best_state)
-    flow.eval()
-    return run
+    val, train = _split(len(z), config, gen)
+    return _optimise(
+        flow,
+        train,
+        lambda idx: _mixture_loss(flow().log_prob(z[idx]), log_bkg[idx], w),
+        lambda: float(_mixture_loss(_log_prob(flow, z[val]), log_bkg[val], w)),
+        config,
+        gen,
+        epochs,
+    )
 
 
 def _w_context(w: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
@@ -234,40 +263,22 @@ def _train_conditional(
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     flow = _build(config, z.shape[1], context=1)
-    order = torch.randperm(len(z), generator=gen)
-    n_val = max(1, round(config.val_fraction * len(z)))
-    val, train = order[:n_val], order[n_val:]
-    w_val = torch.exp(lo + (hi - lo) * torch.rand(n_val, generator=gen))
-    batch = max(1, min(config.batch_size, len(train)))
-    optimizer = torch.optim.Adam(flow.parameters(), lr=config.learning_rate)
-    best_loss, best_state, bad, run = math.inf, copy.deepcopy(flow.state_dict()), 0, 0
-    for epoch in range(config.epochs):
-        flow.train()
-        perm = train[torch.randperm(len(train), generator=gen)]
-        for start in range(0, len(perm) - batch + 1, batch):
-            idx = perm[start : start + batch]
-            w = torch.exp(lo + (hi - lo) * torch.rand(len(idx), generator=gen))
-            loss = _conditional_loss(flow, z[idx], log_bkg[idx], w, lo, hi)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        run = epoch + 1
-        flow.eval()
-        with torch.no_grad():
-            val_loss = float(_conditional_loss(flow, z[val], log_bkg[val], w_val, lo, hi))
-        if not math.isfinite(val_loss):
-            raise GbiInputError(
-                f"signal flow: training diverged at epoch {epoch} (validation loss {val_loss}); "
-                "lower the signal flow learning_rate"
-            )
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_state, bad = val_loss, copy.deepcopy(flow.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= config.patience:
-                break
-    flow.load_state_dict(best_state)
-    flow.eval()
+    val, train = _split(len(z), config, gen)
+    w_val = torch.exp(lo + (hi - lo) * torch.rand(len(val), generator=gen))
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        w = torch.exp(lo + (hi - lo) * torch.rand(len(idx), generator=gen))
+        return _conditional_loss(flow, z[idx], log_bkg[idx], w, lo, hi)
+
+    run = _optimise(
+        flow,
+        train,
+        batch_loss,
+        lambda: float(_conditional_loss(flow, z[val], log_bkg[val], w_val, lo, hi)),
+        config,
+        gen,
+        config.epochs,
+    )
     return flow, run
 
 
