@@ -6,7 +6,8 @@ Rows of ``sideband_subtract_*seeds200-211.json`` were made with the classifier m
 grid bootstrap (since removed): their parametrized interval is recomputed with the members'
 mean error, as the default computes it. ``--student`` recomputes every parametrized interval
 with Student's t quantile for the generator uncertainty (``gbi.infer.uncertainty``,
-"Few members"), from the stored stat interval and member spreads.
+"Few members"), from the stored stat interval, member spreads and (rows since stop 28) the
+normalisation error.
 
 ``--shared-fraction F``: the runs draw their background from one finite sample (200k of
 400k events: F = 0.5), so two runs share a fraction F of their events and the scatter of
@@ -39,13 +40,16 @@ def _interval(x: dict, student: bool) -> tuple[float, float]:
     m = np.array(x["mu_hat_classifier_members"])
     cls = float(np.std(m, ddof=1) / math.sqrt(len(m)))
     flows = x["mu_sys_flows"]
+    norm = x.get("mu_sys_normalisation", 0.0)  # rows since stop 28 (known: no dof)
     dof = None
     if student:
-        dof = combined_dof([(flows, len(x["mu_hat_flow_members"]) - 1), (cls, len(m) - 1)])
+        dof = combined_dof(
+            [(flows, len(x["mu_hat_flow_members"]) - 1), (cls, len(m) - 1), (norm, None)]
+        )
     return total_interval(
         x["mu_hat"],
         (x["mu_lo_stat"], x["mu_hi_stat"]),
-        sigma_gen=math.hypot(flows, cls),
+        sigma_gen=math.sqrt(flows**2 + cls**2 + norm**2),
         z_global=x["significance"],
         sigma_gen_dof=dof,
     )

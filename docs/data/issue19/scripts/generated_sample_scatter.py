@@ -1,53 +1,95 @@
-"""Where does the parametrized model-seed scatter come from? Seed-233 data and flows fixed;
-single-member classifiers retrained (A) on fresh generated samples, (B) on the same generated
-sample with new classifier seeds. Reference sample fixed (10 n_SR) for all."""
-import dataclasses, sys, time
+"""Where does the parametrized fit's model-seed scatter come from? (issue 19, stop 29)
+
+Usage: python generated_sample_scatter.py --signal SIG.root --background QCD.parquet [...]
+       --signal-grid GRID [--seed 233] [--repeats 5] [--examples DIR]
+
+One LHCO-style pseudo-experiment (200k background events drawn as
+``examples/gbi_injection_scan.py`` draws them for ``--seed``, 1000 W' injected, sideband
+subtraction off) is run once with ``gbi.infer.run_inference``; then, with its data and
+flows fixed and one reference sample of 10 n_SR generated events for all, single-member
+classifiers are retrained ``--repeats`` times (A) on fresh generated samples with the same
+classifier seed, (B) on the run's generated sample with new classifier seeds. Prints
+``mu_hat / mu_true`` of each fit. Output of stop 29: ``../generated_sample_scatter_seed233.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
 from pathlib import Path
+
 import numpy as np
-sys.path.insert(0, "/work/main/examples")
-from gbi_injection_scan import background_rows
-from lhco_injection_scan import load_features
-from gbi.infer import InferConfig, load_signal_grid, run_inference
-from gbi.infer.parametrized import fit_parametrized, ParametrizedModel
+
 from gbi.background import n_generated
+from gbi.infer import InferConfig, load_signal_grid, run_inference
+from gbi.infer.parametrized import ParametrizedModel, fit_parametrized
 from gbi.threads import limit_process_threads
 
-limit_process_threads(2)
-seed = 233
-work = Path("/work/scratch/srcdiag")
-bk = [f"/work/scratch/proc_qcd_{a}/features/qcd_{a}_00{i}.parquet" for a in "ab" for i in range(4)]
-background = load_features(bk, work, "background")
-signal = load_features(["/work/scratch/sig500/wprime_3500_500_100_23_000.root"], work, "signal")
-grid = load_signal_grid(["/work/scratch/gen/grid3500"])
-base = InferConfig(methods=("parametrized",), sideband_signal="off", toys=5)
-columns = ("mjj", *base.features)
-rng = np.random.default_rng(5000 + seed)
-pick = background_rows(len(background["mjj"]), 200000, rng)
-bkg = {c: background[c][pick] for c in columns}
-order = rng.permutation(len(signal["mjj"]))
-inj = {c: signal[c][order[:1000]] for c in columns}
-data = {c: np.concatenate([bkg[c], inj[c]]) for c in columns}
-data["label"] = np.r_[np.zeros(len(pick), int), np.ones(1000, int)]
-res = run_inference(data, config=dataclasses.replace(base, seed=seed), signal_grid=grid)
-m = res.methods["parametrized"].values
-truth = res.mu_true
-print("run mu_hat/true", m["mu_hat"] / truth, "members", np.array(m["mu_hat_classifier_members"]) / truth, flush=True)
-lo, hi = base.regions.signal_region
-sr = (data["mjj"] >= lo) & (data["mjj"] < hi)
-data_sr = {c: data[c][sr] for c in columns}
-n_sr = int(sr.sum())
-bg = res.background
-ref = bg.sample_sr(10 * n_sr, seed=91000)
-gen0 = bg.sample_sr(n_generated(n_sr, base.oversampling), seed=seed + 101)
-pcfg = dataclasses.replace(base.parametrized, ensemble=1)
-for label, k in [(l, k) for k in range(5) for l in "AB"]:
-    t = time.time()
-    if label == "A":
-        gen = bg.sample_sr(n_generated(n_sr, base.oversampling), seed=50000 + k)
-        cfg = dataclasses.replace(pcfg, seed=seed)
-    else:
-        gen = gen0
-        cfg = dataclasses.replace(pcfg, seed=seed + 100 + k)
-    model = ParametrizedModel.train(grid, gen, cfg)
-    fit, masses, hyp = fit_parametrized(model, data_sr, normalise_with=ref)
-    print(f"{label}{k}: mu_hat/true {fit.mu_hat / truth:.3f} best {hyp[fit.best]} ({time.time()-t:.0f} s)", flush=True)
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--signal", nargs="+", required=True)
+    p.add_argument("--background", nargs="+", required=True)
+    p.add_argument("--signal-grid", nargs="+", required=True)
+    p.add_argument("--seed", type=int, default=233)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--examples", default=str(Path(__file__).parents[4] / "examples"))
+    args = p.parse_args()
+    sys.path.insert(0, args.examples)
+    from gbi_injection_scan import background_rows
+    from lhco_injection_scan import load_features
+
+    limit_process_threads(args.threads)
+    seed = args.seed
+    work = Path(tempfile.mkdtemp(prefix="gbi_sample_scatter_"))
+    background = load_features(args.background, work, "background")
+    signal = load_features(args.signal, work, "signal")
+    grid = load_signal_grid(args.signal_grid)
+    base = InferConfig(methods=("parametrized",), sideband_signal="off", toys=5)
+    columns = ("mjj", *base.features)
+    rng = np.random.default_rng(5000 + seed)
+    pick = background_rows(len(background["mjj"]), 200000, rng)
+    order = rng.permutation(len(signal["mjj"]))
+    data = {c: np.concatenate([background[c][pick], signal[c][order[:1000]]]) for c in columns}
+    data["label"] = np.r_[np.zeros(len(pick), int), np.ones(1000, int)]
+    res = run_inference(data, config=dataclasses.replace(base, seed=seed), signal_grid=grid)
+    truth = res.mu_true
+    assert truth is not None
+    m = res.methods["parametrized"].values
+    members = np.array(m["mu_hat_classifier_members"]) / truth
+    print("run mu_hat/true", m["mu_hat"] / truth, "members", members, flush=True)
+    lo, hi = base.regions.signal_region
+    sr = (data["mjj"] >= lo) & (data["mjj"] < hi)
+    data_sr = {c: data[c][sr] for c in columns}
+    n_sr = int(sr.sum())
+    bg = res.background
+    assert bg is not None
+    reference = bg.sample_sr(10 * n_sr, seed=91000)
+    n_gen = n_generated(n_sr, base.oversampling)
+    run_sample = bg.sample_sr(n_gen, seed=seed + 101)  # the run's own (SR_SAMPLE_SEED)
+    one = dataclasses.replace(base.parametrized, ensemble=1)
+    for k in range(args.repeats):
+        for label in "AB":
+            start = time.time()
+            if label == "A":
+                sample, cfg = (
+                    bg.sample_sr(n_gen, seed=50000 + k),
+                    dataclasses.replace(one, seed=seed),
+                )
+            else:
+                sample, cfg = run_sample, dataclasses.replace(one, seed=seed + 100 + k)
+            model = ParametrizedModel.train(grid, sample, cfg)
+            fit, _, hyp = fit_parametrized(model, data_sr, normalise_with=reference)
+            print(
+                f"{label}{k}: mu_hat/true {fit.mu_hat / truth:.3f} best {hyp[fit.best]} "
+                f"({time.time() - start:.0f} s)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
