@@ -40,8 +40,7 @@ each ``w`` learn different things by chance: on a 5-d toy with an exact backgrou
 ``w``. Instead one flow ``p_sig(z | w)`` per fold takes ``log w`` as its context and is
 trained with ``w`` drawn log-uniformly per event (loss ``-log(1 + w (r - 1)) / w``, so small
 and large ``w`` pull alike); ``l(w)`` read on ``grid_points`` values is then smooth, and the
-scan is one training per fold instead of one per point (36-56 s against 500 s for the toy
-on one thread). ``ensemble`` such flows with different seeds are averaged (the mean of
+scan is one training per fold and member instead of one per point. ``ensemble`` such flows with different seeds are averaged (the mean of
 their held-out ``l(w)``, :func:`scan_fit`) and the spread of their own fits is the
 training error that
 :func:`gbi.infer.run_inference` adds to the interval (``mu_sys_signal_flow_training``).
