@@ -302,6 +302,8 @@ def _run_seed(
                 "mu_sys_normalisation": res.get("mu_sys_normalisation"),
                 "mu_hat_flow_members": res.get("mu_hat_flow_members"),
                 "mu_hat_classifier_members": res.get("mu_hat_classifier_members"),
+                "mu_sys_signal_flow_training": res.get("mu_sys_signal_flow_training"),
+                "mu_hat_signal_flow_members": res.get("mu_hat_signal_flow_members"),
                 "significance": res.get("significance"),
                 "significance_local": res.get("significance_local"),
                 "masses": res.get("masses"),

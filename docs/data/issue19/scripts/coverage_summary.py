@@ -58,7 +58,7 @@ def _interval(x: dict, student: bool) -> tuple[float, float]:
 def _sigma_data(x: dict) -> float:
     """The data's statistical error of ``mu_hat`` in one run (``--shared-fraction``)."""
     stat = (x["mu_hi_stat"] - x["mu_lo_stat"]) / 2
-    if x["method"] != "binned":
+    if x["method"] != "binned":  # parametrized, unbinned: the likelihood interval
         return stat
     c, s = x["cut"], x["sideband_closure"]
     b = c["expected_background"] * s["k_fitted"]
@@ -82,8 +82,12 @@ def _smeared_coverage(rows: list[dict], iv: np.ndarray, shared: float) -> float:
 
 
 def summarise(rows: list[dict], student: bool, shared: float = 0.0) -> None:
-    for method in ("parametrized", "binned"):
-        r = [x for x in rows if x["method"] == method and x["mu_hat"] is not None]
+    for method in ("parametrized", "binned", "unbinned"):
+        r = [
+            x
+            for x in rows
+            if x["method"] == method and x["mu_hat"] is not None and x["n_signal"] > 0
+        ]
         if not r:
             continue
         t = np.array([x["mu_true"] for x in r])
@@ -107,7 +111,7 @@ def summarise(rows: list[dict], student: bool, shared: float = 0.0) -> None:
                 for m in (x["masses"] for x in r)
             ]
             line += f"  masses inside {sum(inside)}/{len(inside)}"
-        else:
+        elif method == "binned":
             count = np.array([x["n_pass_hat"] / x["n_pass_true"] for x in r])
             ccov = np.mean([x["n_pass_lo"] <= x["n_pass_true"] <= x["n_pass_hi"] for x in r])
             lim = np.mean([x["n_pass_upper_limit_95"] >= x["n_pass_true"] for x in r])
