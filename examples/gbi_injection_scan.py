@@ -55,6 +55,7 @@ from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inferenc
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.config import SIDEBAND_SIGNAL_MODES
 from gbi.infer.plots import plot_scan
+from gbi.infer.signal_flow import SignalFlowConfig
 from gbi.infer.signal_grid import ordered_masses
 from gbi.infer.unbinned import SIGNAL_MODELS, UnbinnedConfig
 from gbi.io import write_json
@@ -135,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=SIGNAL_MODELS,
         default=UnbinnedConfig.signal_model,
         help="signal density of the unbinned fit (default: %(default)s)",
+    )
+    p.add_argument(
+        "--unbinned-em-steps",
+        type=int,
+        default=SignalFlowConfig.em_steps,
+        help="EM steps after the R-ANODE scan (--unbinned-model flow; default: %(default)s)",
     )
     p.add_argument(
         "--share-flow",
@@ -222,7 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     base = dataclasses.replace(
         base,
         binned=dataclasses.replace(base.binned, sideband_closure=args.binned_sideband_closure),
-        unbinned=dataclasses.replace(base.unbinned, signal_model=args.unbinned_model),
+        unbinned=dataclasses.replace(
+            base.unbinned,
+            signal_model=args.unbinned_model,
+            flow=dataclasses.replace(base.unbinned.flow, em_steps=args.unbinned_em_steps),
+        ),
         parametrized=dataclasses.replace(
             base.parametrized,
             features=tuple(args.parametrized_features or base.parametrized.features),
@@ -304,6 +315,7 @@ def _run_seed(
                 "mu_hat_classifier_members": res.get("mu_hat_classifier_members"),
                 "mu_sys_signal_flow_training": res.get("mu_sys_signal_flow_training"),
                 "mu_hat_signal_flow_members": res.get("mu_hat_signal_flow_members"),
+                "em_w_steps": (res.get("signal_model") or {}).get("em_w_steps"),
                 "significance": res.get("significance"),
                 "significance_local": res.get("significance_local"),
                 "masses": res.get("masses"),

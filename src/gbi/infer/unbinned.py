@@ -43,6 +43,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ from scipy import optimize, stats
 
 from gbi.errors import GbiInputError
 from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis, profile_mixture
-from gbi.infer.signal_flow import SignalFlowConfig, scan_fit, scan_signal_flows
+from gbi.infer.signal_flow import SignalFlowConfig, refine_em, scan_fit, scan_signal_flows
 
 __all__ = [
     "SIGNAL_MODELS",
@@ -268,16 +269,36 @@ def _fit_flow(
     z: np.ndarray, log_bkg: np.ndarray, config: UnbinnedConfig, mean: np.ndarray, scale: np.ndarray
 ) -> MixtureFit:
     """The R-ANODE fit: out-of-fold flows scanned in ``w`` (:mod:`gbi.infer.signal_flow`)."""
-    scan = scan_signal_flows(z, log_bkg, config.flow, seed=config.seed)
-    log_sig = scan.log_sig if scan.member_log_sig is None else scan.member_log_sig
-    fit = scan_fit(scan.w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
+    fc = config.flow
+    scan = scan_signal_flows(z, log_bkg, fc, seed=config.seed)
+    log_sig = scan.log_sig[None] if scan.member_log_sig is None else scan.member_log_sig
+    w = scan.w
+    fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
+    em: list[list[float]] = []
+    if fc.em_steps > 0 and fit.mu_hat > 0:
+        # EM steps per member from the ensemble's w (signal_flow module doc), then the
+        # fixed densities fitted on a fine grid like the scan (members' l(w) averaged).
+        j = int(np.argmin(abs(np.log(w) - math.log(fit.mu_hat))))
+        refined = []
+        for m, member in enumerate(log_sig):
+            ls, steps = refine_em(z, log_bkg, fit.mu_hat, member[:, j], fc, config.seed + 97 * m)
+            refined.append(ls)
+            em.append(steps)
+        w = np.geomspace(fc.w_start, fc.w_max, 4 * fc.grid_points)
+        log_sig = np.repeat(np.stack(refined)[:, :, None], len(w), 2)
+        fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
     ratios = fit.ratios
     assert ratios is not None
     # Where the signal sits: the data's mean weighted by each event's signal probability.
-    resp = scan.w * ratios / (1.0 + scan.w * (ratios - 1.0))  # (n, h)
+    resp = w * ratios / (1.0 + w * (ratios - 1.0))  # (n, h)
     norm = np.maximum(resp.sum(0), 1e-300)
     fit.per_hypothesis["signal_means"] = ((resp.T @ z) / norm[:, None] * scale + mean)[:, None]
-    fit.per_hypothesis["epochs"] = np.array([sum(e) for e in scan.epochs])
+    epochs = [sum(e) for e in scan.epochs]
+    fit.per_hypothesis["epochs"] = np.array(
+        epochs if len(epochs) == len(w) else [epochs[0]] * len(w)
+    )
+    if em:
+        fit.per_hypothesis["em_steps"] = np.array(em)  # (members, steps + 1): w per step
     return fit
 
 
@@ -427,4 +448,6 @@ def signal_summary(fit: MixtureFit, columns: tuple[str, ...]) -> dict[str, Any]:
         out["model"] = "flow"
         out["w_scan"] = [float(w) for w in fit.per_hypothesis["w_fixed"]]
         out["w_scan_log_likelihood"] = [float(v) for v in fit.per_hypothesis["log_likelihood"]]
+    if "em_steps" in fit.per_hypothesis:  # w after each EM step, per member (from the scan's)
+        out["em_w_steps"] = fit.per_hypothesis["em_steps"].tolist()
     return out

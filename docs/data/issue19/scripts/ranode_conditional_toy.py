@@ -1,6 +1,8 @@
 """The w-conditional R-ANODE signal flow on the 5-d toy of ``ranode_scan_noise.py``.
 
-Usage: python ranode_conditional_toy.py MU FIRST_SEED SEEDS [ENSEMBLE]
+Usage: python ranode_conditional_toy.py MU FIRST_SEED SEEDS [ENSEMBLE] [EM_STEPS]
+
+(``EM_STEPS``: ``SignalFlowConfig.em_steps``, default 0; the w after each step is printed.)
 
 For each seed: 30k events (exact background log density), :func:`gbi.infer.unbinned.fit_unbinned`
 with ``signal_model="flow"`` and the default (conditional) scan; prints one JSON line per
@@ -27,12 +29,12 @@ from gbi.infer.uncertainty import total_result
 from gbi.metrics.ensembles import ensemble_error
 
 
-def main(mu: float, first: int, seeds: int, ensemble: int) -> None:
+def main(mu: float, first: int, seeds: int, ensemble: int, em: int = 0) -> None:
     torch.set_num_threads(1)
     for seed in range(first, first + seeds):
         x, log_bkg, mu_true = events(np.random.default_rng(seed), 30000, mu)
         start = time.perf_counter()
-        flow = dataclasses.replace(SignalFlowConfig(), ensemble=ensemble)
+        flow = dataclasses.replace(SignalFlowConfig(), ensemble=ensemble, em_steps=em)
         fit = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=seed, flow=flow))
         members = training_refits(fit)
         sigma = ensemble_error(members, "mean")
@@ -53,6 +55,9 @@ def main(mu: float, first: int, seeds: int, ensemble: int) -> None:
                     "covered_stat": fit.interval[0] <= mu_true <= fit.interval[1],
                     "covered": total["mu_lo"] <= mu_true <= total["mu_hi"],
                     "q0": fit.q0,
+                    "em_w_steps": fit.per_hypothesis["em_steps"].tolist()
+                    if "em_steps" in fit.per_hypothesis
+                    else None,
                     "seconds": time.perf_counter() - start,
                 }
             ),
@@ -66,4 +71,5 @@ if __name__ == "__main__":
         int(sys.argv[2]),
         int(sys.argv[3]),
         int(sys.argv[4]) if len(sys.argv) > 4 else 3,
+        int(sys.argv[5]) if len(sys.argv) > 5 else 0,
     )

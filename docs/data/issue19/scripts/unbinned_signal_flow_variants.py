@@ -12,6 +12,9 @@ events of the same file (not injected) for the ceiling below.
 
 ``fit`` fits the toy with the unbinned flow fit for each VARIANT, a comma-separated list of
 ``SignalFlowConfig`` fields (``default``, ``folds=5``, ``bins=16,transforms=3``...), and
+``em``: the default scan, then three EM steps (each fold's flow trained by weighted
+maximum likelihood with the out-of-fold signal probabilities as weights, ``w`` refitted);
+a ``bkg:`` prefix fits the toy without its signal events (N = 0); and
 ``ceiling``: a flow of the default architecture trained on the 3000 pure signal events
 alone (maximum likelihood), then only ``w`` fitted with that fixed density. If the ceiling
 finds the truth, the flow family can describe the signal and the bias comes from learning it
@@ -38,6 +41,7 @@ from gbi.infer.signal_flow import (  # noqa: E402
     SignalFlowConfig,
     _build,
     _train,
+    refine_em,
     scan_fit,
     scan_signal_flows,
 )
@@ -105,14 +109,34 @@ def _ceiling(x, log_bkg, pure, seed: int) -> dict:
     return {"mu_hat": scan_fit(w, np.repeat(ratio[:, None], len(w), 1)).mu_hat}
 
 
+def _em(x, log_bkg, seed: int, steps: int = 3) -> dict:
+    """The default conditional scan, then ``steps`` EM steps (:func:`refine_em`) from the
+    members' mean density at the fitted ``w``."""
+    config = UnbinnedConfig(signal_model="flow")
+    fc = dataclasses.replace(config.flow, em_steps=steps)
+    z, lb, _, _ = _standardise(x, log_bkg, config, None)
+    scan = scan_signal_flows(z, lb, fc, seed=seed)
+    f = scan_fit(scan.w, np.exp(np.clip(scan.member_log_sig - lb[:, None], -700, 700)))
+    if f.mu_hat <= 0:
+        return {"mu_hat": f.mu_hat, "steps": [f.mu_hat]}
+    j = int(np.argmin(abs(np.log(scan.w) - np.log(f.mu_hat))))
+    _, w = refine_em(z, lb, f.mu_hat, scan.log_sig[:, j], fc, seed)
+    return {"mu_hat": w[-1], "steps": w}
+
+
 def fit(cache: str, variants: list[str]) -> None:
     c = np.load(cache)
-    x, log_bkg, seed = c["x"], c["log_bkg"], int(c["seed"])
-    truth = float(c["is_signal"].mean())
-    for v in variants or ["default"]:
+    seed = int(c["seed"])
+    for name in variants or ["default"]:
         start = time.perf_counter()
+        x, log_bkg, truth = c["x"], c["log_bkg"], float(c["is_signal"].mean())
+        v = name.removeprefix("bkg:")
+        if v != name:  # the toy without its signal events: N = 0
+            x, log_bkg, truth = x[~c["is_signal"]], log_bkg[~c["is_signal"]], 0.0
         if v == "ceiling":
             out = _ceiling(x, log_bkg, c["pure"], seed)
+        elif v.startswith("em"):  # em, em6: the EM steps (default 3)
+            out = _em(x, log_bkg, seed, int(v[2:] or 3))
         else:
             fields = {}
             for item in v.split(","):
@@ -134,10 +158,10 @@ def fit(cache: str, variants: list[str]) -> None:
                 "mu_hat_mean_density": mean.mu_hat,
             }
         out.update(
-            variant=v,
+            variant=name,
             seed=seed,
             mu_true=truth,
-            ratio=out["mu_hat"] / truth,
+            ratio=out["mu_hat"] / truth if truth > 0 else None,
             seconds=round(time.perf_counter() - start, 1),
         )
         print(json.dumps(out), flush=True)
