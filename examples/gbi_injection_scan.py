@@ -54,6 +54,7 @@ import numpy as np
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
 from gbi.infer.config import SIDEBAND_SIGNAL_MODES
+from gbi.infer.parametrized import ParametrizedConfig
 from gbi.infer.plots import plot_scan
 from gbi.infer.signal_flow import SignalFlowConfig
 from gbi.infer.signal_grid import ordered_masses
@@ -136,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=SIGNAL_MODELS,
         default=UnbinnedConfig.signal_model,
         help="signal density of the unbinned fit (default: %(default)s)",
+    )
+    p.add_argument(
+        "--reference-per-sr-event",
+        type=float,
+        default=ParametrizedConfig.reference_per_sr_event,
+        help="parametrized: generated reference events normalising the ratios, per SR event "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-em-steps",
@@ -237,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         parametrized=dataclasses.replace(
             base.parametrized,
             features=tuple(args.parametrized_features or base.parametrized.features),
+            reference_per_sr_event=args.reference_per_sr_event,
         ),
     )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))

@@ -167,6 +167,8 @@ def test_mass_fit_reports_mw_only_for_a_grid_of_several() -> None:
     assert (plain["mX"], plain["mY"]) == (300.0, 100.0)
     with pytest.raises(GbiInputError, match=r"mw_step \(--mW-step\)"):
         ParametrizedConfig(mw_step=0)
+    with pytest.raises(GbiInputError, match=r"--reference-per-sr-event\).*found 0"):
+        ParametrizedConfig(reference_per_sr_event=0)
 
 
 def test_normalisation_error_matches_the_spread_over_reference_samples() -> None:

@@ -131,6 +131,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mW hypotheses between the grid's (mW is then fitted with its interval; with one W' "
         "mass it is not a parameter)",
     )
+    p.add_argument(
+        "--reference-per-sr-event",
+        type=float,
+        default=2.0,
+        metavar="R",
+        help="parametrized: generated reference events normalising the classifier ratios, "
+        "per SR event (default 2; the normalisation error falls as 1/sqrt(R), the fit time "
+        "grows with R)",
+    )
     _add_binned_options(p)
     add_region_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the flows, samples and fits")
@@ -212,6 +221,7 @@ def _config(args: argparse.Namespace):
             defaults.parametrized,
             epochs=args.classifier_epochs,
             mw_step=args.mw_step,
+            reference_per_sr_event=args.reference_per_sr_event,
             features=tuple(args.parametrized_features or defaults.parametrized.features),
         ),
     )

@@ -78,8 +78,17 @@ class ParametrizedConfig:
     validation_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
+    #: Generated reference events that normalise the classifier ratios, per SR data event:
+    #: the norm's standard error (``mu_sys_normalisation``) falls as its square root, the
+    #: fit's time grows with it (every hypothesis is evaluated on them).
+    reference_per_sr_event: float = 2.0
 
     def __post_init__(self) -> None:
+        if not self.reference_per_sr_event > 0:
+            raise GbiInputError(
+                "reference_per_sr_event (--reference-per-sr-event): expected generated "
+                f"reference events per SR event > 0, found {self.reference_per_sr_event}"
+            )
         if not self.mw_step > 0:
             raise GbiInputError(
                 f"mw_step (--mW-step): expected a W' mass step > 0 GeV, found {self.mw_step}"

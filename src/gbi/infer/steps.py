@@ -127,7 +127,8 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     run.result.parametrized_model = model
     with run.stages("parametrized_fit"):
         # Held-out generated samples: one normalises the ratios, one feeds the toys.
-        reference = run.background.sample_sr(2 * run.n_sr, seed=seed + REFERENCE_SEED)
+        n_reference = max(1, round(config.parametrized.reference_per_sr_event * run.n_sr))
+        reference = run.background.sample_sr(n_reference, seed=seed + REFERENCE_SEED)
         pool = run.background.sample_sr(2 * run.n_sr, seed=seed + POOL_SEED)
         fit, masses, hypotheses = fit_parametrized(model, run.data_sr, normalise_with=reference)
         pool_ratios = normalised_ratios(model, pool, hypotheses, fit.per_hypothesis["ratio_norm"])
