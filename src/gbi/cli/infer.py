@@ -82,6 +82,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="signal density of the unbinned fit: 'flow' (R-ANODE, conditional w scan) or "
         "'gmm' (Gaussian mixture); default: UnbinnedConfig's",
     )
+    p.add_argument(
+        "--unbinned-em-steps",
+        type=int,
+        default=0,
+        metavar="N",
+        help="--unbinned-model flow: EM steps after the w scan (experimental, default 0: on "
+        "a narrow resonance they remove the scan's low bias, on a signal that overlaps the "
+        "background they overshoot; README section 8)",
+    )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(
         "--flow-ensemble",
@@ -208,7 +217,9 @@ def _config(args: argparse.Namespace):
         sideband_signal=args.sideband_signal,
         unbinned_toys=args.unbinned_toys,
         unbinned=dataclasses.replace(
-            defaults.unbinned, signal_model=args.unbinned_model or defaults.unbinned.signal_model
+            defaults.unbinned,
+            signal_model=args.unbinned_model or defaults.unbinned.signal_model,
+            flow=dataclasses.replace(defaults.unbinned.flow, em_steps=args.unbinned_em_steps),
         ),
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
         binned=dataclasses.replace(

@@ -142,7 +142,9 @@ class SignalFlowConfig:
                 f"{self.grid_points}, {self.ensemble}"
             )
         if self.em_steps < 0:
-            raise GbiInputError(f"signal flow em_steps: expected >= 0, found {self.em_steps}")
+            raise GbiInputError(
+                f"signal flow em_steps (--unbinned-em-steps): expected >= 0, found {self.em_steps}"
+            )
         if self.folds < 2:
             raise GbiInputError(f"signal flow folds: expected >= 2, found {self.folds}")
         if not 0.0 < self.w_start < self.w_max <= 1.0 or self.w_step <= 1.0:
