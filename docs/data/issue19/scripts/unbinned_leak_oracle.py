@@ -1,7 +1,7 @@
 """The unbinned (R-ANODE) fit with the injected signal removed from the sidebands (truth oracle).
 
 Usage: python unbinned_leak_oracle.py SIGNAL BACKGROUND_FILES... --seeds S [S ...]
-       [--n-signal 1000] [--background-events 200000] [--model flow]
+       [--n-signal 1000] [--background-events 200000] [--model flow] [--em-steps 0]
 
 Draws exactly the data of ``examples/gbi_injection_scan.py`` for each seed (same background
 rows and signal order), drops the injected events outside the signal region (their truth
@@ -48,6 +48,7 @@ def main() -> None:
     p.add_argument("--background-events", type=int, default=200000)
     p.add_argument("--model", default="flow")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--em-steps", type=int, default=0, help="SignalFlowConfig.em_steps")
     p.add_argument("--flow-toy", action="store_true")
     args = p.parse_args()
     limit_process_threads(args.threads)
@@ -56,7 +57,12 @@ def main() -> None:
     signal = load_features([args.signal], work, "signal")
     base = InferConfig(methods=("unbinned",), unbinned_toys=1, sideband_signal="off")
     base = dataclasses.replace(
-        base, unbinned=dataclasses.replace(base.unbinned, signal_model=args.model)
+        base,
+        unbinned=dataclasses.replace(
+            base.unbinned,
+            signal_model=args.model,
+            flow=dataclasses.replace(base.unbinned.flow, em_steps=args.em_steps),
+        ),
     )
     columns = ("mjj", *base.features)
     sr = (base.regions.sr_low, base.regions.sr_high)
@@ -85,6 +91,7 @@ def main() -> None:
                     "ratio": u["mu_hat"] / t if u.get("mu_hat") is not None else None,
                     "interval": [u.get("mu_lo"), u.get("mu_hi")],
                     "flow_members": u.get("mu_hat_flow_members"),
+                    "em_w_steps": (u.get("signal_model") or {}).get("em_w_steps"),
                     "seconds": time.perf_counter() - start,
                 }
             ),
