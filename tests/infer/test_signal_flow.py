@@ -179,6 +179,13 @@ def test_em_steps_are_opt_in() -> None:
     assert on.per_hypothesis["em_steps"].shape == (FAST.ensemble, 2)
     fit = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=FAST))
     assert "em_steps" not in fit.per_hypothesis
+    # The steps measure w, they do not detect: q0 stays the scan's ...
+    assert on.q0 == pytest.approx(fit.q0)
+    # ... and without a significant scan they do not run.
+    gated = dataclasses.replace(em, em_min_z=fit.significance + 1.0)
+    off = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=gated))
+    assert "em_steps" not in off.per_hypothesis
+    assert off.mu_hat == pytest.approx(fit.mu_hat)
     np.testing.assert_allclose(fit.per_hypothesis["w_fixed"], np.geomspace(0.0025, 0.3, 49))
     with pytest.raises(GbiInputError, match="em_steps"):
         SignalFlowConfig(em_steps=-1)

@@ -88,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0,
         metavar="N",
         help="--unbinned-model flow: EM steps after the w scan (experimental, default 0; not "
-        "for discovery: with no signal they grew a false one, Z = 3.6 and 5.4; on a narrow "
+        "for discovery: with no signal they grew a false one, Z = 3.6 and 5.4, so they now "
+        "run only where the scan alone has local Z >= 3 and Z stays the scan's; on a narrow "
         "resonance they remove the scan's low bias, on a signal that overlaps the background "
         "they overshoot; README section 8)",
     )

@@ -64,7 +64,10 @@ default, and not for discovery: on the LHCO-style background alone (N = 0) the s
 absorbing the background flows' small mismatch with the data; and on the 5-d toy, whose
 signal overlaps the background in three dimensions, they overshoot (median 1.75 of the
 truth). Maximum likelihood walks along the R-ANODE degeneracy (a signal density that takes
-in background shape fits as well at a larger ``w``).
+in background shape fits as well at a larger ``w``). Since then the steps run only where the
+scan alone has a local significance of at least ``em_min_z`` (3), and the reported ``q0``
+stays the scan's, so the steps can move ``w`` but not make a signal (not yet re-measured at
+N = 0 on LHCO-style data).
 """
 
 from __future__ import annotations
@@ -132,6 +135,9 @@ class SignalFlowConfig:
     em_steps: int = 0
     #: Most epochs of one EM training (early stopping with ``patience``).
     em_epochs: int = 200
+    #: EM steps only where the scan alone has at least this local significance; ``q0`` and
+    #: the significance stay the scan's (the steps measure ``w``, they do not detect).
+    em_min_z: float = 3.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("maf", "nsf"):

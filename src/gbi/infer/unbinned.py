@@ -275,9 +275,12 @@ def _fit_flow(
     w = scan.w
     fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
     em: list[list[float]] = []
-    if fc.em_steps > 0 and fit.mu_hat > 0:
+    if fc.em_steps > 0 and fit.mu_hat > 0 and fit.significance >= fc.em_min_z:
         # EM steps per member from the ensemble's w (signal_flow module doc), then the
         # fixed densities fitted on a fine grid like the scan (members' l(w) averaged).
+        # Only for a signal the scan established, and the detection stays the scan's: with
+        # no signal the steps grew one (signal_flow module doc).
+        scan_q0 = fit.q0
         j = int(np.argmin(abs(np.log(w) - math.log(fit.mu_hat))))
         refined = []
         for m, member in enumerate(log_sig):
@@ -287,6 +290,7 @@ def _fit_flow(
         w = np.geomspace(fc.w_start, fc.w_max, 4 * fc.grid_points)
         log_sig = np.repeat(np.stack(refined)[:, :, None], len(w), 2)
         fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
+        fit.q0, fit.significance = scan_q0, math.sqrt(scan_q0)
     ratios = fit.ratios
     assert ratios is not None
     # Where the signal sits: the data's mean weighted by each event's signal probability.
