@@ -66,8 +66,8 @@ signal overlaps the background in three dimensions, they overshoot (median 1.75 
 truth). Maximum likelihood walks along the R-ANODE degeneracy (a signal density that takes
 in background shape fits as well at a larger ``w``). Since then the steps run only where the
 scan alone has a local significance of at least ``em_min_z`` (3), and the reported ``q0``
-stays the scan's, so the steps can move ``w`` but not make a signal (not yet re-measured at
-N = 0 on LHCO-style data).
+stays the scan's, so the steps can move ``w`` but not make a signal: the same two N = 0
+runs then gave Z = 0 and 0.77 (the scan's local Z was below 3, so no steps ran).
 """
 
 from __future__ import annotations
@@ -399,15 +399,16 @@ def refine_em(
     grid = np.geomspace(config.w_start, config.w_max, 4 * config.grid_points)
     steps = [float(w_hat)]
     log_sig = np.asarray(log_sig, dtype=np.float64)
+    ratio = np.exp(np.clip(log_sig - log_bkg, -700.0, 700.0))
     for step in range(config.em_steps):
         w = steps[-1]
-        ratio = np.exp(np.clip(log_sig - log_bkg, -700.0, 700.0))
         p_sig = w * ratio / (1.0 + w * (ratio - 1.0))
-        new = np.empty(len(z))
         parts = _parts(len(z), config.folds, seed + step)
-        uses = [train.numpy()[p_sig[train.numpy()] > 1e-4] for train, _ in parts]
+        uses = [train.numpy() for train, _ in parts]
+        uses = [u[p_sig[u] > 1e-4] for u in uses]
         if min(len(u) for u in uses) < 10:
             break
+        new = np.empty(len(z))
         for k, ((_, held), use) in enumerate(zip(parts, uses, strict=True)):
             flow = _weighted_flow(
                 z_t[torch.as_tensor(use)],
