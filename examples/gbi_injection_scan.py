@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
-from gbi.infer.binned import SIDEBAND_CLOSURE_MODES
+from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
 from gbi.infer.config import SIDEBAND_SIGNAL_MODES
 from gbi.infer.parametrized import ParametrizedConfig
 from gbi.infer.plots import plot_scan
@@ -178,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         help="binned: use of the sideband closure factor k (see gbi infer --help)",
     )
     p.add_argument(
+        "--binned-extrapolation-uncertainty",
+        type=float,
+        default=BinnedConfig.extrapolation_uncertainty,
+        metavar="REL",
+        help="binned: relative normsys carrying the windows' k into the SR (default: %(default)s)",
+    )
+    p.add_argument(
         "--sideband-signal",
         choices=SIDEBAND_SIGNAL_MODES,
         default=InferConfig.sideband_signal,
@@ -236,7 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     base = dataclasses.replace(
         base,
-        binned=dataclasses.replace(base.binned, sideband_closure=args.binned_sideband_closure),
+        binned=dataclasses.replace(
+            base.binned,
+            sideband_closure=args.binned_sideband_closure,
+            extrapolation_uncertainty=args.binned_extrapolation_uncertainty,
+        ),
         unbinned=dataclasses.replace(
             base.unbinned,
             signal_model=args.unbinned_model,

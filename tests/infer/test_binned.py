@@ -103,7 +103,7 @@ def test_sideband_closure_keeps_a_real_signal() -> None:
     """A resonance that leaks ~20% of its events into the sideband windows: for the signal
     fraction the control channel models the leak (interpolated efficiency and leak of the
     signal's grid point), so k is not inflated and mu is recovered (within 3 sigma; the
-    error holds the fit of k and the 6% extrapolation uncertainty)."""
+    error holds the fit of k and the 4.5% extrapolation uncertainty)."""
     data, *_ = _inputs(3, 800)
     n_sr = len(data["mjj"])
     mu_true = (n_sr - 10_000) / n_sr
@@ -323,3 +323,21 @@ def test_generator_normsys_with_control_windows_keeps_only_what_k_does_not_absor
     assert left["generator_ensemble"][1] - 1 == pytest.approx(alone, rel=1e-6)
     with pytest.raises(GbiInputError, match="member weights of the same 3 flows"):
         _generator_normsys(pass_sr, w_sr, (pass_side, np.ones((2, 8000))))
+
+
+def test_extrapolation_uncertainty_reaches_the_fit_from_the_cli() -> None:
+    """``gbi infer --binned-extrapolation-uncertainty`` sets the normsys; a bad value is named."""
+    from gbi.cli import build_parser
+    from gbi.cli.infer import _config
+
+    parser = build_parser(["infer"])
+    base = ["infer", "data.parquet", "--json", "out.json"]
+    option = "--binned-extrapolation-uncertainty"
+    assert (
+        _config(parser.parse_args([*base, option, "0.03"])).binned.extrapolation_uncertainty == 0.03
+    )
+    default = _config(parser.parse_args(base)).binned.extrapolation_uncertainty
+    assert default == BinnedConfig.extrapolation_uncertainty
+    args = parser.parse_args([*base, option, "1.5"])
+    with pytest.raises(GbiInputError, match=r"extrapolation_uncertainty.*found 1\.5"):
+        _config(args)

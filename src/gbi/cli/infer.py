@@ -33,7 +33,7 @@ SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
 SIDEBAND_SIGNAL_MODES: tuple[str, ...] = ("off", "subtract")
 SIDEBAND_SIGNAL_DEFAULT = "subtract"
 UNBINNED_MODELS: tuple[str, ...] = ("flow", "gmm")
-BINNED_DEFAULTS = {"efficiency": 0.02, "sideband_width": 200.0}
+BINNED_DEFAULTS = {"efficiency": 0.02, "sideband_width": 200.0, "extrapolation_uncertainty": 0.045}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -189,6 +189,14 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
         help="binned: width in GeV of each sideband window next to the SR for the closure",
     )
     p.add_argument(
+        "--binned-extrapolation-uncertainty",
+        type=float,
+        default=BINNED_DEFAULTS["extrapolation_uncertainty"],
+        metavar="REL",
+        help="binned: relative normsys on the SR background for carrying the sideband "
+        "windows' k into the SR (default: %(default)s, measured on signal-free runs)",
+    )
+    p.add_argument(
         "--binned-sideband-closure",
         choices=SIDEBAND_CLOSURE_MODES,
         default="control",
@@ -229,6 +237,7 @@ def _config(args: argparse.Namespace):
             efficiency=args.binned_efficiency,
             sideband_width=args.binned_sideband_width,
             sideband_closure=args.binned_sideband_closure,
+            extrapolation_uncertainty=args.binned_extrapolation_uncertainty,
         ),
         parametrized=dataclasses.replace(
             defaults.parametrized,

@@ -59,8 +59,8 @@ class WindowConfig:
     #: Fraction of the generated SR background the score cut keeps.
     efficiency: float = 0.02
     #: Relative normsys on the SR background for the control-window-to-SR extrapolation
-    #: of ``k`` (6%, as ``gbi infer``'s binned fit, README section 8).
-    extrapolation_uncertainty: float = 0.06
+    #: of ``k`` (4.5%, as ``gbi infer``'s binned fit, README section 8).
+    extrapolation_uncertainty: float = 0.045
     min_sr_events: int = 200
     #: Data events each of the two sidebands needs (the flow interpolates between them).
     min_sideband_events: int = 500

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from gbi.infer.binned import BinnedConfig
 from gbi.infer.uncertainty import combined_dof, total_interval
 
 TRUE_MASSES = (500.0, 100.0)
@@ -65,7 +64,8 @@ def _sigma_data(x: dict) -> float:
     rel_gen = c["expected_background_err"] / c["expected_background"]
     data = c["observed"] + (b * s["k_fitted_err"] / s["k_fitted"]) ** 2
     ensemble = sum(v**2 for v in (x.get("generator_normsys_rel") or {}).values())
-    extrapolation = BinnedConfig().extrapolation_uncertainty  # the runs used the default
+    # stored since stop 31; the runs before used the then default, 6%
+    extrapolation = s.get("extrapolation_uncertainty", 0.06)
     other = b**2 * (extrapolation**2 + rel_gen**2 + ensemble)
     return stat * math.sqrt(data / (data + other))
 

@@ -5,7 +5,7 @@ Usage: python signal_free_binned.py [--shared-fraction F] FILE.json [...]
 Per run, the residual ``observed / (k x expected) - 1`` of the SR events passing the cut,
 with ``k`` from the sideband windows, against its statistical error (SR data, window ``k``,
 generated sample); the scatter beyond that is what ``BinnedConfig.extrapolation_uncertainty``
-(6% by default) has to cover. ``--shared-fraction F``: the runs draw their background from
+(4.5% by default since stop 31, 6% before) has to cover. ``--shared-fraction F``: the runs draw their background from
 one finite sample (200k of 400k events: F = 0.5), so the scatter between runs lacks a
 fraction F of the data's statistical variance (finite-population correction); the expected
 scatter is then ``(1 - F) x`` the data's variance (SR and window counts) plus the generated
