@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         "--flow-ensemble", type=int, default=3, help="bootstrap flows per fit (default: 3)"
     )
     p.add_argument("--methods", nargs="+", choices=INFER_METHODS, default=list(INFER_METHODS))
-    p.add_argument("--toys", type=int, default=100)
+    p.add_argument(
+        "--toys", type=int, default=100, help="parametrized: background-only toys (>= 20)"
+    )
     p.add_argument(
         "--unbinned-toys",
         type=int,

@@ -142,7 +142,7 @@ def _infer(samples: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
     config = InferConfig(
         flow_ensemble=2,
         flow_train=TrainConfig(epochs=3, batch_size=512, learning_rate=2e-3, device="cpu"),
-        toys=10,
+        toys=20,
         unbinned_toys=2,
         parametrized=ParametrizedConfig(epochs=3),
         seed=5,

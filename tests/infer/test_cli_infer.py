@@ -138,8 +138,6 @@ def test_infer_without_grid_and_bad_input(
             "parametrized",
             "--flow-epochs",
             "1",
-            "--toys",
-            "0",
         ]
     )
     assert rc == 0
@@ -240,7 +238,7 @@ def test_infer_cli_with_a_grid_at_two_w_prime_masses(
     out = inputs["work"] / "run_two_mw"
     argv = ["infer", str(inputs["data"]), "--signal-grid", str(grid), "--json",
             str(out / "result.json"), "--out", str(out), "--method", "parametrized", "binned",
-            "--toys", "10", "--flow-epochs", "5", "--classifier-epochs", "10",
+            "--toys", "20", "--flow-epochs", "5", "--classifier-epochs", "10",
             "--flow-ensemble", "2", "--mW-step", "50"]  # fmt: skip
     assert main(argv) == 0
     doc = json.loads((out / "result.json").read_text())
@@ -285,3 +283,22 @@ def test_sideband_signal_subtraction_removes_the_injected_signal_from_the_sideba
     assert 0.5 * true_sb < info["signal_in_sidebands"] < 1.5 * true_sb, (info, true_sb)
     assert info["first_fit"]["mu_hat"] > 0
     assert "flow_training_sideband_signal" in doc["stages"]
+
+
+def test_too_few_toys_are_refused(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With fewer than 20 toys the parametrized global Z is capped below the evidence
+    threshold (5 toys: 0.97), which silently turned off the sideband subtraction and made
+    every interval reach 0: refused, with the cap named. Without parametrized, allowed."""
+    from gbi.errors import GbiInputError
+    from gbi.infer import InferConfig
+
+    with pytest.raises(GbiInputError, match=r"--toys.*found 5.*cannot exceed 0\.97"):
+        InferConfig(toys=5)
+    assert InferConfig(toys=20).toys == 20
+    assert InferConfig(methods=("binned",), toys=0).toys == 0
+    out = str(inputs["work"] / "few_toys.json")
+    argv = ["infer", str(inputs["data"]), "--json", out, "--method", "parametrized"]
+    assert main([*argv, "--toys", "3"]) == 2
+    assert "--toys" in capsys.readouterr().err

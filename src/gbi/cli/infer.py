@@ -68,7 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--signal-grid", nargs="+", metavar="DIR", help="signal grid files or folders")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for plots")
     add_overwrite_option(p)
-    p.add_argument("--toys", type=int, default=100, help="background-only toys, parametrized")
+    p.add_argument(
+        "--toys",
+        type=int,
+        default=100,
+        help="background-only toys calibrating the parametrized significance (at least 20: "
+        "fewer cap the global Z below the evidence threshold)",
+    )
     p.add_argument(
         "--unbinned-toys",
         type=int,
@@ -194,7 +200,7 @@ def _add_binned_options(p: argparse.ArgumentParser) -> None:
         default=BINNED_DEFAULTS["extrapolation_uncertainty"],
         metavar="REL",
         help="binned: relative normsys on the SR background for carrying the sideband "
-        "windows' k into the SR (default: %(default)s, measured on signal-free runs)",
+        "windows' k into the SR, measured on signal-free runs (default: %(default)s)",
     )
     p.add_argument(
         "--binned-sideband-closure",

@@ -41,6 +41,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = [
+    "MIN_TOYS",
     "MixtureFit",
     "best_fit_per_hypothesis",
     "global_significance",
@@ -247,6 +248,11 @@ def toy_q0(
     return out
 
 
+#: Toys from which :func:`global_significance` extends the p-value beyond the toys' reach
+#: with a trials factor (below, ``Z <= isf(1 / (N + 1))``: 1.67 for 19 toys).
+MIN_TOYS = 20
+
+
 def global_significance(q0: float, toys: np.ndarray) -> dict[str, float]:
     """Look-elsewhere-corrected significance of ``q0`` from background-only toy ``q0`` values.
 
@@ -264,7 +270,7 @@ def global_significance(q0: float, toys: np.ndarray) -> dict[str, float]:
     p_toys = (1 + exceed) / (1 + n)
     method = "toys"
     p = p_toys if q0 > 0 else 1.0
-    if exceed < 10 and n >= 20:
+    if exceed < 10 and n >= MIN_TOYS:
         q_ref = float(np.quantile(toys, 0.9))
         p_loc_ref = float(stats.norm.sf(math.sqrt(max(q_ref, 1e-12))))
         trials = max(1.0, 0.1 / p_loc_ref) if p_loc_ref > 0 else 1.0

@@ -23,6 +23,7 @@ import numpy as np
 from gbi.classifiers import ClassifierConfig
 from gbi.errors import GbiInputError
 from gbi.flows import TrainConfig
+from gbi.infer.mixture import MIN_TOYS
 from gbi.search.windows import Window, WindowGrid
 from gbi.tables import DEFAULT_FEATURES
 
@@ -84,9 +85,14 @@ class WindowConfig:
             raise GbiInputError(f"oversampling: expected >= 1, found {self.oversampling}")
         if self.n_folds < 2:
             raise GbiInputError(f"n_folds: expected >= 2 folds, found {self.n_folds}")
-        for name in ("parametrized_epochs", "parametrized_ensemble", "parametrized_toys"):
+        for name in ("parametrized_epochs", "parametrized_ensemble"):
             if getattr(self, name) < 1:
                 raise GbiInputError(f"{name}: expected >= 1, found {getattr(self, name)}")
+        if self.parametrized_toys < MIN_TOYS:
+            raise GbiInputError(
+                f"parametrized_toys: expected >= {MIN_TOYS} (fewer cap the global Z below the evidence "
+                f"threshold), found {self.parametrized_toys}"
+            )
         if self.flow_ensemble < 1:
             raise GbiInputError(f"flow_ensemble: expected >= 1 flows, found {self.flow_ensemble}")
         if not 0 <= self.extrapolation_uncertainty < 1:

@@ -49,7 +49,7 @@ def main() -> None:
     background = load_features(args.background, work, "background")
     signal = load_features(args.signal, work, "signal")
     grid = load_signal_grid(args.signal_grid)
-    base = InferConfig(methods=("parametrized",), sideband_signal="off", toys=5)
+    base = InferConfig(methods=("parametrized",), sideband_signal="off", toys=20)
     columns = ("mjj", *base.features)
     rng = np.random.default_rng(5000 + seed)
     pick = background_rows(len(background["mjj"]), 200000, rng)
