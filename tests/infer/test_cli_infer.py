@@ -298,6 +298,8 @@ def test_too_few_toys_are_refused(
         InferConfig(toys=5)
     assert InferConfig(toys=20).toys == 20
     assert InferConfig(methods=("binned",), toys=0).toys == 0
+    with pytest.raises(GbiInputError, match=r"--toys.*expected >= 0, found -1"):
+        InferConfig(methods=("binned",), toys=-1)
     out = str(inputs["work"] / "few_toys.json")
     argv = ["infer", str(inputs["data"]), "--json", out, "--method", "parametrized"]
     assert main([*argv, "--toys", "3"]) == 2

@@ -95,11 +95,13 @@ class InferConfig:
             raise GbiInputError(
                 f"flow_ensemble (--flow-ensemble): expected >= 1 flows, found {self.flow_ensemble}"
             )
+        if self.toys < 0:
+            raise GbiInputError(f"toys (--toys): expected >= 0, found {self.toys}")
         if "parametrized" in self.methods and self.toys < MIN_TOYS:
             # Fewer toys cap the global Z at isf(1 / (toys + 1)) (0.97 for 5): no signal could
             # reach the evidence threshold, so every interval would reach 0 and the sideband
             # subtraction never run, silently (measured: Z = 0.97 at N = 1000 with 5 toys).
-            cap = float(stats.norm.isf(1.0 / (max(self.toys, 0) + 1))) if self.toys > 0 else 0.0
+            cap = float(stats.norm.isf(1.0 / (self.toys + 1))) if self.toys > 0 else 0.0
             raise GbiInputError(
                 f"toys (--toys): expected >= {MIN_TOYS} background-only toys for the "
                 f"parametrized significance, found {self.toys}: with so few the global Z "

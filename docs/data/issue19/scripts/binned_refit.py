@@ -25,6 +25,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from scipy.stats import norm
 
 from gbi.workspace import Channel, Sample
 from gbi.workspace.counting import fit_cut_and_count
+
+sys.path.insert(0, str(Path(__file__).parent))
+from coverage_summary import _sigma_data
 
 STORED = 0.06  # the extrapolation uncertainty of the runs before stop 31
 SR = (3300.0, 3700.0)
@@ -55,43 +59,36 @@ def _control(sc: dict[str, Any]) -> Channel:
     return Channel("sideband_windows", [background], data=_two_halves(d, d))
 
 
-def refit(x: dict[str, Any], u: float) -> tuple[float, float, float, float]:
-    """``(nu_hat, nu_lo, nu_hi, efficiency_rel_err)``: nu = mu x n_SR (signal events in the SR)."""
-    c, sc, e = x["cut"], x["sideband_closure"], x["signal_fraction_efficiency"]
+def _fit(x: dict[str, Any], u: float, **signal: Any) -> dict[str, Any]:
+    """The row's cut-and-count fit at extrapolation ``u``; ``signal``: the signal model's
+    arguments of :func:`fit_cut_and_count` (none: the model-independent count)."""
+    c = x["cut"]
     weight = c["expected_background_err"] ** 2 / c["expected_background"]
     g = (x.get("generator_normsys_rel") or {}).get("generator_ensemble")
-    leak = (e["leak_low"] + e["leak_high"]) / 2
-    f = fit_cut_and_count(
+    return fit_cut_and_count(
         c["observed"],
         round(c["expected_background"] / weight),
         weight,
-        _control(sc),
+        _control(x["sideband_closure"]),
         window=SR,
         extrapolation_uncertainty=u,
-        zero_below=2.0,
-        signal_yield=e["efficiency"],
-        control_signal=(leak, leak),
         normsys={"generator_ensemble": (max(1 - g, 1e-3), 1 + g)} if g else None,
+        **signal,
     )
+
+
+def refit(x: dict[str, Any], u: float) -> tuple[float, float, float, float]:
+    """``(nu_hat, nu_lo, nu_hi, efficiency_rel_err)``: nu = mu x n_SR (signal events in the SR)."""
+    e = x["signal_fraction_efficiency"]
+    leak = (e["leak_low"] + e["leak_high"]) / 2
+    f = _fit(x, u, zero_below=2.0, signal_yield=e["efficiency"], control_signal=(leak, leak))
     rel = math.sqrt(sum(e.get(k, 0.0) ** 2 for k in EFFICIENCY_ERRORS)) / e["efficiency"]
     return f["mu_hat"], f["mu_lo"], f["mu_hi"], rel
 
 
 def refit_count_z(x: dict[str, Any], u: float) -> float:
     """The model-independent count's local significance (signal-free rows)."""
-    c, sc = x["cut"], x["sideband_closure"]
-    weight = c["expected_background_err"] ** 2 / c["expected_background"]
-    g = (x.get("generator_normsys_rel") or {}).get("generator_ensemble")
-    f = fit_cut_and_count(
-        c["observed"],
-        round(c["expected_background"] / weight),
-        weight,
-        _control(sc),
-        window=SR,
-        extrapolation_uncertainty=u,
-        normsys={"generator_ensemble": (max(1 - g, 1e-3), 1 + g)} if g else None,
-    )
-    return float(f["local_significance"])
+    return float(_fit(x, u)["local_significance"])
 
 
 def _signal_free(files: list[str], us: list[float]) -> None:
@@ -111,16 +108,6 @@ def _signal_free(files: list[str], us: list[float]) -> None:
         if u == STORED:
             line += f"  (refit - stored Z: max |diff| {np.abs(z - stored).max():.3f})"
         print(line)
-
-
-def _sigma_data(x: dict[str, Any], u: float, stat_half_width: float) -> float:
-    c, sc = x["cut"], x["sideband_closure"]
-    b = c["expected_background"] * sc["k_fitted"]
-    data = c["observed"] + (b * sc["k_fitted_err"] / sc["k_fitted"]) ** 2
-    ensemble = sum(v**2 for v in (x.get("generator_normsys_rel") or {}).values())
-    rel_gen = c["expected_background_err"] / c["expected_background"]
-    other = b**2 * (u**2 + rel_gen**2 + ensemble)
-    return stat_half_width * math.sqrt(data / (data + other))
 
 
 def main() -> None:
@@ -154,7 +141,13 @@ def main() -> None:
             mu, lo, hi = nu / n_sr, lo / n_sr, hi / n_sr
             total_lo = max(mu - math.hypot(mu - lo, mu * rel), 0.0) if lo > 0 else 0.0
             total_hi = mu + math.hypot(hi - mu, mu * rel)
-            sd = math.sqrt(a.shared_fraction) * _sigma_data(x, u, (hi - lo) / 2)
+            refitted = {
+                **x,
+                "mu_lo_stat": lo,
+                "mu_hi_stat": hi,
+                "sideband_closure": {**x["sideband_closure"], "extrapolation_uncertainty": u},
+            }
+            sd = math.sqrt(a.shared_fraction) * _sigma_data(refitted)
             out[u].append((x["mu_true"], total_lo, total_hi, sd, x["mu_lo"], x["mu_hi"]))
     for u, r in out.items():
         t, lo, hi, sd, slo, shi = np.array(r).T
