@@ -154,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
         help="EM steps after the R-ANODE scan (--unbinned-model flow; default: %(default)s)",
     )
     p.add_argument(
+        "--unbinned-em-tol",
+        type=float,
+        default=SignalFlowConfig.em_tol,
+        help="stop a member's EM steps once one raised w by less than this fraction of it "
+        "(--unbinned-em-steps is then the most; default: %(default)s, off)",
+    )
+    p.add_argument(
         "--share-flow",
         action="store_true",
         help=(
@@ -253,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         unbinned=dataclasses.replace(
             base.unbinned,
             signal_model=args.unbinned_model,
-            flow=dataclasses.replace(base.unbinned.flow, em_steps=args.unbinned_em_steps),
+            flow=dataclasses.replace(
+                base.unbinned.flow, em_steps=args.unbinned_em_steps, em_tol=args.unbinned_em_tol
+            ),
         ),
         parametrized=dataclasses.replace(
             base.parametrized,

@@ -17,7 +17,14 @@ from gbi.infer.signal_flow import (
     scan_fit,
     scan_signal_flows,
 )
-from gbi.infer.unbinned import UnbinnedConfig, fit_unbinned, free_fit, free_fit_q0, member_refits
+from gbi.infer.unbinned import (
+    UnbinnedConfig,
+    fit_unbinned,
+    free_fit,
+    free_fit_q0,
+    member_refits,
+    signal_summary,
+)
 
 N_EVENTS = 6000
 #: A smaller, quicker scan for the tests that check bookkeeping rather than closure.
@@ -162,6 +169,28 @@ def test_em_steps_move_a_low_start_to_the_truth() -> None:
     assert len(steps) == 4
     assert steps[0] == 0.5 * mu_true
     assert abs(steps[-1] / mu_true - 1.0) < 0.25, (steps, mu_true)
+
+
+def test_em_tol_stops_the_members_at_the_ensemble_plateau() -> None:
+    """With ``em_tol`` the members step in lockstep until a step raised the ensemble's ``w``
+    by less than ``em_tol`` of it; the record keeps each member's and the ensemble's steps,
+    and the fit is the ensemble's last."""
+    x, log_bkg, _ = _events(np.random.default_rng(29), 3000, 0.04)
+    em = dataclasses.replace(FAST, em_steps=4, em_epochs=20, em_tol=0.9)
+    fit = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=em))
+    summary = signal_summary(fit, ("x0", "x1"))
+    ens = np.asarray(summary["em_w_ensemble_steps"])
+    assert 2 <= len(ens) <= 5
+    rises = np.diff(ens) >= 0.9 * ens[:-1]
+    # every step but the last rose by em_tol or more; the last did not (or was the 4th)
+    assert rises[:-1].all(), ens
+    assert len(ens) == 5 or not rises[-1], ens
+    assert fit.mu_hat == pytest.approx(ens[-1])
+    rows = summary["em_w_steps"]
+    assert len(rows) == FAST.ensemble
+    assert all(len(r) == len(ens) for r in rows), rows
+    with pytest.raises(GbiInputError, match="em_tol"):
+        SignalFlowConfig(em_tol=1.0)
 
 
 def test_em_steps_find_nothing_in_background() -> None:

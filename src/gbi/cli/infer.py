@@ -99,6 +99,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resonance they remove the scan's low bias, on a signal that overlaps the background "
         "they overshoot; README section 8)",
     )
+    p.add_argument(
+        "--unbinned-em-tol",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="with --unbinned-em-steps: stop a member's EM steps once one raised its w by "
+        "less than this fraction of it (converged; --unbinned-em-steps is then the most "
+        "steps; default 0: off, every step runs)",
+    )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(
         "--flow-ensemble",
@@ -235,7 +244,9 @@ def _config(args: argparse.Namespace):
         unbinned=dataclasses.replace(
             defaults.unbinned,
             signal_model=args.unbinned_model or defaults.unbinned.signal_model,
-            flow=dataclasses.replace(defaults.unbinned.flow, em_steps=args.unbinned_em_steps),
+            flow=dataclasses.replace(
+                defaults.unbinned.flow, em_steps=args.unbinned_em_steps, em_tol=args.unbinned_em_tol
+            ),
         ),
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,
         binned=dataclasses.replace(

@@ -96,6 +96,7 @@ __all__ = [
     "SignalFlowConfig",
     "SignalScan",
     "refine_em",
+    "refine_em_members",
     "scan_fit",
     "scan_signal_flows",
 ]
@@ -138,6 +139,10 @@ class SignalFlowConfig:
     #: EM steps only where the scan alone has at least this local significance; ``q0`` and
     #: the significance stay the scan's (the steps measure ``w``, they do not detect).
     em_min_z: float = 3.0
+    #: Convergence (0: off, exactly ``em_steps`` steps): a member stops once a step raised
+    #: its ``w`` by less than this fraction of it (or lowered it); ``em_steps`` is then the
+    #: most steps (module doc, "EM steps").
+    em_tol: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in ("maf", "nsf"):
@@ -152,6 +157,11 @@ class SignalFlowConfig:
         if self.em_steps < 0:
             raise GbiInputError(
                 f"signal flow em_steps (--unbinned-em-steps): expected >= 0, found {self.em_steps}"
+            )
+        if not 0.0 <= self.em_tol < 1.0:
+            raise GbiInputError(
+                f"signal flow em_tol (--unbinned-em-tol): expected 0 <= em_tol < 1 (0: off), "
+                f"found {self.em_tol}"
             )
         if self.folds < 2:
             raise GbiInputError(f"signal flow folds: expected >= 2, found {self.folds}")
@@ -380,6 +390,45 @@ def _weighted_flow(
     return flow
 
 
+def _em_step(
+    z_t: torch.Tensor,
+    log_bkg: np.ndarray,
+    w: float,
+    log_sig: np.ndarray,
+    config: SignalFlowConfig,
+    seed: int,
+    step: int,
+) -> np.ndarray | None:
+    """One EM step at ``w`` from the held-out ``log_sig (n,)``: every fold's flow trained on
+    the other folds' events weighted by their signal probability; the new held-out
+    ``log_sig``, or ``None`` where a fold has fewer than 10 events of weight above 1e-4."""
+    ratio = np.exp(np.clip(log_sig - log_bkg, -700.0, 700.0))
+    p_sig = w * ratio / (1.0 + w * (ratio - 1.0))
+    parts = _parts(len(z_t), config.folds, seed + step)
+    uses = [train.numpy() for train, _ in parts]
+    uses = [u[p_sig[u] > 1e-4] for u in uses]
+    if min(len(u) for u in uses) < 10:
+        return None
+    new = np.empty(len(z_t))
+    for k, ((_, held), use) in enumerate(zip(parts, uses, strict=True)):
+        flow = _weighted_flow(
+            z_t[torch.as_tensor(use)],
+            torch.as_tensor(p_sig[use].astype(np.float32)),
+            config,
+            seed * 1009 + 7919 * step + k,
+        )
+        new[held] = _log_prob(flow, z_t[torch.as_tensor(held)]).double().numpy()
+    return new
+
+
+def _em_fit(log_sig: np.ndarray, log_bkg: np.ndarray, config: SignalFlowConfig) -> float:
+    """``w`` refitted with fixed held-out densities ``log_sig (n,)`` or ``(K, n)`` (members'
+    likelihoods averaged) on the fine grid of the final fit."""
+    grid = np.geomspace(config.w_start, config.w_max, 4 * config.grid_points)
+    ratio = np.exp(np.clip(np.asarray(log_sig) - log_bkg, -700.0, 700.0))
+    return scan_fit(grid, np.repeat(ratio[..., None], len(grid), -1)).mu_hat
+
+
 def refine_em(
     z: np.ndarray,
     log_bkg: np.ndarray,
@@ -393,34 +442,55 @@ def refine_em(
     on the other folds' events weighted by ``w r / (1 + w (r - 1))`` (events with weight
     below 1e-4 left out), scores the fold with it and refits ``w`` on a fine grid with those
     fixed densities. Stops early where a fold has fewer than 10 events of weight above 1e-4
-    (no signal left to learn). Returns the last held-out ``log_sig (n,)`` and ``w`` after
-    each step (``w_hat`` first)."""
+    (no signal left to learn), and with ``em_tol > 0`` once a step raised ``w`` by less
+    than ``em_tol`` of it (converged: from the scan's low start the steps rise until
+    then). Returns the last held-out ``log_sig (n,)`` and ``w`` after each step (``w_hat``
+    first)."""
+    log_sigs, steps, _ = refine_em_members(
+        z, log_bkg, w_hat, np.asarray(log_sig)[None], config, [seed]
+    )
+    return log_sigs[0], steps[0]
+
+
+def refine_em_members(
+    z: np.ndarray,
+    log_bkg: np.ndarray,
+    w_hat: float,
+    log_sig: np.ndarray,
+    config: SignalFlowConfig,
+    seeds: list[int],
+) -> tuple[np.ndarray, list[list[float]], list[float]]:
+    """The EM steps of an ensemble's members in lockstep (:func:`refine_em` for one):
+    ``log_sig (K, n)`` each member's held-out densities at the ensemble's ``w_hat``, each
+    member stepping from its own refitted ``w`` with its seed. With ``em_tol > 0`` all stop
+    once a step raised the ensemble's ``w`` (members' likelihoods averaged, as the final
+    fit) by less than ``em_tol`` of it: one member's steps scatter by several percent from
+    the training alone, their mean less. Returns the members' last ``log_sig (K, n)``, each
+    member's ``w`` per step and the ensemble's (``w_hat`` first in both). A member stops
+    where a fold has fewer than 10 events of weight above 1e-4 (no signal left to learn)
+    and keeps its last densities."""
     z_t = torch.as_tensor(np.asarray(z, dtype=np.float32))
-    grid = np.geomspace(config.w_start, config.w_max, 4 * config.grid_points)
-    steps = [float(w_hat)]
-    log_sig = np.asarray(log_sig, dtype=np.float64)
-    ratio = np.exp(np.clip(log_sig - log_bkg, -700.0, 700.0))
+    current = np.array(log_sig, dtype=np.float64, ndmin=2)
+    steps = [[float(w_hat)] for _ in current]
+    ensemble = [float(w_hat)]
+    stopped = [False] * len(current)  # a member with no signal left to learn keeps its last
     for step in range(config.em_steps):
-        w = steps[-1]
-        p_sig = w * ratio / (1.0 + w * (ratio - 1.0))
-        parts = _parts(len(z), config.folds, seed + step)
-        uses = [train.numpy() for train, _ in parts]
-        uses = [u[p_sig[u] > 1e-4] for u in uses]
-        if min(len(u) for u in uses) < 10:
+        for m, row in enumerate(steps):
+            if stopped[m]:
+                continue
+            new = _em_step(z_t, log_bkg, row[-1], current[m], config, seeds[m], step)
+            if new is None:
+                stopped[m] = True
+                continue
+            current[m] = new
+            row.append(_em_fit(new, log_bkg, config))
+        if all(stopped):
             break
-        new = np.empty(len(z))
-        for k, ((_, held), use) in enumerate(zip(parts, uses, strict=True)):
-            flow = _weighted_flow(
-                z_t[torch.as_tensor(use)],
-                torch.as_tensor(p_sig[use].astype(np.float32)),
-                config,
-                seed * 1009 + 7919 * step + k,
-            )
-            new[held] = _log_prob(flow, z_t[torch.as_tensor(held)]).double().numpy()
-        log_sig = new
-        ratio = np.exp(np.clip(log_sig - log_bkg, -700.0, 700.0))
-        steps.append(scan_fit(grid, np.repeat(ratio[:, None], len(grid), 1)).mu_hat)
-    return log_sig, steps
+        previous = ensemble[-1]
+        ensemble.append(steps[0][-1] if len(current) == 1 else _em_fit(current, log_bkg, config))
+        if config.em_tol > 0.0 and ensemble[-1] - previous < config.em_tol * previous:
+            break
+    return current, steps, ensemble
 
 
 def _held_out_ll(w: float, log_sig: np.ndarray, log_bkg: np.ndarray) -> float:

@@ -51,7 +51,12 @@ from scipy import optimize, stats
 
 from gbi.errors import GbiInputError
 from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis, profile_mixture
-from gbi.infer.signal_flow import SignalFlowConfig, refine_em, scan_fit, scan_signal_flows
+from gbi.infer.signal_flow import (
+    SignalFlowConfig,
+    refine_em_members,
+    scan_fit,
+    scan_signal_flows,
+)
 
 __all__ = [
     "SIGNAL_MODELS",
@@ -275,6 +280,7 @@ def _fit_flow(
     w = scan.w
     fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
     em: list[list[float]] = []
+    em_ensemble: list[float] = []
     if fc.em_steps > 0 and fit.mu_hat > 0 and fit.significance >= fc.em_min_z:
         # EM steps per member from the ensemble's w (signal_flow module doc), then the
         # fixed densities fitted on a fine grid like the scan (members' l(w) averaged).
@@ -282,13 +288,12 @@ def _fit_flow(
         # no signal the steps grew one (signal_flow module doc).
         scan_q0 = fit.q0
         j = int(np.argmin(abs(np.log(w) - math.log(fit.mu_hat))))
-        refined = []
-        for m, member in enumerate(log_sig):
-            ls, steps = refine_em(z, log_bkg, fit.mu_hat, member[:, j], fc, config.seed + 97 * m)
-            refined.append(ls)
-            em.append(steps)
+        seeds = [config.seed + 97 * m for m in range(len(log_sig))]
+        refined, em, em_ensemble = refine_em_members(
+            z, log_bkg, fit.mu_hat, log_sig[:, :, j], fc, seeds
+        )
         w = np.geomspace(fc.w_start, fc.w_max, 4 * fc.grid_points)
-        log_sig = np.repeat(np.stack(refined)[:, :, None], len(w), 2)
+        log_sig = np.repeat(refined[:, :, None], len(w), 2)
         fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
         fit.q0, fit.significance = scan_q0, math.sqrt(scan_q0)
     ratios = fit.ratios
@@ -302,7 +307,12 @@ def _fit_flow(
         epochs if len(epochs) == len(w) else [epochs[0]] * len(w)
     )
     if em:
-        fit.per_hypothesis["em_steps"] = np.array(em)  # (members, steps + 1): w per step
+        # (members, most steps + 1): w per step; NaN after a member stopped (refine_em_members)
+        steps = np.full((len(em), max(map(len, em))), np.nan)
+        for m, row in enumerate(em):
+            steps[m, : len(row)] = row
+        fit.per_hypothesis["em_steps"] = steps
+        fit.per_hypothesis["em_ensemble_steps"] = np.array(em_ensemble)
     return fit
 
 
@@ -453,5 +463,8 @@ def signal_summary(fit: MixtureFit, columns: tuple[str, ...]) -> dict[str, Any]:
         out["w_scan"] = [float(w) for w in fit.per_hypothesis["w_fixed"]]
         out["w_scan_log_likelihood"] = [float(v) for v in fit.per_hypothesis["log_likelihood"]]
     if "em_steps" in fit.per_hypothesis:  # w after each EM step, per member (from the scan's)
-        out["em_w_steps"] = fit.per_hypothesis["em_steps"].tolist()
+        out["em_w_steps"] = [
+            [float(v) for v in row if np.isfinite(v)] for row in fit.per_hypothesis["em_steps"]
+        ]
+        out["em_w_ensemble_steps"] = fit.per_hypothesis["em_ensemble_steps"].tolist()
     return out
