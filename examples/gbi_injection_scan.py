@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         "--unbinned-em-tol",
         type=float,
         default=SignalFlowConfig.em_tol,
-        help="stop a member's EM steps once one raised w by less than this fraction of it "
-        "(--unbinned-em-steps is then the most; default: %(default)s, off)",
+        help="stop the EM steps once one raised the fitted w by less than this fraction of "
+        "it (--unbinned-em-steps is then the most; default: %(default)s, off)",
     )
     p.add_argument(
         "--share-flow",

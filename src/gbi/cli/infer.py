@@ -104,9 +104,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         metavar="FRACTION",
-        help="with --unbinned-em-steps: stop a member's EM steps once one raised its w by "
-        "less than this fraction of it (converged; --unbinned-em-steps is then the most "
-        "steps; default 0: off, every step runs)",
+        help="with --unbinned-em-steps: stop the EM steps once one raised the fitted w (the "
+        "signal-flow ensemble's) by less than this fraction of it (converged; "
+        "--unbinned-em-steps is then the most steps; default 0: off, every step runs)",
     )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(

@@ -1,8 +1,9 @@
 """The w-conditional R-ANODE signal flow on the 5-d toy of ``ranode_scan_noise.py``.
 
-Usage: python ranode_conditional_toy.py MU FIRST_SEED SEEDS [ENSEMBLE] [EM_STEPS]
+Usage: python ranode_conditional_toy.py MU FIRST_SEED SEEDS [ENSEMBLE] [EM_STEPS] [EM_TOL]
 
-(``EM_STEPS``: ``SignalFlowConfig.em_steps``, default 0; the w after each step is printed.)
+(``EM_STEPS``: ``SignalFlowConfig.em_steps``, default 0; ``EM_TOL``: ``em_tol``, default 0;
+the w after each step is printed, each member's and the ensemble's.)
 
 For each seed: 30k events (exact background log density), :func:`gbi.infer.unbinned.fit_unbinned`
 with ``signal_model="flow"`` and the default (conditional) scan; prints one JSON line per
@@ -29,12 +30,12 @@ from gbi.infer.uncertainty import total_result
 from gbi.metrics.ensembles import ensemble_error
 
 
-def main(mu: float, first: int, seeds: int, ensemble: int, em: int = 0) -> None:
+def main(mu: float, first: int, seeds: int, ensemble: int, em: int = 0, tol: float = 0.0) -> None:
     torch.set_num_threads(1)
     for seed in range(first, first + seeds):
         x, log_bkg, mu_true = events(np.random.default_rng(seed), 30000, mu)
         start = time.perf_counter()
-        flow = dataclasses.replace(SignalFlowConfig(), ensemble=ensemble, em_steps=em)
+        flow = dataclasses.replace(SignalFlowConfig(), ensemble=ensemble, em_steps=em, em_tol=tol)
         fit = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=seed, flow=flow))
         members = training_refits(fit)
         sigma = ensemble_error(members, "mean")
@@ -58,6 +59,9 @@ def main(mu: float, first: int, seeds: int, ensemble: int, em: int = 0) -> None:
                     "em_w_steps": fit.per_hypothesis["em_steps"].tolist()
                     if "em_steps" in fit.per_hypothesis
                     else None,
+                    "em_w_ensemble_steps": fit.per_hypothesis["em_ensemble_steps"].tolist()
+                    if "em_ensemble_steps" in fit.per_hypothesis
+                    else None,
                     "seconds": time.perf_counter() - start,
                 }
             ),
@@ -72,4 +76,5 @@ if __name__ == "__main__":
         int(sys.argv[3]),
         int(sys.argv[4]) if len(sys.argv) > 4 else 3,
         int(sys.argv[5]) if len(sys.argv) > 5 else 0,
+        float(sys.argv[6]) if len(sys.argv) > 6 else 0.0,
     )
