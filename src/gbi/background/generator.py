@@ -131,9 +131,12 @@ class SidebandBackground:
         ``seed + SR_SAMPLE_SEED``."""
         return self.sample_sr(n_generated(n_sr, oversampling), seed=seed + SR_SAMPLE_SEED)
 
-    def sample_at(self, mjj: np.ndarray, seed: int) -> Table:
-        """One generated background event at each given mjj (GeV), any region."""
-        return self.model.sample(len(mjj), context={"mjj": np.asarray(mjj)}, seed=seed)
+    def sample_at(self, mjj: np.ndarray, seed: int, member: int | None = None) -> Table:
+        """One generated background event at each given mjj (GeV), any region; from a random
+        member of the flow ensemble per event, or all from ``member``."""
+        return self.model.sample(
+            len(mjj), context={"mjj": np.asarray(mjj)}, seed=seed, member=member
+        )
 
     @torch.no_grad()
     def latent(self, table: Mapping[str, np.ndarray], batch_size: int = 65536) -> np.ndarray:
