@@ -91,7 +91,12 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
     from gbi.cli import infer as cli_infer
     from gbi.detect.config import DEFAULT_CUTS, METHODS
     from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
-    from gbi.infer.config import INFER_METHODS, SIDEBAND_SIGNAL_MODES, InferConfig
+    from gbi.infer.config import (
+        INFER_METHODS,
+        SIDEBAND_SIGNAL_MODES,
+        UNBINNED_CALIBRATIONS,
+        InferConfig,
+    )
     from gbi.infer.unbinned import SIGNAL_MODELS
     from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 
@@ -102,6 +107,8 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
     assert cli_infer.EVIDENCE_THRESHOLD == EVIDENCE_THRESHOLD
     assert cli_infer.SIDEBAND_CLOSURE_MODES == SIDEBAND_CLOSURE_MODES
     assert cli_infer.SIDEBAND_SIGNAL_MODES == SIDEBAND_SIGNAL_MODES
+    assert cli_infer.UNBINNED_CALIBRATIONS == UNBINNED_CALIBRATIONS
+    assert InferConfig.unbinned_calibration == "generated"  # the CLI's default
     assert InferConfig.sideband_signal == cli_infer.SIDEBAND_SIGNAL_DEFAULT
     for name, value in cli_infer.BINNED_DEFAULTS.items():
         assert getattr(BinnedConfig, name) == value, name

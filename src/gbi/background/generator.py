@@ -83,9 +83,17 @@ def n_generated(n_sr: int, oversampling: float) -> int:
 class SidebandBackground:
     """A trained sideband flow and the SR mjj density used to sample it."""
 
-    def __init__(self, model: FlowModel, mjj_density: MjjKDE | None) -> None:
+    def __init__(
+        self,
+        model: FlowModel,
+        mjj_density: MjjKDE | None,
+        training_table: Table | None = None,
+    ) -> None:
         self.model = model
         self.mjj_density = mjj_density
+        #: The sideband events the flows were trained on (features + mjj, GeV; row order of
+        #: the training, for :func:`gbi.flows.fitting.unseen_rows`); None when loaded.
+        self.training_table = training_table
 
     @classmethod
     def train(
@@ -100,7 +108,8 @@ class SidebandBackground:
         """Train on the sideband events of ``data`` (features + mjj, GeV); the SR mjj of
         ``data`` feed the KDE that samples mjj in the SR. ``out_dir`` keeps the flows.
         ``weights``: one per sideband event (e.g. its probability to be background)."""
-        table = dict(split.sidebands(data))
+        sidebands = dict(split.sidebands(data))
+        table = dict(sidebands)
         if weights is not None:
             table[WEIGHT_COLUMN] = np.asarray(weights, dtype=np.float64)
         model = train_model(
@@ -115,7 +124,8 @@ class SidebandBackground:
             weight_column=None if weights is None else WEIGHT_COLUMN,
         )
         low, high = split.regions.signal_region
-        return cls(model, MjjKDE(np.asarray(data["mjj"])[split.sr], low=low, high=high))
+        mjj_sr = np.asarray(data["mjj"])[split.sr]
+        return cls(model, MjjKDE(mjj_sr, low=low, high=high), training_table=sidebands)
 
     @property
     def features(self) -> tuple[str, ...]:

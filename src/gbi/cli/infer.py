@@ -33,6 +33,7 @@ SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
 SIDEBAND_SIGNAL_MODES: tuple[str, ...] = ("off", "subtract")
 SIDEBAND_SIGNAL_DEFAULT = "subtract"
 UNBINNED_MODELS: tuple[str, ...] = ("flow", "gmm")
+UNBINNED_CALIBRATIONS: tuple[str, ...] = ("generated", "held-out")
 BINNED_DEFAULTS = {"efficiency": 0.02, "sideband_width": 200.0, "extrapolation_uncertainty": 0.045}
 
 
@@ -98,6 +99,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run only where the scan alone has local Z >= 3 and Z stays the scan's; on a narrow "
         "resonance they remove the scan's low bias, on a signal that overlaps the background "
         "they overshoot; README section 8)",
+    )
+    p.add_argument(
+        "--unbinned-calibration",
+        choices=UNBINNED_CALIBRATIONS,
+        default="generated",
+        help="background-only toys of the unbinned significance: 'generated' by the sideband "
+        "flows (one member per toy, in turn) or 'held-out' sideband events that the member "
+        "fitting them never saw (they carry the flows' real mismatch with data; default: "
+        "%(default)s)",
     )
     p.add_argument(
         "--unbinned-em-tol",
@@ -241,6 +251,7 @@ def _config(args: argparse.Namespace):
         evidence_threshold=args.evidence_threshold,
         sideband_signal=args.sideband_signal,
         unbinned_toys=args.unbinned_toys,
+        unbinned_calibration=args.unbinned_calibration,
         unbinned=dataclasses.replace(
             defaults.unbinned,
             signal_model=args.unbinned_model or defaults.unbinned.signal_model,

@@ -33,7 +33,7 @@ from gbi.flows.preprocessing import Preprocessor
 from gbi.flows.training import TrainConfig, train_flow
 from gbi.tables import select_columns
 
-__all__ = ["train_model"]
+__all__ = ["member_split", "train_model", "unseen_rows"]
 
 
 def _fingerprint(config: FlowConfig, train: TrainConfig, arrays: list[np.ndarray]) -> str:
@@ -99,6 +99,53 @@ def _prepare(
     )
 
 
+def member_split(
+    n: int, seed: int, val_fraction: float, bootstrap: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation rows of the member with ``seed`` among ``n`` events: a
+    seeded split, the training part resampled with replacement with ``bootstrap``."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, round(val_fraction * n))
+    train_idx = order[n_val:]
+    if bootstrap:
+        train_idx = np.random.default_rng([seed, 1]).choice(train_idx, size=len(train_idx))
+    return train_idx, order[:n_val]
+
+
+def unseen_rows(model: FlowModel) -> list[np.ndarray]:
+    """Rows of the training table that each member of ``model`` (trained here with
+    ``bootstrap=True``) never saw: out of its bootstrap resample and out of its
+    validation part (which steered early stopping). About ``(1 - f) / e`` of the rows
+    (f: the validation fraction), 29% for f = 0.2: real events on which each member's
+    density is an honest prediction, as the SR data are for the ensemble.
+
+    >>> from gbi.flows.models import FlowConfig
+    >>> from gbi.flows.training import TrainConfig
+    >>> x = np.random.default_rng(0).normal(size=(600, 2))
+    >>> cfg = FlowConfig(features=("a", "b"), transforms=1, hidden_features=(8,))
+    >>> m = train_model({"a": x[:, 0], "b": x[:, 1]}, cfg, TrainConfig(epochs=1, batch_size=64),
+    ...                 ensemble=2, bootstrap=True, progress=False)
+    >>> rows = unseen_rows(m)
+    >>> [bool(0.2 < len(r) / 600 < 0.4) for r in rows]
+    [True, True]
+    """
+    info = model.metadata.get("training", {})
+    if not info.get("bootstrap"):
+        raise GbiInputError(
+            "flow ensemble: expected members trained with bootstrap=True for their unseen "
+            f"rows, found bootstrap={info.get('bootstrap')!r}"
+        )
+    n, val_fraction = int(info["n_events"]), float(info["val_fraction"])
+    out = []
+    for member in model.metadata["members"]:
+        train_idx, val_idx = member_split(n, int(member["seed"]), val_fraction, True)
+        seen = np.zeros(n, dtype=bool)
+        seen[train_idx] = True
+        seen[val_idx] = True
+        out.append(np.flatnonzero(~seen))
+    return out
+
+
 def _train_member(
     k: int,
     prep: _Prepared,
@@ -115,12 +162,8 @@ def _train_member(
     """Train member ``k`` (seed ``train.seed + k``); the member and its summary."""
     seed = train.seed + k
     member_train = dataclasses.replace(train, seed=seed)
-    order = np.random.default_rng(seed).permutation(len(prep.z))
-    n_val = max(1, round(train.val_fraction * len(prep.z)))
-    train_idx = order[n_val:]
-    if bootstrap:
-        train_idx = np.random.default_rng([seed, 1]).choice(train_idx, size=len(train_idx))
-    tr, va = torch.as_tensor(train_idx), torch.as_tensor(order[:n_val])
+    train_idx, val_idx = member_split(len(prep.z), seed, train.val_fraction, bootstrap)
+    tr, va = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
     torch.manual_seed(seed)
     flow = build_flow(config).to(dev)
 

@@ -33,9 +33,12 @@ from gbi.infer.uncertainty import EVIDENCE_THRESHOLD
 from gbi.regions import Regions
 from gbi.tables import DEFAULT_FEATURES
 
-__all__ = ["INFER_METHODS", "SIDEBAND_SIGNAL_MODES", "InferConfig"]
+__all__ = ["INFER_METHODS", "SIDEBAND_SIGNAL_MODES", "UNBINNED_CALIBRATIONS", "InferConfig"]
 
 INFER_METHODS: tuple[str, ...] = ("parametrized", "unbinned", "binned")
+
+#: ``--unbinned-calibration``: the background-only toys of the unbinned significance.
+UNBINNED_CALIBRATIONS: tuple[str, ...] = ("generated", "held-out")
 
 #: ``--sideband-signal``: ``subtract`` (the default): after the parametrized fit finds a
 #: signal, train the sideband flows again with each event weighted by its probability to be
@@ -60,6 +63,10 @@ class InferConfig:
     toys: int = 100
     #: Background-only toys (full EM fits) calibrating the unbinned significance.
     unbinned_toys: int = 10
+    #: What those toys are (:data:`UNBINNED_CALIBRATIONS`): ``"generated"`` by the flow
+    #: members (:func:`gbi.infer.steps.unbinned_toys`) or ``"held-out"`` sideband events
+    #: each member never saw (:func:`gbi.infer.steps.held_out_toys`).
+    unbinned_calibration: str = "generated"
     parametrized: ParametrizedConfig = dataclasses.field(default_factory=ParametrizedConfig)
     unbinned: UnbinnedConfig = dataclasses.field(default_factory=UnbinnedConfig)
     binned: BinnedConfig = dataclasses.field(default_factory=BinnedConfig)
@@ -112,6 +119,19 @@ class InferConfig:
             raise GbiInputError(
                 f"unbinned_toys (--unbinned-toys): expected >= 1 toys, found {self.unbinned_toys}"
             )
+        if self.unbinned_calibration not in UNBINNED_CALIBRATIONS:
+            raise GbiInputError(
+                f"unbinned_calibration (--unbinned-calibration): expected one of "
+                f"{UNBINNED_CALIBRATIONS}, found {self.unbinned_calibration!r}"
+            )
+        if self.unbinned_calibration == "held-out" and not (
+            self.flow_bootstrap and self.flow_ensemble > 1
+        ):
+            raise GbiInputError(
+                "unbinned_calibration 'held-out': expected a bootstrap flow ensemble (its "
+                "members' unseen sideband events make the toys), found flow_ensemble="
+                f"{self.flow_ensemble}, flow_bootstrap={self.flow_bootstrap}"
+            )
         if not self.evidence_threshold >= 0:
             raise GbiInputError(
                 f"evidence_threshold (--evidence-threshold): expected a significance >= 0 (sigma), "
@@ -142,6 +162,7 @@ class InferConfig:
             "oversampling": self.oversampling,
             "toys": self.toys,
             "unbinned_toys": self.unbinned_toys,
+            "unbinned_calibration": self.unbinned_calibration,
             "parametrized": dataclasses.asdict(self.parametrized),
             "unbinned": dataclasses.asdict(self.unbinned),
             "binned": {**dataclasses.asdict(self.binned), "mass": self.binned_mass},

@@ -19,6 +19,7 @@ from scipy.special import logsumexp
 from gbi.background import RegionSplit, SidebandBackground, Stages
 from gbi.errors import GbiError
 from gbi.flows import member_weights_from_log_probs
+from gbi.flows.fitting import unseen_rows
 from gbi.infer.binned import BinnedSignal, fit_binned
 from gbi.infer.config import InferConfig
 from gbi.infer.efficiency import MassHypothesis
@@ -33,6 +34,7 @@ from gbi.infer.parametrized import (
 from gbi.infer.result import InferMethodResult, InferResult
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import (
+    MjjBandDensity,
     MjjSidebandDensity,
     UnbinnedConfig,
     calibrated_significance,
@@ -49,6 +51,7 @@ from gbi.tables import Table, subset, to_matrix
 
 __all__ = [
     "InferRun",
+    "held_out_toys",
     "member_samples",
     "run_binned",
     "run_parametrized",
@@ -221,6 +224,70 @@ def unbinned_toys(
     return out
 
 
+def held_out_toys(
+    background: SidebandBackground,
+    signal_region: tuple[float, float],
+    n_events: int,
+    n_toys: int,
+    unbinned: UnbinnedConfig,
+    columns: tuple[str, ...],
+    seed: int,
+) -> tuple[np.ndarray, list[int]]:
+    """``q0`` of ``n_toys`` background-only toys made of **real sideband events** that the
+    flow member fitting them never saw (:func:`gbi.flows.fitting.unseen_rows`): toy ``t``
+    takes member ``t mod K``'s unseen events, ``n_events`` drawn from the ``2 n_events``
+    nearest the SR in mjj (all of them if fewer), fitted like the data (free fit, one
+    signal flow per fold, no EM steps) with that member's density times an exponential mjj
+    density fitted to the toy over its two mjj bands.
+
+    The generated toys (:func:`unbinned_toys`) are made by the flows, so the flows describe
+    them exactly; the data differ from the flows by the generator's error, which a free
+    signal density absorbs. These toys carry that error as real data show it (a single
+    member's, larger than the ensemble's: conservative). What they miss is an error of
+    the interpolation into the SR that no sideband event shows. Also returns each toy's
+    number of events (fewer than ``n_events`` where the sidebands hold too few unseen
+    events: such a toy's ``q0`` is smaller, so the calibration is then less conservative).
+    """
+    table = background.training_table
+    if table is None:
+        raise GbiError(
+            "unbinned calibration 'held-out': expected a background trained in this run "
+            "(its sideband events), found a loaded one; use --unbinned-calibration generated"
+        )
+    if unbinned.signal_model == "flow":
+        unbinned = dataclasses.replace(
+            unbinned, flow=dataclasses.replace(unbinned.flow, ensemble=1, em_steps=0)
+        )
+    unseen = unseen_rows(background.model)
+    mjj_all = np.asarray(table["mjj"], dtype=np.float64)
+    low, high = signal_region
+    out, sizes = np.empty(n_toys), []
+    for t in range(n_toys):
+        k = t % len(unseen)
+        rows = unseen[k]
+        distance = np.where(mjj_all[rows] < low, low - mjj_all[rows], mjj_all[rows] - high)
+        near = rows[np.argsort(distance, kind="stable")[: 2 * n_events]]
+        rng = np.random.default_rng(seed + TOY_FEATURES_SEED + t)
+        pick = np.sort(rng.choice(near, size=min(n_events, len(near)), replace=False))
+        toy = {name: np.asarray(table[name], dtype=np.float64)[pick] for name in columns}
+        mjj = toy["mjj"]
+        bands = [(float(mjj.min()), low)] if (mjj < low).any() else []
+        bands += [(high, float(mjj.max()))] if (mjj > high).any() else []
+        log_bkg = background.model.member_log_probs(toy)[k] + MjjBandDensity(mjj, bands).log_pdf(
+            mjj
+        )
+        out[t] = free_fit(to_matrix(toy, columns), log_bkg, unbinned, columns)[1]
+        sizes.append(len(pick))
+    if min(sizes) < n_events:
+        log.warning(
+            "unbinned held-out toys: %d unseen sideband events per toy where the SR has %d; "
+            "their q0 is smaller, so the calibration is less conservative",
+            min(sizes),
+            n_events,
+        )
+    return out, sizes
+
+
 def run_unbinned(run: InferRun) -> InferMethodResult:
     """Flow background density, learned signal density (R-ANODE flow, or a Gaussian mixture),
     fit of ``mu``; toy-calibrated Z."""
@@ -249,9 +316,21 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             ]
         )
     with run.stages("unbinned_toys"):
-        toys = unbinned_toys(
-            run.background, mjj_density, run.n_sr, config.unbinned_toys, ucfg, columns, run.seed
-        )
+        toy_sizes: list[int] | None = None
+        if config.unbinned_calibration == "held-out":
+            toys, toy_sizes = held_out_toys(
+                run.background,
+                config.regions.signal_region,
+                run.n_sr,
+                config.unbinned_toys,
+                ucfg,
+                columns,
+                run.seed,
+            )
+        else:
+            toys = unbinned_toys(
+                run.background, mjj_density, run.n_sr, config.unbinned_toys, ucfg, columns, run.seed
+            )
         calibrated = calibrated_significance(free_fit_q0(fit), toys)
     run.result.fits["unbinned"] = fit
     return InferMethodResult.ok(
@@ -272,6 +351,8 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             "significance_calibration": calibrated["method"],
             "toys": len(toys),
             "toy_q0": [float(q) for q in toys],
+            "toy_calibration": config.unbinned_calibration,
+            **({} if toy_sizes is None else {"toy_events": toy_sizes}),
             "mjj_slope_per_gev": mjj_density.slope,
             "signal_model": signal_summary(fit, columns),
         }

@@ -60,9 +60,11 @@ from gbi.infer.signal_flow import (
 
 __all__ = [
     "SIGNAL_MODELS",
+    "MjjBandDensity",
     "MjjSidebandDensity",
     "UnbinnedConfig",
     "calibrated_significance",
+    "exp_slope",
     "fit_unbinned",
     "free_fit",
     "free_fit_q0",
@@ -110,6 +112,45 @@ class UnbinnedConfig:
             )
 
 
+def _exp_integral(lo: float, hi: float, s: float, a: float) -> float:
+    """``int_lo^hi exp(-s (m - a)) dm``."""
+    return float((np.exp(-s * (lo - a)) - np.exp(-s * (hi - a))) / s)
+
+
+def exp_slope(values: np.ndarray, bands: list[tuple[float, float]]) -> float:
+    """Maximum-likelihood slope ``s`` (1/GeV) of ``exp(-s mjj)`` for ``values`` (GeV) that
+    lie in the union of ``bands`` (GeV), the density normalised over the bands.
+
+    >>> m = np.random.default_rng(0).exponential(700, 400000) + 2500
+    >>> m = m[(m < 3300) | (m > 3700)]
+    >>> round(1 / exp_slope(m, [(2500, 3300), (3700, 8000)]), -1)
+    700.0
+    """
+    values = np.asarray(values, dtype=np.float64)
+    a = min(lo for lo, _ in bands)
+
+    def nll(s: float) -> float:
+        norm = sum(_exp_integral(lo, hi, s, a) for lo, hi in bands)
+        return float(s * (values - a).sum() + len(values) * np.log(norm))
+
+    return float(optimize.minimize_scalar(nll, bounds=(1e-6, 5e-2), method="bounded").x)
+
+
+class MjjBandDensity:
+    """``p(mjj)`` of events in mjj bands (GeV): ``exp(-s mjj)`` fitted to them and
+    normalised over the bands (the sideband calibration toys of the unbinned fit)."""
+
+    def __init__(self, mjj: np.ndarray, bands: list[tuple[float, float]]) -> None:
+        self.bands = sorted((float(lo), float(hi)) for lo, hi in bands)
+        self.slope = exp_slope(mjj, self.bands)
+
+    def log_pdf(self, mjj: np.ndarray) -> np.ndarray:
+        """Log density (per GeV) normalised over the bands."""
+        a, s = self.bands[0][0], self.slope
+        norm = sum(_exp_integral(lo, hi, s, a) for lo, hi in self.bands)
+        return -s * (np.asarray(mjj, dtype=np.float64) - a) - math.log(norm)
+
+
 class MjjSidebandDensity:
     """``p_bkg(mjj)`` in the SR: ``exp(-b mjj)`` fitted to the sidebands within ``margin`` GeV.
 
@@ -125,16 +166,7 @@ class MjjSidebandDensity:
         left = (mjj >= low - margin) & (mjj < low)
         right = (mjj > high) & (mjj <= high + margin)
         values = mjj[left | right]
-        a, b = low - margin, high + margin
-
-        def integral(lo: float, hi: float, s: float) -> float:
-            return (np.exp(-s * (lo - a)) - np.exp(-s * (hi - a))) / s
-
-        def nll(s: float) -> float:
-            norm = integral(a, low, s) + integral(high, b, s)
-            return float(s * (values - a).sum() + len(values) * np.log(norm))
-
-        self.slope = float(optimize.minimize_scalar(nll, bounds=(1e-6, 5e-2), method="bounded").x)
+        self.slope = exp_slope(values, [(low - margin, low), (high, high + margin)])
         self.window = (float(low), float(high))
         self.n_fit = len(values)
 
