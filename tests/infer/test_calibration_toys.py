@@ -60,42 +60,50 @@ def test_unseen_rows_are_out_of_each_members_training(
         assert 0.25 < len(rows) / n < 0.33  # (1 - 0.2) / e = 0.29
 
 
-def test_held_out_toys_are_unseen_sideband_events_nearest_the_sr(
+def test_held_out_toys_are_unseen_sideband_events_next_to_the_sr(
     background: tuple[SidebandBackground, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Toy ``t`` holds member ``t mod K``'s unseen sideband events nearest the SR, with that
-    member's density times a normalised exponential mjj density; the fit is the free fit."""
+    """Toy ``t`` holds member ``t mod K``'s unseen sideband events within 500 GeV of the SR,
+    with that member's density times an exponential mjj density per band; a toy smaller
+    than the SR has its ``q0`` scaled up by the ratio of sizes."""
     bkg, n_sr = background
     seen: list[tuple[np.ndarray, np.ndarray]] = []
 
     def fake_free_fit(x, log_bkg, config, columns):  # type: ignore[no-untyped-def]
         seen.append((x, log_bkg))
-        return 0.0, float(len(seen))
+        return 0.0, 10.0 * len(seen)
 
     monkeypatch.setattr(steps, "free_fit", fake_free_fit)
     q0, sizes = held_out_toys(bkg, REGIONS.signal_region, n_sr, 3, UnbinnedConfig(), COLUMNS, 4)
-    assert q0.tolist() == [1.0, 2.0, 3.0]
-    assert sizes == [n_sr] * 3
     table = bkg.training_table
     assert table is not None
     unseen = unseen_rows(bkg.model)
+    mjj_all = np.asarray(table["mjj"])
+    near = ((mjj_all >= 2800.0) & (mjj_all < 3300.0)) | ((mjj_all > 3700.0) & (mjj_all <= 4200.0))
+    available = [int(near[rows].sum()) for rows in unseen]
+    assert sizes == [min(n_sr, available[t % 2]) for t in range(3)]
+    # Here every member has fewer such events than the SR: a toy holds them all, so the
+    # third toy (member 0 again) is the first one's, and q0 is scaled up by n_SR / n.
+    assert max(available) < n_sr
+    assert len(seen) == 2
+    scale = [n_sr / n for n in sizes]
+    np.testing.assert_allclose(q0, [10.0 * scale[0], 20.0 * scale[1], 10.0 * scale[0]])
     rows_of = {tuple(np.round(r, 9)): i for i, r in enumerate(to_matrix(table, COLUMNS))}
     for t, (x, log_bkg) in enumerate(seen):
         k = t % 2
         rows = np.array([rows_of[tuple(np.round(r, 9))] for r in x])
-        assert np.isin(rows, unseen[k]).all()
+        assert np.isin(rows, unseen[k][near[unseen[k]]]).all()
+        assert len(rows) == sizes[t]
         mjj = x[:, 2]
-        assert not ((mjj >= 3300.0) & (mjj < 3700.0)).any()
-        # the nearest: every unseen row closer to the SR than the farthest picked is among
-        # the 2 n_SR nearest, from which n_SR are drawn
-        all_mjj = np.asarray(table["mjj"])[unseen[k]]
-        gap = np.where(all_mjj < 3300.0, 3300.0 - all_mjj, all_mjj - 3700.0)
-        picked_gap = np.where(mjj < 3300.0, 3300.0 - mjj, mjj - 3700.0)
-        assert picked_gap.max() <= np.sort(gap)[2 * n_sr - 1]
         toy = {name: x[:, j] for j, name in enumerate(COLUMNS)}
         expected = bkg.model.member_log_probs(toy)[k]
-        bands = [(mjj.min(), 3300.0), (3700.0, mjj.max())]
-        np.testing.assert_allclose(log_bkg - expected, MjjBandDensity(mjj, bands).log_pdf(mjj))
+        left = mjj < 3300.0
+        log_mjj = np.where(
+            left,
+            MjjBandDensity(mjj[left], [(2800.0, 3300.0)]).log_pdf(mjj) + np.log(left.mean()),
+            MjjBandDensity(mjj[~left], [(3700.0, 4200.0)]).log_pdf(mjj) + np.log(1 - left.mean()),
+        )
+        np.testing.assert_allclose(log_bkg - expected, log_mjj)
     monkeypatch.setattr(bkg, "training_table", None)
     with pytest.raises(GbiError, match="generated"):
         held_out_toys(bkg, REGIONS.signal_region, n_sr, 1, UnbinnedConfig(), COLUMNS, 4)

@@ -232,21 +232,26 @@ def held_out_toys(
     unbinned: UnbinnedConfig,
     columns: tuple[str, ...],
     seed: int,
+    margin: float = 500.0,
 ) -> tuple[np.ndarray, list[int]]:
     """``q0`` of ``n_toys`` background-only toys made of **real sideband events** that the
     flow member fitting them never saw (:func:`gbi.flows.fitting.unseen_rows`): toy ``t``
-    takes member ``t mod K``'s unseen events, ``n_events`` drawn from the ``2 n_events``
-    nearest the SR in mjj (all of them if fewer), fitted like the data (free fit, one
-    signal flow per fold, no EM steps) with that member's density times an exponential mjj
-    density fitted to the toy over its two mjj bands.
+    takes member ``t mod K``'s unseen events within ``margin`` GeV of the SR (``n_events``
+    of them drawn at random, or all if fewer), fitted like the data (free fit, one signal
+    flow per fold, no EM steps) with that member's density times an exponential mjj
+    density fitted to each of the toy's two mjj bands (weighted by its share of events).
 
-    The generated toys (:func:`unbinned_toys`) are made by the flows, so the flows describe
-    them exactly; the data differ from the flows by the generator's error, which a free
-    signal density absorbs. These toys carry that error as real data show it (a single
-    member's, larger than the ensemble's: conservative). What they miss is an error of
-    the interpolation into the SR that no sideband event shows. Also returns each toy's
-    number of events (fewer than ``n_events`` where the sidebands hold too few unseen
-    events: such a toy's ``q0`` is smaller, so the calibration is then less conservative).
+    The generated toys (:func:`unbinned_toys`) are made by the flows, which describe them
+    exactly but for the members' differences; the data differ from the flows by the
+    generator's error, which a free signal density absorbs. These toys carry that error as
+    real data show it (a single member's, larger than the ensemble's: conservative), next
+    to the SR, where the mjj density is exponential as in the SR's own fit (far from it,
+    the spectrum's turn-on is not: toys over the whole sidebands gave ``q0`` above 10^4).
+    What they miss is an error of the interpolation into the SR that no sideband event
+    shows. A toy with fewer events than the SR has its ``q0`` scaled by ``n_events / n``
+    (a mismatch's ``q0`` grows like the events; scaling the noise as well is
+    conservative). Any signal in the sidebands is in the toys too, which lowers the
+    significance (conservative). Returns the ``q0`` and each toy's number of events.
     """
     table = background.training_table
     if table is None:
@@ -261,28 +266,39 @@ def held_out_toys(
     unseen = unseen_rows(background.model)
     mjj_all = np.asarray(table["mjj"], dtype=np.float64)
     low, high = signal_region
+    near = ((mjj_all >= low - margin) & (mjj_all < low)) | (
+        (mjj_all > high) & (mjj_all <= high + margin)
+    )
     out, sizes = np.empty(n_toys), []
+    done: dict[int, float] = {}  # member -> q0, where every toy of it holds all its events
     for t in range(n_toys):
         k = t % len(unseen)
-        rows = unseen[k]
-        distance = np.where(mjj_all[rows] < low, low - mjj_all[rows], mjj_all[rows] - high)
-        near = rows[np.argsort(distance, kind="stable")[: 2 * n_events]]
+        rows = unseen[k][near[unseen[k]]]
+        sizes.append(min(n_events, len(rows)))
+        if k in done:
+            out[t] = done[k]
+            continue
         rng = np.random.default_rng(seed + TOY_FEATURES_SEED + t)
-        pick = np.sort(rng.choice(near, size=min(n_events, len(near)), replace=False))
+        pick = np.sort(rng.choice(rows, size=sizes[-1], replace=False))
         toy = {name: np.asarray(table[name], dtype=np.float64)[pick] for name in columns}
         mjj = toy["mjj"]
-        bands = [(float(mjj.min()), low)] if (mjj < low).any() else []
-        bands += [(high, float(mjj.max()))] if (mjj > high).any() else []
-        log_bkg = background.model.member_log_probs(toy)[k] + MjjBandDensity(mjj, bands).log_pdf(
-            mjj
-        )
-        out[t] = free_fit(to_matrix(toy, columns), log_bkg, unbinned, columns)[1]
-        sizes.append(len(pick))
+        log_mjj = np.empty(len(mjj))
+        for side, band in ((mjj < low, (low - margin, low)), (mjj > high, (high, high + margin))):
+            if side.any():
+                density = MjjBandDensity(mjj[side], [band])
+                log_mjj[side] = density.log_pdf(mjj[side]) + math.log(side.mean())
+        log_bkg = background.model.member_log_probs(toy)[k] + log_mjj
+        q0 = free_fit(to_matrix(toy, columns), log_bkg, unbinned, columns)[1]
+        out[t] = q0 * max(n_events / max(len(pick), 1), 1.0)
+        if len(rows) <= n_events:
+            done[k] = float(out[t])
     if min(sizes) < n_events:
-        log.warning(
-            "unbinned held-out toys: %d unseen sideband events per toy where the SR has %d; "
-            "their q0 is smaller, so the calibration is less conservative",
+        log.info(
+            "unbinned held-out toys: %d-%d unseen sideband events within %.0f GeV of the SR "
+            "per toy where the SR has %d; their q0 scaled by the ratio",
             min(sizes),
+            max(sizes),
+            margin,
             n_events,
         )
     return out, sizes
