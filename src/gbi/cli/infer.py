@@ -116,7 +116,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="FRACTION",
         help="with --unbinned-em-steps: stop the EM steps once one raised the fitted w (the "
         "signal-flow ensemble's) by less than this fraction of it (converged; "
-        "--unbinned-em-steps is then the most steps; default 0: off, every step runs)",
+        "--unbinned-em-steps is then the most steps; default 0: off, every step runs; on a "
+        "signal that overlaps the background they converge above the truth, 1.4-2.0x on "
+        "a 5-d toy, README section 8)",
     )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(

@@ -75,7 +75,9 @@ likelihoods averaged, as the final fit) by less than ``em_tol`` of it, ``em_step
 then the most: from the scan's low start ``w`` rises until the weighted flows stop
 sharpening, and one member's ``w`` scatters by several percent from step to step from
 the training alone (three steps did not converge on the LHCO-style W': the third still
-raised ``w`` by 2.4% of the truth on average).
+raised ``w`` by 2.4% of the truth on average). Converged is not unbiased: on the 5-d toy
+the steps converged at 1.42 and 2.03 times the truth (the degeneracy above), and on a
+signal-free LHCO-style run whose scan found a false signal ``w`` rose at each of 8 steps.
 """
 
 from __future__ import annotations
