@@ -106,8 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="generated",
         help="background-only toys of the unbinned significance: 'generated' by the sideband "
         "flows (one member per toy, in turn) or 'held-out' sideband events that the member "
-        "fitting them never saw (they carry the flows' real mismatch with data; default: "
-        "%(default)s)",
+        "fitting them never saw, which carry the flows' real mismatch with data "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-em-tol",
