@@ -78,6 +78,8 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
             "2",
             "--unbinned-toys",
             "4",
+            "--unbinned-calibration",
+            "held-out",
         ]
     )
     assert rc == 0
@@ -103,8 +105,13 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     assert fitted["mX_sigma"] > 0
     assert "parametrized" in fraction["source"]
     unb = doc["methods"]["unbinned"]
-    # The unbinned significance is calibrated with 4 background-only toys of the flows.
+    # The unbinned significance is calibrated with 4 background-only toys, here of sideband
+    # events that the flow member fitting each never saw (the generated toys are the
+    # default, in the regression record).
     assert len(unb["toy_q0"]) == 4
+    assert unb["toy_calibration"] == "held-out"
+    assert len(unb["toy_events"]) == 4
+    assert min(unb["toy_events"]) > 100
     assert unb["significance"] < unb["significance_local"]
     par = doc["methods"]["parametrized"]
     # Two bootstrap flows: the generator spread is measured and inside the total interval.
