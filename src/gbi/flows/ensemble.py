@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,26 @@ class FlowModel:
             c, _ = select_columns(data, self.context, source=source, role="context")
             c = c[info["keep"]]
         return np.stack([m.log_prob(x, c) for m in self.members])
+
+    def inside_support(
+        self,
+        data: Mapping[str, Any],
+        *,
+        members: Sequence[int] | None = None,
+        source: str = "input",
+    ) -> np.ndarray:
+        """Whether each event of ``data`` lies inside the training range of every member (or
+        of ``members``), bool ``(n,)``: outside it the transforms clip and the density is an
+        artefact (:meth:`gbi.flows.preprocessing.Preprocessor.inside`)."""
+        x, _ = select_columns(data, self.features, source=source)
+        c = None
+        if self.context:
+            c, _ = select_columns(data, self.context, source=source, role="context")
+        chosen = range(len(self.members)) if members is None else members
+        ok = np.ones(len(x), dtype=bool)
+        for k in chosen:
+            ok &= self.members[k].inside(x, c)
+        return ok
 
     # ------------------------------------------------------------ sampling
     def iter_batches(

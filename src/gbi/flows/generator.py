@@ -129,6 +129,15 @@ class FlowMember:
             self.context_pre.transform(c), dtype=torch.float32, device=self.device
         )
 
+    def inside(self, x: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """Whether each event (``x (n, d)``, ``context (n, c)``, physical units) lies inside
+        the range the flow was trained on (:meth:`Preprocessor.inside`); bool ``(n,)``."""
+        ok = self.feature_pre.inside(np.asarray(x, dtype=np.float64))
+        if self.context_pre is not None and context is not None:
+            c = np.asarray(context, dtype=np.float64)
+            ok &= self.context_pre.inside(c[:, None] if c.ndim == 1 else c)
+        return ok
+
     @torch.no_grad()
     def log_prob(
         self, x: np.ndarray, context: np.ndarray | None = None, batch_size: int = 65536

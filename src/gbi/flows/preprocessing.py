@@ -184,6 +184,31 @@ class Preprocessor:
             np.clip(x[:, j], low, high, out=x[:, j])
         return x
 
+    def inside(self, x: np.ndarray) -> np.ndarray:
+        """Whether each row of ``x`` ``(n, d)`` lies where the transforms are defined: within
+        ``[a, b]`` for ``minmax`` and ``logit`` columns, within the stored quantiles for
+        ``quantile`` (``standard`` has no edge). Shape ``(n,)``, bool.
+
+        Outside, a ``logit`` column is clipped at ``1e-7`` from its edge, so the flow's
+        density there is that of a far tail (about ``10^-20`` of the peak, or less): not a
+        density of the training data but an artefact of the transform. A single such event
+        among 30k made a 10-sigma "signal" in the unbinned fit (issue 19, seed 315).
+
+        >>> pre = Preprocessor(["t"], kinds="logit", bounds={"t": (0.0, None)}, margin=0.0)
+        >>> pre = pre.fit(np.array([[0.2], [0.5], [0.9]]))
+        >>> pre.inside(np.array([[0.2], [0.95], [0.1]])).tolist()
+        [True, False, False]
+        """
+        x = self._check(x)
+        ok = np.ones(len(x), dtype=bool)
+        for j, p in enumerate(self._fitted()):
+            v = x[:, j]
+            if p["kind"] in ("minmax", "logit"):
+                ok &= (v >= p["a"]) & (v <= p["b"])
+            elif p["kind"] == "quantile":
+                ok &= (v >= p["quantiles"][0]) & (v <= p["quantiles"][-1])
+        return ok
+
     def log_abs_det(self, x: np.ndarray) -> np.ndarray:
         """``log |det dz/dx|`` of :meth:`transform` at ``x`` (shape ``(n,)``), in 1/physical units."""
         x = self._check(x)

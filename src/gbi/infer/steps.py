@@ -56,6 +56,7 @@ __all__ = [
     "run_binned",
     "run_parametrized",
     "run_unbinned",
+    "support_mask",
     "unbinned_toys",
 ]
 
@@ -182,6 +183,34 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     )
 
 
+def support_mask(
+    background: SidebandBackground,
+    events: Table,
+    source: str = "toy events",
+    members: list[int] | None = None,
+) -> np.ndarray:
+    """Which ``events`` lie inside the range the background flows were trained on (every
+    member's, or ``members``'), bool ``(n,)``; the others are logged.
+
+    Outside it the flows' transforms clip, and the density there is an artefact many orders
+    of magnitude below any density of the training data, so a free signal density takes such
+    an event as signal with a likelihood ratio of up to ``10^20``: one event with a jet's
+    tau21 of 1.54, beyond the sidebands' largest 1.49, made a 10-sigma "signal" (local Z
+    9.95, 50 of the 54 nats of the fit) in a background-only LHCO-style run (issue 19, seed
+    315). R-ANODE and CATHODE drop signal-region events outside the sidebands' range the
+    same way. The fraction ``mu`` is then that of the events inside."""
+    inside = background.model.inside_support(events, members=members, source=source)
+    n_out = int(np.sum(~inside))
+    if n_out:
+        log.info(
+            "unbinned: %d of %d %s outside the background flows' training range, not fitted",
+            n_out,
+            len(inside),
+            source,
+        )
+    return inside
+
+
 def unbinned_toys(
     background: SidebandBackground,
     mjj_density: MjjSidebandDensity,
@@ -216,6 +245,8 @@ def unbinned_toys(
         mjj = mjj_density.sample(n_events, seed=seed + TOY_MJJ_SEED + t)
         toy = dict(background.sample_at(mjj, seed=seed + TOY_FEATURES_SEED + t, member=t % members))
         toy["mjj"] = mjj
+        toy = subset(toy, support_mask(background, toy))
+        mjj = toy["mjj"]
         log_members = background.model.member_log_probs(toy)
         log_bkg = (
             logsumexp(log_members, axis=0) - math.log(len(log_members)) + mjj_density.log_pdf(mjj)
@@ -281,7 +312,9 @@ def held_out_toys(
         rng = np.random.default_rng(seed + TOY_FEATURES_SEED + t)
         pick = np.sort(rng.choice(rows, size=sizes[-1], replace=False))
         toy = {name: np.asarray(table[name], dtype=np.float64)[pick] for name in columns}
+        toy = subset(toy, support_mask(background, toy, members=[k]))
         mjj = toy["mjj"]
+        sizes[-1] = len(mjj)
         log_mjj = np.empty(len(mjj))
         for side, band in ((mjj < low, (low - margin, low)), (mjj > high, (high, high + margin))):
             if side.any():
@@ -289,7 +322,7 @@ def held_out_toys(
                 log_mjj[side] = density.log_pdf(mjj[side]) + math.log(side.mean())
         log_bkg = background.model.member_log_probs(toy)[k] + log_mjj
         q0 = free_fit(to_matrix(toy, columns), log_bkg, unbinned, columns)[1]
-        out[t] = q0 * max(n_events / max(len(pick), 1), 1.0)
+        out[t] = q0 * max(n_events / max(len(mjj), 1), 1.0)
         if len(rows) <= n_events:
             done[k] = float(out[t])
     if min(sizes) < n_events:
@@ -307,12 +340,16 @@ def held_out_toys(
 def run_unbinned(run: InferRun) -> InferMethodResult:
     """Flow background density, learned signal density (R-ANODE flow, or a Gaussian mixture),
     fit of ``mu``; toy-calibrated Z."""
-    config, data_sr = run.config, run.data_sr
+    config = run.config
     with run.stages("unbinned_fit"):
         mjj_density = MjjSidebandDensity(run.data["mjj"], config.regions.signal_region)
+        # Events outside the flows' training range get a clipped, artefact density that a
+        # free signal density takes as signal (support_mask doc): fitted without them.
+        inside = support_mask(run.background, run.data_sr, "signal-region data")
+        data_sr = subset(run.data_sr, inside)
         log_mjj = mjj_density.log_pdf(data_sr["mjj"])
-        log_members = run.log_members_sr
-        assert log_members is not None
+        assert run.log_members_sr is not None
+        log_members = run.log_members_sr[:, inside]
         log_bkg = logsumexp(log_members, axis=0) - math.log(len(log_members)) + log_mjj
         columns = (*config.features, "mjj")
         x = to_matrix(data_sr, columns)
@@ -337,7 +374,7 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             toys, toy_sizes = held_out_toys(
                 run.background,
                 config.regions.signal_region,
-                run.n_sr,
+                len(log_mjj),
                 config.unbinned_toys,
                 ucfg,
                 columns,
@@ -345,7 +382,13 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             )
         else:
             toys = unbinned_toys(
-                run.background, mjj_density, run.n_sr, config.unbinned_toys, ucfg, columns, run.seed
+                run.background,
+                mjj_density,
+                len(log_mjj),
+                config.unbinned_toys,
+                ucfg,
+                columns,
+                run.seed,
             )
         calibrated = calibrated_significance(free_fit_q0(fit), toys)
     run.result.fits["unbinned"] = fit
@@ -370,6 +413,7 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             "toy_calibration": config.unbinned_calibration,
             **({} if toy_sizes is None else {"toy_events": toy_sizes}),
             "mjj_slope_per_gev": mjj_density.slope,
+            "events_outside_support": int(np.sum(~inside)),
             "signal_model": signal_summary(fit, columns),
         }
     )
