@@ -358,6 +358,7 @@ def _run_seed(
                 "em_w_ensemble_steps": (res.get("signal_model") or {}).get("em_w_ensemble_steps"),
                 "toy_q0": res.get("toy_q0"),
                 "toy_events": res.get("toy_events"),
+                "events_outside_support": res.get("events_outside_support"),
                 "significance": res.get("significance"),
                 "significance_local": res.get("significance_local"),
                 "masses": res.get("masses"),

@@ -197,8 +197,8 @@ def support_mask(
     an event as signal with a likelihood ratio of up to ``10^20``: one event with a jet's
     tau21 of 1.54, beyond the sidebands' largest 1.49, made a 10-sigma "signal" (local Z
     9.95, 50 of the 54 nats of the fit) in a background-only LHCO-style run (issue 19, seed
-    315). R-ANODE and CATHODE drop signal-region events outside the sidebands' range the
-    same way. The fraction ``mu`` is then that of the events inside."""
+    315). The R-ANODE code masks signal-region events outside the sidebands' logit range
+    the same way. The fraction ``mu`` is then that of the events inside."""
     inside = background.model.inside_support(events, members=members, source=source)
     n_out = int(np.sum(~inside))
     if n_out:

@@ -23,6 +23,12 @@ no bounds on the covariances. Its profile likelihood in ``mu`` is built from EM 
 fixed ``mu`` on a grid (plus the free fit); each solution is one "hypothesis" of
 :func:`gbi.infer.mixture.profile_mixture`.
 
+Only SR events inside the range the background flows were trained on are fitted
+(:func:`gbi.infer.steps.support_mask`; ``mu`` is the fraction among them): outside it the
+flows' transforms clip and ``p_bkg`` is an artefact up to 20 orders of magnitude low, so a
+free ``p_sig`` takes such an event as signal (one event made a 10-sigma false signal in a
+background-only run); the R-ANODE code masks such events the same way.
+
 Neither model's local significance ``sqrt(q0)`` means much: the mixture has dozens of free
 parameters (on toys drawn from the background flow itself, a perfect background model, it
 is about 10 for 30k SR events), and the flow scan's ``q0`` is the maximum over the scan of
