@@ -202,11 +202,19 @@ def support_mask(
     inside = background.model.inside_support(events, members=members, source=source)
     n_out = int(np.sum(~inside))
     if n_out:
-        log.info(
-            "unbinned: %d of %d %s outside the background flows' training range, not fitted",
+        # A handful is the tail of the background; many are a signal (or a feature) that
+        # the sidebands do not reach, which this fit cannot measure: say so.
+        many = n_out > max(10, 0.001 * len(inside))
+        log.log(
+            logging.WARNING if many else logging.INFO,
+            "unbinned: %d of %d %s outside the background flows' training range, not fitted%s",
             n_out,
             len(inside),
             source,
+            " (more than the tail of a background: a signal outside the sidebands' feature "
+            "range is not measured here; see events_outside_support)"
+            if many
+            else "",
         )
     return inside
 
