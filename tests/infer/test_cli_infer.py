@@ -311,3 +311,22 @@ def test_too_few_toys_are_refused(
     argv = ["infer", str(inputs["data"]), "--json", out, "--method", "parametrized"]
     assert main([*argv, "--toys", "3"]) == 2
     assert "--toys" in capsys.readouterr().err
+
+
+def test_summary_line_says_how_many_events_were_not_fitted() -> None:
+    """The unbinned line names the SR events left out (outside the flows' range), and says
+    nothing when there were none."""
+    from gbi.cli.infer import _line
+    from gbi.infer.result import InferMethodResult
+
+    values = {
+        "mu_hat": 0.01,
+        "mu_lo": 0.005,
+        "mu_hi": 0.015,
+        "mu_upper_limit_95": 0.02,
+        "significance": 1.0,
+        "events_outside_support": 2,
+    }
+    assert "2 SR events outside" in _line("unbinned", InferMethodResult.ok(values))
+    values["events_outside_support"] = 0
+    assert "outside" not in _line("unbinned", InferMethodResult.ok(values))

@@ -319,6 +319,11 @@ def _line(name: str, res) -> str:
         )
         if "mW" in m:
             line += f", mW = {m['mW']:g} [{m['mW_lo']:g}, {m['mW_hi']:g}] GeV"
+    if v.get("events_outside_support"):
+        line += (
+            f"\n{name}: {v['events_outside_support']} SR events outside the background flows' "
+            "training range were not fitted (mu is the fraction among the others)"
+        )
     sideband = v.get("sideband_signal") or {}
     if sideband.get("applied"):
         line += (
