@@ -105,10 +105,9 @@ def summarise(rows: list[dict], student: bool, shared: float = 0.0) -> None:
         if shared > 0:
             line += f"  (independent samples, expected: {_smeared_coverage(r, iv, shared):.2f})"
         if method == "parametrized":
-            mx, my = TRUE_MASSES
             inside = [
                 m["mX_lo"] <= mx <= m["mX_hi"] and m["mY_lo"] <= my <= m["mY_hi"]
-                for m in (x["masses"] for x in r)
+                for m, (mx, my) in ((x["masses"], x["_true_mass"]) for x in r)
             ]
             line += f"  masses inside {sum(inside)}/{len(inside)}"
         elif method == "binned":
@@ -128,5 +127,11 @@ if __name__ == "__main__":
     p.add_argument("--student", action="store_true")
     p.add_argument("--shared-fraction", type=float, default=0.0)
     args = p.parse_args()
-    rows = [x for f in args.files for x in json.loads(Path(f).read_text())["results"]]
+    rows = []
+    for f in args.files:
+        doc = json.loads(Path(f).read_text())
+        # the scan's --true-mass (either order; the fit reports heavier, lighter), or the
+        # W'(500, 100) of the early files that did not store it
+        truth = sorted((doc.get("true_mass") or TRUE_MASSES)[:2], reverse=True)
+        rows += [{**x, "_true_mass": tuple(truth)} for x in doc["results"]]
     summarise(rows, args.student, args.shared_fraction)
