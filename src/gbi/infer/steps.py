@@ -353,8 +353,9 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
         mjj_density = MjjSidebandDensity(run.data["mjj"], config.regions.signal_region)
         # Events outside the flows' training range get a clipped, artefact density that a
         # free signal density takes as signal (support_mask doc): fitted without them.
-        inside = support_mask(run.background, run.data_sr, "signal-region data")
-        data_sr = subset(run.data_sr, inside)
+        all_sr = run.data_sr  # a property that selects the SR rows: once
+        inside = support_mask(run.background, all_sr, "signal-region data")
+        data_sr = subset(all_sr, inside)
         log_mjj = mjj_density.log_pdf(data_sr["mjj"])
         assert run.log_members_sr is not None
         log_members = run.log_members_sr[:, inside]
