@@ -105,6 +105,7 @@ __all__ = [
     "SCANS",
     "SignalFlowConfig",
     "SignalScan",
+    "fold_refits",
     "refine_em",
     "refine_em_members",
     "scan_fit",
@@ -197,6 +198,8 @@ class SignalScan:
     log_sig: np.ndarray
     epochs: list[list[int]]
     member_log_sig: np.ndarray | None = None
+    #: Each event's fold ``(n,)``: the fold whose flows never saw it (:func:`fold_refits`).
+    fold: np.ndarray | None = None
 
 
 def _build(config: SignalFlowConfig, d: int, context: int = 0) -> torch.nn.Module:
@@ -371,12 +374,22 @@ def _conditional_scan(
                     context = _w_context(torch.full((len(zh),), float(w)), lo, hi)
                     members[m, held, j] = flow(context).log_prob(zh).double().numpy()
     log_sig = np.logaddexp.reduce(members, axis=0) - math.log(config.ensemble)
-    return SignalScan(w=ws, log_sig=log_sig, epochs=[epochs] * len(ws), member_log_sig=members)
+    fold = np.empty(len(z), dtype=np.int64)
+    for k, (_, held) in enumerate(parts):
+        fold[held] = k
+    return SignalScan(
+        w=ws, log_sig=log_sig, epochs=[epochs] * len(ws), member_log_sig=members, fold=fold
+    )
+
+
+def _fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
+    """Each of ``n`` events' fold, at random (the split of :func:`_parts`)."""
+    return np.random.default_rng(seed).permutation(n) % folds
 
 
 def _parts(n: int, folds: int, seed: int) -> list[tuple[torch.Tensor, np.ndarray]]:
     """(training, held-out) indices of each fold: the events split at random."""
-    fold = np.random.default_rng(seed).permutation(n) % folds
+    fold = _fold_labels(n, folds, seed)
     return [
         (torch.as_tensor(np.flatnonzero(fold != k)), np.flatnonzero(fold == k))
         for k in range(folds)
@@ -456,7 +469,7 @@ def refine_em(
     than ``em_tol`` of it (converged: from the scan's low start the steps rise until
     then). Returns the last held-out ``log_sig (n,)`` and ``w`` after each step (``w_hat``
     first)."""
-    log_sigs, steps, _ = refine_em_members(
+    log_sigs, steps, _, _ = refine_em_members(
         z, log_bkg, w_hat, np.asarray(log_sig)[None], config, [seed]
     )
     return log_sigs[0], steps[0]
@@ -469,18 +482,24 @@ def refine_em_members(
     log_sig: np.ndarray,
     config: SignalFlowConfig,
     seeds: list[int],
-) -> tuple[np.ndarray, list[list[float]], list[float]]:
+    folds: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[list[float]], list[float], np.ndarray]:
     """The EM steps of an ensemble's members in lockstep (:func:`refine_em` for one):
     ``log_sig (K, n)`` each member's held-out densities at the ensemble's ``w_hat``, each
     member stepping from its own refitted ``w`` with its seed. With ``em_tol > 0`` all stop
     once a step raised the ensemble's ``w`` (members' likelihoods averaged, as the final
     fit) by less than ``em_tol`` of it: one member's steps scatter by several percent from
     the training alone, their mean less. Returns the members' last ``log_sig (K, n)``, each
-    member's ``w`` per step and the ensemble's (``w_hat`` first in both). A member stops
+    member's ``w`` per step and the ensemble's (``w_hat`` first in both), and each event's
+    fold in each member's last densities ``(K, n)`` (``folds (n,)``: the starting
+    densities' folds, or ``(K, n)``; for :func:`fold_refits`). A member stops
     where a fold has fewer than 10 events of weight above 1e-4 (no signal left to learn)
     and keeps its last densities."""
     z_t = torch.as_tensor(np.asarray(z, dtype=np.float32))
     current = np.array(log_sig, dtype=np.float64, ndmin=2)
+    labels = np.zeros(current.shape, dtype=np.int64)
+    if folds is not None:
+        labels[:] = folds
     steps = [[float(w_hat)] for _ in current]
     ensemble = [float(w_hat)]
     stopped = [False] * len(current)  # a member with no signal left to learn keeps its last
@@ -493,6 +512,7 @@ def refine_em_members(
                 stopped[m] = True
                 continue
             current[m] = new
+            labels[m] = _fold_labels(len(z_t), config.folds, seeds[m] + step)  # _em_step's split
             row.append(_em_fit(new, log_bkg, config))
         if all(stopped):
             break
@@ -500,7 +520,43 @@ def refine_em_members(
         ensemble.append(steps[0][-1] if len(current) == 1 else _em_fit(current, log_bkg, config))
         if config.em_tol > 0.0 and ensemble[-1] - previous < config.em_tol * previous:
             break
-    return current, steps, ensemble
+    return current, steps, ensemble, labels
+
+
+def fold_refits(
+    log_sig: np.ndarray,
+    log_bkg: np.ndarray,
+    folds: np.ndarray,
+    config: SignalFlowConfig,
+    w: np.ndarray | None = None,
+) -> np.ndarray:
+    """``w`` fitted on each fold's events alone, per member: ``(K, folds)`` from each
+    member's held-out ``log_sig (K, n)`` (or ``(n,)``) and the events' folds ``(n,)`` or
+    ``(K, n)`` (the flows that scored fold ``k`` were trained on the other folds); with
+    the scan's ``w (h,)``, ``log_sig (K, n, h)`` holds the densities at each ``w``
+    (:func:`scan_fit` per fold).
+
+    The folds' fits are honest replicas of the whole procedure on ``1/folds`` of the
+    events, the signal density learned from the data included, which the likelihood
+    interval (the density taken as known) leaves out; their spread is the cross-fit
+    error (:func:`gbi.infer.uncertainty.cross_fit_error`). A fold with fewer than 10
+    events gives NaN.
+    """
+    ls = np.array(log_sig, dtype=np.float64, ndmin=2 if w is None else 3)
+    lb = np.asarray(log_bkg, dtype=np.float64)
+    labels = np.broadcast_to(np.asarray(folds), ls.shape[:2])
+    out = np.full((len(ls), config.folds), np.nan)
+    for m, (row, lab) in enumerate(zip(ls, labels, strict=True)):
+        for k in range(config.folds):
+            sel = lab == k
+            if sel.sum() < 10:
+                continue
+            if w is None:
+                out[m, k] = _em_fit(row[sel], lb[sel], config)
+            else:
+                ratio = np.exp(np.clip(row[sel] - lb[sel, None], -700.0, 700.0))
+                out[m, k] = scan_fit(w, ratio).mu_hat
+    return out
 
 
 def _held_out_ll(w: float, log_sig: np.ndarray, log_bkg: np.ndarray) -> float:
@@ -577,10 +633,14 @@ def scan_signal_flows(
                 step += 1
                 run_point(w_mid, points[best_w][1], step)
     ws = np.array(sorted(points))
+    fold = np.empty(n, dtype=np.int64)
+    for k, (_, held) in enumerate(parts):
+        fold[held] = k
     return SignalScan(
         w=ws,
         log_sig=np.stack([points[w][0] for w in ws], 1),
         epochs=[points[w][2] for w in ws],
+        fold=fold,
     )
 
 

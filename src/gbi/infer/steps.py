@@ -45,7 +45,14 @@ from gbi.infer.unbinned import (
     signal_summary,
     training_refits,
 )
-from gbi.infer.uncertainty import combined_dof, generator_spread, model_spread, total_result
+from gbi.infer.uncertainty import (
+    combined_dof,
+    cross_fit_error,
+    generator_spread,
+    model_spread,
+    signal_density_error,
+    total_result,
+)
 from gbi.metrics.ensembles import ensemble_error
 from gbi.tables import Table, subset, to_matrix
 
@@ -367,15 +374,21 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
         # Generator uncertainty: refits with each bootstrap flow's density.
         mu_members = member_refits(x, fit, log_members, log_mjj, ucfg, columns)
         sigma_flows = ensemble_error(mu_members)
-        # The signal flows' own training noise (conditional ensemble; 0 otherwise).
+        # The signal flows' own training noise (conditional ensemble; 0 otherwise), or the
+        # cross-fit error where it is larger: the learned density's dependence on the data,
+        # which the likelihood interval leaves out (uncertainty.cross_fit_error).
         mu_training = training_refits(fit)
         sigma_training = ensemble_error(mu_training, "mean")
-        sigma_u = math.hypot(sigma_flows, sigma_training)
+        fold_mu = fit.per_hypothesis.get("fold_mu_hat")
+        sigma_cross, dof_cross = cross_fit_error(fold_mu)
+        sigma_signal, dof_signal, signal_error = signal_density_error(
+            0.5 * (fit.interval[1] - fit.interval[0]),
+            (sigma_training, max(len(mu_training) - 1, 1)),
+            (sigma_cross, dof_cross),
+        )
+        sigma_u = math.hypot(sigma_flows, sigma_signal)
         dof_u = combined_dof(
-            [
-                (sigma_flows, max(len(mu_members) - 1, 1)),
-                (sigma_training, max(len(mu_training) - 1, 1)),
-            ]
+            [(sigma_flows, max(len(mu_members) - 1, 1)), (sigma_signal, dof_signal)]
         )
     with run.stages("unbinned_toys"):
         toy_sizes: list[int] | None = None
@@ -414,6 +427,10 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             "mu_sys_flows": sigma_flows,
             "mu_hat_signal_flow_members": mu_training,
             "mu_sys_signal_flow_training": sigma_training,
+            "mu_hat_fold_members": None if fold_mu is None else np.asarray(fold_mu).tolist(),
+            "mu_sys_cross_fit": sigma_cross,
+            "mu_sys_signal_density": sigma_signal,
+            "signal_density_error": signal_error,
             "significance": calibrated["significance"],
             "p_value": calibrated["p_value"],
             "significance_calibration": calibrated["method"],

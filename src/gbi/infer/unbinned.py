@@ -59,6 +59,7 @@ from gbi.errors import GbiInputError
 from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis, profile_mixture
 from gbi.infer.signal_flow import (
     SignalFlowConfig,
+    fold_refits,
     refine_em_members,
     scan_fit,
     scan_signal_flows,
@@ -319,6 +320,7 @@ def _fit_flow(
     fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
     em: list[list[float]] = []
     em_ensemble: list[float] = []
+    folds = scan.fold
     if fc.em_steps > 0 and fit.mu_hat > 0 and fit.significance >= fc.em_min_z:
         # EM steps per member from the ensemble's w (signal_flow module doc), then the
         # fixed densities fitted on a fine grid like the scan (members' l(w) averaged).
@@ -327,13 +329,16 @@ def _fit_flow(
         scan_q0 = fit.q0
         j = int(np.argmin(abs(np.log(w) - math.log(fit.mu_hat))))
         seeds = [config.seed + 97 * m for m in range(len(log_sig))]
-        refined, em, em_ensemble = refine_em_members(
-            z, log_bkg, fit.mu_hat, log_sig[:, :, j], fc, seeds
+        refined, em, em_ensemble, folds = refine_em_members(
+            z, log_bkg, fit.mu_hat, log_sig[:, :, j], fc, seeds, scan.fold
         )
         w = np.geomspace(fc.w_start, fc.w_max, 4 * fc.grid_points)
         log_sig = np.repeat(refined[:, :, None], len(w), 2)
         fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
         fit.q0, fit.significance = scan_q0, math.sqrt(scan_q0)
+        fit.per_hypothesis["fold_mu_hat"] = fold_refits(refined, log_bkg, folds, fc)
+    elif folds is not None:
+        fit.per_hypothesis["fold_mu_hat"] = fold_refits(log_sig, log_bkg, folds, fc, w)
     ratios = fit.ratios
     assert ratios is not None
     # Where the signal sits: the data's mean weighted by each event's signal probability.

@@ -75,7 +75,9 @@ __all__ = [
     "EVIDENCE_THRESHOLD",
     "GeneratorSpread",
     "combined_dof",
+    "cross_fit_error",
     "error_quantile",
+    "signal_density_error",
     "generator_spread",
     "model_spread",
     "total_interval",
@@ -168,6 +170,57 @@ def error_quantile(p: float, dof: float | None = None) -> float:
     if not dof > 0:
         raise ValueError(f"dof: expected > 0 degrees of freedom, found {dof}")
     return float(stats.t.ppf(p, dof))
+
+
+def cross_fit_error(fold_mu: np.ndarray | None) -> tuple[float, int | None]:
+    """The cross-fit error of a fit whose signal density is learned from the data, and its
+    degrees of freedom, from ``fold_mu (K, F)``: ``mu`` refitted on each of ``F`` folds
+    alone, per member (:func:`gbi.infer.signal_flow.fold_refits`; NaN rows skipped).
+
+    The full fit is about the mean of its folds' fits, each an independent replica of the
+    procedure on ``1/F`` of the events, so its variance is the folds' variance over ``F``
+    (``F - 1`` degrees of freedom per member; members with their own random splits pooled).
+    It holds what the likelihood interval leaves out: the signal density's dependence on
+    the events it was learned from. ``(0.0, None)`` without folds.
+
+    >>> sigma, dof = cross_fit_error(np.array([[0.010, 0.014], [0.013, 0.011]]))
+    >>> round(sigma, 6), dof
+    (0.001581, 2)
+    """
+    if fold_mu is None:
+        return 0.0, None
+    rows = np.asarray(fold_mu, dtype=np.float64)
+    rows = rows[np.isfinite(rows).all(axis=1)] if rows.ndim == 2 else rows[:0]
+    if len(rows) == 0 or rows.shape[1] < 2:
+        return 0.0, None
+    var = float(np.mean(rows.var(axis=1, ddof=1) / rows.shape[1]))
+    return math.sqrt(var), len(rows) * (rows.shape[1] - 1)
+
+
+def signal_density_error(
+    stat_half: float,
+    training: tuple[float, int | None],
+    cross_fit: tuple[float, int | None],
+) -> tuple[float, int | None, str]:
+    """The error a learned signal density adds to the likelihood interval (half-width
+    ``stat_half``), as ``(sigma, dof, kind)`` for :func:`total_interval`: the members'
+    training spread ``training = (sigma, dof)``, or, where it gives the wider interval,
+    the cross-fit error ``cross_fit = (sigma, dof)`` (:func:`cross_fit_error`; it contains
+    the likelihood's own error, so only its excess over ``stat_half`` is added).
+
+    >>> s, dof, kind = signal_density_error(0.001, (0.0003, 2), (0.002, 3))
+    >>> round(s, 6), dof, kind
+    (0.001817, 3, 'cross-fit')
+    >>> signal_density_error(0.001, (0.0003, 2), (0.0008, 3))[2]
+    'members'
+    """
+    t_train = error_quantile(_P68, training[1]) if training[0] > 0 else 0.0
+    half_train = math.hypot(stat_half, t_train * training[0])
+    t_cross = error_quantile(_P68, cross_fit[1]) if cross_fit[0] > 0 else 0.0
+    half_cross = t_cross * cross_fit[0]
+    if half_cross <= half_train:
+        return training[0], training[1], "members"
+    return math.sqrt(half_cross**2 - stat_half**2) / t_cross, cross_fit[1], "cross-fit"
 
 
 def combined_dof(parts: Sequence[tuple[float, int | None]]) -> float | None:
