@@ -13,7 +13,10 @@ from gbi.errors import GbiInputError
 from gbi.infer.signal_flow import (
     SCANS,
     SignalFlowConfig,
+    _fold_labels,
+    fold_refits,
     refine_em,
+    refine_em_members,
     scan_fit,
     scan_signal_flows,
 )
@@ -218,3 +221,67 @@ def test_em_steps_are_opt_in() -> None:
     np.testing.assert_allclose(fit.per_hypothesis["w_fixed"], np.geomspace(0.0025, 0.3, 49))
     with pytest.raises(GbiInputError, match="em_steps"):
         SignalFlowConfig(em_steps=-1)
+
+
+def test_fold_refits_fit_each_fold_alone() -> None:
+    """With exact densities each fold's ``w`` is the fit of its own events: the folds scatter
+    around the truth by their statistics, and the members-together fit averages the
+    members' likelihoods like the full fit."""
+    x, log_bkg, mu_true = _events(np.random.default_rng(31), N_EVENTS, 0.05)
+    exact = stats.norm.logpdf(x, 1.5, 0.2).sum(1)
+    folds = _fold_labels(N_EVENTS, 2, seed=4)
+    w = fold_refits(exact, log_bkg, folds, FAST)
+    assert w.shape == (1, 2)
+    half = np.sqrt(mu_true / (N_EVENTS / 2))  # about the error of w from half the events
+    assert np.all(abs(w - mu_true) < 4.0 * half), (w, mu_true)
+    # Each fold's fit is the fit of that fold's events alone (nothing else enters).
+    one = folds == 1
+    alone = fold_refits(exact[one], log_bkg[one], np.ones(int(one.sum()), int), FAST)
+    assert alone[0, 1] == pytest.approx(w[0, 1])
+    # Members with their own splits: one row each; with a shared split, one row together.
+    labels = np.stack([folds, _fold_labels(N_EVENTS, 2, seed=5)])
+    both = fold_refits(np.stack([exact, exact]), log_bkg, labels, FAST)
+    assert both.shape == (2, 2)
+    assert both[0] == pytest.approx(w[0])
+    grid = np.geomspace(FAST.w_start, FAST.w_max, 20)
+    scanned = np.repeat(np.stack([exact, exact])[:, :, None], len(grid), 2)
+    together = fold_refits(scanned, log_bkg, folds, FAST, grid, together=True)
+    assert together.shape == (1, 2)
+    assert np.all(abs(together - w) < 0.25 * mu_true), (together, w)
+    with pytest.raises(ValueError, match="folds differ"):
+        fold_refits(scanned, log_bkg, labels, FAST, grid, together=True)
+    # A fold with fewer than 10 events has no fit.
+    few = np.where(np.arange(N_EVENTS) < 5, 0, 1)
+    assert np.isnan(fold_refits(exact, log_bkg, few, FAST)[0, 0])
+
+
+def test_em_members_report_the_folds_of_their_last_densities() -> None:
+    """Each member's last densities come from its last step's split: the labels returned
+    are that split (a member's event in fold k was scored by a flow that never saw it)."""
+    x, log_bkg, _ = _events(np.random.default_rng(32), 3000, 0.04)
+    cfg = dataclasses.replace(FAST, em_steps=2, em_epochs=10)
+    start = np.stack([_broad_start(x)] * 2)
+    seeds = [3, 100]
+    _, steps, _, labels = refine_em_members(x, log_bkg, 0.03, start, cfg, seeds, np.zeros(3000))
+    assert labels.shape == (2, 3000)
+    for m, row in enumerate(steps):
+        last = len(row) - 2  # steps taken by member m, minus one
+        assert last >= 0
+        assert (labels[m] == _fold_labels(3000, cfg.folds, seeds[m] + last)).all()
+    assert not (labels[0] == labels[1]).all()
+
+
+def test_flow_fit_reports_its_fold_refits() -> None:
+    x, log_bkg, _ = _events(np.random.default_rng(29), 3000, 0.04)
+    em = dataclasses.replace(FAST, em_steps=1, em_epochs=20)
+    on = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=em))
+    assert on.per_hypothesis["fold_mu_hat"].shape == (FAST.ensemble, FAST.folds)
+    scan = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=FAST))
+    assert scan.per_hypothesis["fold_mu_hat"].shape == (1, FAST.folds)
+    for fit in (on, scan):
+        folds = fit.per_hypothesis["fold_mu_hat"]
+        assert np.isfinite(folds).all()
+        # each fold is a half-sample replica of the full fit: within 4 of its errors
+        # (sqrt(folds) times the full fit's)
+        limit = 4.0 * np.sqrt(FAST.folds) * fit.mu_err
+        assert np.all(abs(folds - fit.mu_hat) < limit), (folds, fit.mu_hat, fit.mu_err)

@@ -529,12 +529,15 @@ def fold_refits(
     folds: np.ndarray,
     config: SignalFlowConfig,
     w: np.ndarray | None = None,
+    together: bool = False,
 ) -> np.ndarray:
     """``w`` fitted on each fold's events alone, per member: ``(K, folds)`` from each
     member's held-out ``log_sig (K, n)`` (or ``(n,)``) and the events' folds ``(n,)`` or
     ``(K, n)`` (the flows that scored fold ``k`` were trained on the other folds); with
     the scan's ``w (h,)``, ``log_sig (K, n, h)`` holds the densities at each ``w``
-    (:func:`scan_fit` per fold).
+    (:func:`scan_fit` per fold). ``together``: the members share one split (the scan's),
+    and each fold is fitted once with their likelihoods averaged, as the full fit: ``(1,
+    folds)`` (members on one split are not independent replicas of it).
 
     The folds' fits are honest replicas of the whole procedure on ``1/folds`` of the
     events, the signal density learned from the data included, which the likelihood
@@ -545,16 +548,21 @@ def fold_refits(
     ls = np.array(log_sig, dtype=np.float64, ndmin=2 if w is None else 3)
     lb = np.asarray(log_bkg, dtype=np.float64)
     labels = np.broadcast_to(np.asarray(folds), ls.shape[:2])
+    if together:
+        if not (labels == labels[0]).all():
+            raise ValueError("fold_refits(together=True): the members' folds differ")
+        ls, labels = ls[None], labels[:1]
     out = np.full((len(ls), config.folds), np.nan)
     for m, (row, lab) in enumerate(zip(ls, labels, strict=True)):
         for k in range(config.folds):
             sel = lab == k
             if sel.sum() < 10:
                 continue
+            part = row[..., sel, :] if w is not None else row[..., sel]
             if w is None:
-                out[m, k] = _em_fit(row[sel], lb[sel], config)
+                out[m, k] = _em_fit(part, lb[sel], config)
             else:
-                ratio = np.exp(np.clip(row[sel] - lb[sel, None], -700.0, 700.0))
+                ratio = np.exp(np.clip(part - lb[sel, None], -700.0, 700.0))
                 out[m, k] = scan_fit(w, ratio).mu_hat
     return out
 

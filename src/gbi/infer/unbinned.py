@@ -338,7 +338,10 @@ def _fit_flow(
         fit.q0, fit.significance = scan_q0, math.sqrt(scan_q0)
         fit.per_hypothesis["fold_mu_hat"] = fold_refits(refined, log_bkg, folds, fc)
     elif folds is not None:
-        fit.per_hypothesis["fold_mu_hat"] = fold_refits(log_sig, log_bkg, folds, fc, w)
+        # The scan's members share its split: one row, members' likelihoods averaged.
+        fit.per_hypothesis["fold_mu_hat"] = fold_refits(
+            log_sig, log_bkg, folds, fc, w, together=True
+        )
     ratios = fit.ratios
     assert ratios is not None
     # Where the signal sits: the data's mean weighted by each event's signal probability.
