@@ -78,6 +78,22 @@ the training alone (three steps did not converge on the LHCO-style W': the third
 raised ``w`` by 2.4% of the truth on average). Converged is not unbiased: on the 5-d toy
 the steps converged at 1.42 and 2.03 times the truth (the degeneracy above), and on a
 signal-free LHCO-style run whose scan found a false signal ``w`` rose at each of 8 steps.
+
+**The cross-fit error (:func:`fold_refits`).** The likelihood interval takes ``p_sig`` as
+known, but it was learned from these events: a fluctuation of the data moves the density
+too, and ``w`` with it. The members' spread (``mu_sys_signal_flow_training``) does not see
+that: the members learn from the same events. On the LHCO-style W' the three members'
+fits agreed to a few percent in runs that missed the truth by 17-25% with a likelihood
+error of 8% (N = 600, ``docs/inference-measurements.md``). Each fold, though, is an honest
+replica of the whole procedure on its share of the events (its densities come from flows
+that never saw it), so ``w`` refitted on each fold alone scatters by what the full fit
+does times ``sqrt(folds)``, the learned density included; the full fit is about the
+folds' mean. :func:`gbi.infer.uncertainty.cross_fit_error` turns the folds' spread into
+the full fit's error (each EM member has its own random split, so their folds are pooled:
+``K (folds - 1)`` degrees of freedom; the scan's members share one split and are fitted
+together, ``folds - 1``), and :func:`gbi.infer.uncertainty.signal_density_error` adds its
+excess over the likelihood interval where that gives a wider interval than the members'
+spread.
 """
 
 from __future__ import annotations
