@@ -168,12 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         "it (--unbinned-em-steps is then the most; default: %(default)s, off)",
     )
     p.add_argument(
-        "--unbinned-em-bootstrap",
-        action="store_true",
-        help="each signal-flow member takes its EM steps on its own Poisson(1) resample of "
-        "the SR events (their spread: the measurement's error, EM path included)",
-    )
-    p.add_argument(
         "--share-flow",
         action="store_true",
         help=(
@@ -275,10 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             base.unbinned,
             signal_model=args.unbinned_model,
             flow=dataclasses.replace(
-                base.unbinned.flow,
-                em_steps=args.unbinned_em_steps,
-                em_tol=args.unbinned_em_tol,
-                em_bootstrap=args.unbinned_em_bootstrap,
+                base.unbinned.flow, em_steps=args.unbinned_em_steps, em_tol=args.unbinned_em_tol
             ),
         ),
         parametrized=dataclasses.replace(

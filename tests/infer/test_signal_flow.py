@@ -27,7 +27,6 @@ from gbi.infer.unbinned import (
     free_fit_q0,
     member_refits,
     signal_summary,
-    training_refits,
 )
 
 N_EVENTS = 6000
@@ -286,31 +285,3 @@ def test_flow_fit_reports_its_fold_refits() -> None:
         # (sqrt(folds) times the full fit's)
         limit = 4.0 * np.sqrt(FAST.folds) * fit.mu_err
         assert np.all(abs(folds - fit.mu_hat) < limit), (folds, fit.mu_hat, fit.mu_err)
-
-
-def test_bootstrap_members_measure_their_own_resamples() -> None:
-    """``em_bootstrap``: each member's EM steps and fits use its own Poisson(1) resample
-    (kept in ``fit.member_weights``); the members' own refits use them, the detection (the
-    scan's ``q0``) is unchanged, and the fit is reproducible."""
-    x, log_bkg, _ = _events(np.random.default_rng(29), 3000, 0.04)
-    em = dataclasses.replace(FAST, em_steps=1, em_epochs=20)
-    boot = dataclasses.replace(em, em_bootstrap=True)
-    plain = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=em))
-    fit = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=boot))
-    assert plain.member_weights is None
-    weights = fit.member_weights
-    assert weights is not None
-    assert weights.shape == (FAST.ensemble, 3000)
-    assert set(np.unique(weights)) <= set(range(12))
-    assert abs(weights.mean() - 1.0) < 0.1
-    assert not (weights[0] == weights[1]).all()
-    assert fit.q0 == pytest.approx(plain.q0)
-    refits = training_refits(fit)
-    # each member's refit is the fit of its own resample, not of the events as they are
-    r0 = fit.member_ratios[0]
-    assert refits[0] == pytest.approx(
-        scan_fit(fit.per_hypothesis["w_fixed"], r0, weights[0]).mu_hat
-    )
-    again = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=boot))
-    assert again.mu_hat == fit.mu_hat
-    assert (again.member_weights == weights).all()

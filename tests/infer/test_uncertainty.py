@@ -136,7 +136,7 @@ def _learned_density_run(rng: np.random.Generator, learn: float) -> dict[str, fl
     training = (float(members.std(ddof=1) / np.sqrt(k)), k - 1)
     out = {}
     for name, cross in (("members", (0.0, None)), ("cross-fit", cross_fit_error(folds))):
-        sigma, dof, _ = signal_density_error(stat, training, {"cross-fit": cross})
+        sigma, dof, _ = signal_density_error(stat, training, cross)
         lo, hi = total_interval(
             mu_hat, (mu_hat - stat, mu_hat + stat), sigma_gen=sigma, z_global=9.0, sigma_gen_dof=dof
         )

@@ -120,13 +120,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "signal that overlaps the background they converge above the truth, 1.4-2.0x on "
         "a 5-d toy, README section 8)",
     )
-    p.add_argument(
-        "--unbinned-em-bootstrap",
-        action="store_true",
-        help="with --unbinned-em-steps: each signal-flow member takes its EM steps on its own "
-        "Poisson(1) resample of the SR events, so the members' spread is the error of the "
-        "whole measurement, EM path included (README section 8)",
-    )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(
         "--flow-ensemble",
@@ -265,10 +258,7 @@ def _config(args: argparse.Namespace):
             defaults.unbinned,
             signal_model=args.unbinned_model or defaults.unbinned.signal_model,
             flow=dataclasses.replace(
-                defaults.unbinned.flow,
-                em_steps=args.unbinned_em_steps,
-                em_tol=args.unbinned_em_tol,
-                em_bootstrap=args.unbinned_em_bootstrap,
+                defaults.unbinned.flow, em_steps=args.unbinned_em_steps, em_tol=args.unbinned_em_tol
             ),
         ),
         binned_mass=tuple(args.binned_mass) if args.binned_mass else None,

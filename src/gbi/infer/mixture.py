@@ -129,7 +129,6 @@ class MixtureFit:
     per_hypothesis: dict[str, np.ndarray]  # mu_hat (h,), log L max (h,)
     ratios: np.ndarray | None = None  # the fitted ratios (n, h), when the caller keeps them
     member_ratios: np.ndarray | None = None  # per model member (K, n, h), when kept
-    member_weights: np.ndarray | None = None  # per member event weights (K, n): resamples
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -121,7 +121,6 @@ __all__ = [
     "SCANS",
     "SignalFlowConfig",
     "SignalScan",
-    "bootstrap_weights",
     "fold_refits",
     "refine_em",
     "refine_em_members",
@@ -171,10 +170,6 @@ class SignalFlowConfig:
     #: the ensemble's ``w`` by less than this fraction of it (or lowered it); ``em_steps`` is
     #: then the most steps (module doc, "EM steps"; :func:`refine_em_members`).
     em_tol: float = 0.0
-    #: Each member's EM steps (trainings and ``w`` fits) on its own Poisson(1) resample of
-    #: the events (module doc, "Bootstrap EM members"): the members' spread is then the
-    #: error of the whole measurement, EM path included.
-    em_bootstrap: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("maf", "nsf"):
@@ -442,15 +437,12 @@ def _em_step(
     config: SignalFlowConfig,
     seed: int,
     step: int,
-    weights: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """One EM step at ``w`` from the held-out ``log_sig (n,)``: every fold's flow trained on
     the other folds' events weighted by their signal probability; the new held-out
     ``log_sig``, or ``None`` where a fold has fewer than 10 events of weight above 1e-4."""
     ratio = np.exp(np.clip(log_sig - log_bkg, -700.0, 700.0))
     p_sig = w * ratio / (1.0 + w * (ratio - 1.0))
-    if weights is not None:  # a resample: each event counts its weight (0: left out)
-        p_sig = p_sig * weights
     parts = _parts(len(z_t), config.folds, seed + step)
     uses = [train.numpy() for train, _ in parts]
     uses = [u[p_sig[u] > 1e-4] for u in uses]
@@ -468,23 +460,12 @@ def _em_step(
     return new
 
 
-def _em_fit(
-    log_sig: np.ndarray,
-    log_bkg: np.ndarray,
-    config: SignalFlowConfig,
-    weights: np.ndarray | None = None,
-) -> float:
+def _em_fit(log_sig: np.ndarray, log_bkg: np.ndarray, config: SignalFlowConfig) -> float:
     """``w`` refitted with fixed held-out densities ``log_sig (n,)`` or ``(K, n)`` (members'
-    likelihoods averaged; with event ``weights``, (n,) or (K, n), weighted) on the fine
-    grid of the final fit."""
+    likelihoods averaged) on the fine grid of the final fit."""
     grid = np.geomspace(config.w_start, config.w_max, 4 * config.grid_points)
     ratio = np.exp(np.clip(np.asarray(log_sig) - log_bkg, -700.0, 700.0))
-    return scan_fit(grid, np.repeat(ratio[..., None], len(grid), -1), weights).mu_hat
-
-
-def bootstrap_weights(n: int, members: int, seed: int) -> np.ndarray:
-    """Poisson(1) weights ``(members, n)`` of ``n`` events: one resample per member."""
-    return np.random.default_rng([seed, 4099]).poisson(1.0, (members, n)).astype(np.float64)
+    return scan_fit(grid, np.repeat(ratio[..., None], len(grid), -1)).mu_hat
 
 
 def refine_em(
@@ -518,7 +499,6 @@ def refine_em_members(
     config: SignalFlowConfig,
     seeds: list[int],
     folds: np.ndarray | None = None,
-    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[list[float]], list[float], np.ndarray]:
     """The EM steps of an ensemble's members in lockstep (:func:`refine_em` for one):
     ``log_sig (K, n)`` each member's held-out densities at the ensemble's ``w_hat``, each
@@ -528,9 +508,7 @@ def refine_em_members(
     the training alone, their mean less. Returns the members' last ``log_sig (K, n)``, each
     member's ``w`` per step and the ensemble's (``w_hat`` first in both), and each event's
     fold in each member's last densities ``(K, n)`` (``folds (n,)``: the starting
-    densities' folds, or ``(K, n)``; for :func:`fold_refits`). ``weights (K, n)``: each
-    member's event weights (its resample, ``em_bootstrap``) in its trainings and fits; the
-    ensemble's ``w`` then averages the members' weighted likelihoods. A member stops
+    densities' folds, or ``(K, n)``; for :func:`fold_refits`). A member stops
     where a fold has fewer than 10 events of weight above 1e-4 (no signal left to learn)
     and keeps its last densities."""
     z_t = torch.as_tensor(np.asarray(z, dtype=np.float32))
@@ -545,20 +523,17 @@ def refine_em_members(
         for m, row in enumerate(steps):
             if stopped[m]:
                 continue
-            bm = None if weights is None else weights[m]
-            new = _em_step(z_t, log_bkg, row[-1], current[m], config, seeds[m], step, bm)
+            new = _em_step(z_t, log_bkg, row[-1], current[m], config, seeds[m], step)
             if new is None:
                 stopped[m] = True
                 continue
             current[m] = new
             labels[m] = _fold_labels(len(z_t), config.folds, seeds[m] + step)  # _em_step's split
-            row.append(_em_fit(new, log_bkg, config, bm))
+            row.append(_em_fit(new, log_bkg, config))
         if all(stopped):
             break
         previous = ensemble[-1]
-        ensemble.append(
-            steps[0][-1] if len(current) == 1 else _em_fit(current, log_bkg, config, weights)
-        )
+        ensemble.append(steps[0][-1] if len(current) == 1 else _em_fit(current, log_bkg, config))
         if config.em_tol > 0.0 and ensemble[-1] - previous < config.em_tol * previous:
             break
     return current, steps, ensemble, labels
@@ -571,7 +546,6 @@ def fold_refits(
     config: SignalFlowConfig,
     w: np.ndarray | None = None,
     together: bool = False,
-    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """``w`` fitted on each fold's events alone, per member: ``(K, folds)`` from each
     member's held-out ``log_sig (K, n)`` (or ``(n,)``) and the events' folds ``(n,)`` or
@@ -579,8 +553,7 @@ def fold_refits(
     the scan's ``w (h,)``, ``log_sig (K, n, h)`` holds the densities at each ``w``
     (:func:`scan_fit` per fold). ``together``: the members share one split (the scan's),
     and each fold is fitted once with their likelihoods averaged, as the full fit: ``(1,
-    folds)`` (members on one split are not independent replicas of it). ``weights (K, n)``:
-    each member's event weights (``em_bootstrap``).
+    folds)`` (members on one split are not independent replicas of it).
 
     The folds' fits are honest replicas of the whole procedure on ``1/folds`` of the
     events, the signal density learned from the data included, which the likelihood
@@ -591,24 +564,22 @@ def fold_refits(
     ls = np.array(log_sig, dtype=np.float64, ndmin=2 if w is None else 3)
     lb = np.asarray(log_bkg, dtype=np.float64)
     labels = np.broadcast_to(np.asarray(folds), ls.shape[:2])
-    ew = np.ones(ls.shape[:2]) if weights is None else np.broadcast_to(weights, ls.shape[:2])
     if together:
         if not (labels == labels[0]).all():
             raise ValueError("fold_refits(together=True): the members' folds differ")
-        ls, labels, ew = ls[None], labels[:1], ew[None]
+        ls, labels = ls[None], labels[:1]
     out = np.full((len(ls), config.folds), np.nan)
-    for m, (row, lab, bm) in enumerate(zip(ls, labels, ew, strict=True)):
+    for m, (row, lab) in enumerate(zip(ls, labels, strict=True)):
         for k in range(config.folds):
             sel = lab == k
             if sel.sum() < 10:
                 continue
             part = row[..., sel, :] if w is not None else row[..., sel]
-            bk = bm[..., sel]
             if w is None:
-                out[m, k] = _em_fit(part, lb[sel], config, bk)
+                out[m, k] = _em_fit(part, lb[sel], config)
             else:
                 ratio = np.exp(np.clip(part - lb[sel, None], -700.0, 700.0))
-                out[m, k] = scan_fit(w, ratio, bk).mu_hat
+                out[m, k] = scan_fit(w, ratio).mu_hat
     return out
 
 
@@ -720,7 +691,7 @@ def _parabola(w: np.ndarray, ll: np.ndarray, best: int) -> tuple[float, float, f
     return float(vertex), float(a), sigma
 
 
-def scan_fit(w: np.ndarray, ratios: np.ndarray, weights: np.ndarray | None = None) -> MixtureFit:
+def scan_fit(w: np.ndarray, ratios: np.ndarray) -> MixtureFit:
     """``mu`` from the held-out likelihood scan: ``w (h,)`` the scan points, ``ratios (n, h)``
     each point's out-of-fold ``p_sig / p_bkg`` (module doc); or ``(K, n, h)`` for an
     ensemble of signal flows, whose held-out log likelihoods are averaged: the mean of
@@ -743,28 +714,12 @@ def scan_fit(w: np.ndarray, ratios: np.ndarray, weights: np.ndarray | None = Non
     members = np.asarray(ratios, dtype=np.float64)
     members = members[None] if members.ndim == 2 else members
     r = members.mean(axis=0)
-    if weights is None:
-        ll_points = np.array(
-            [
-                float(np.mean([log_likelihood(wj, m[:, j])[0] for m in members]))
-                for j, wj in enumerate(w)
-            ]
-        )
-    else:  # event weights (n,) or per member (K, n): a resample's likelihood
-        b = np.broadcast_to(np.asarray(weights, dtype=np.float64), members.shape[:2])
-        ll_points = np.array(
-            [
-                float(
-                    np.mean(
-                        [
-                            bm @ np.log1p(wj * (m[:, j] - 1.0))
-                            for m, bm in zip(members, b, strict=True)
-                        ]
-                    )
-                )
-                for j, wj in enumerate(w)
-            ]
-        )
+    ll_points = np.array(
+        [
+            float(np.mean([log_likelihood(wj, m[:, j])[0] for m in members]))
+            for j, wj in enumerate(w)
+        ]
+    )
     ws, ll = np.r_[0.0, w], np.r_[0.0, ll_points]
     best = int(np.argmax(ll))
     ll_max = float(ll[best])
@@ -801,7 +756,4 @@ def scan_fit(w: np.ndarray, ratios: np.ndarray, weights: np.ndarray | None = Non
         per_hypothesis={"mu_hat": w.copy(), "log_likelihood": ll_points, "w_fixed": w.copy()},
         ratios=r,
         member_ratios=members if len(members) > 1 else None,
-        member_weights=None
-        if weights is None
-        else np.broadcast_to(np.asarray(weights, dtype=np.float64), members.shape[:2]).copy(),
     )

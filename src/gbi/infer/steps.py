@@ -377,21 +377,14 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
         # The signal flows' own training noise (conditional ensemble; 0 otherwise), or the
         # cross-fit error where it is larger: the learned density's dependence on the data,
         # which the likelihood interval leaves out (uncertainty.cross_fit_error).
-        # Members that each measured their own resample (em_bootstrap): their spread is the
-        # error of the whole measurement, EM path included (signal_flow module doc).
         mu_training = training_refits(fit)
-        dof_training = max(len(mu_training) - 1, 1)
-        resampled = fit.member_weights is not None
-        sigma_training = ensemble_error(mu_training, "bootstrap" if resampled else "mean")
+        sigma_training = ensemble_error(mu_training, "mean")
         fold_mu = fit.per_hypothesis.get("fold_mu_hat")
         sigma_cross, dof_cross = cross_fit_error(fold_mu)
-        totals = {"cross-fit": (sigma_cross, dof_cross)}
-        if resampled:
-            totals["bootstrap"] = (sigma_training, dof_training)
         sigma_signal, dof_signal, signal_error = signal_density_error(
             0.5 * (fit.interval[1] - fit.interval[0]),
-            (0.0, None) if resampled else (sigma_training, dof_training),
-            totals,
+            (sigma_training, max(len(mu_training) - 1, 1)),
+            (sigma_cross, dof_cross),
         )
         sigma_u = math.hypot(sigma_flows, sigma_signal)
         dof_u = combined_dof(

@@ -59,7 +59,6 @@ from gbi.errors import GbiInputError
 from gbi.infer.mixture import MixtureFit, best_fit_per_hypothesis, profile_mixture
 from gbi.infer.signal_flow import (
     SignalFlowConfig,
-    bootstrap_weights,
     fold_refits,
     refine_em_members,
     scan_fit,
@@ -330,18 +329,14 @@ def _fit_flow(
         scan_q0 = fit.q0
         j = int(np.argmin(abs(np.log(w) - math.log(fit.mu_hat))))
         seeds = [config.seed + 97 * m for m in range(len(log_sig))]
-        # em_bootstrap: each member measures on its own resample (signal_flow module doc)
-        weights = bootstrap_weights(len(z), len(log_sig), config.seed) if fc.em_bootstrap else None
         refined, em, em_ensemble, folds = refine_em_members(
-            z, log_bkg, fit.mu_hat, log_sig[:, :, j], fc, seeds, scan.fold, weights
+            z, log_bkg, fit.mu_hat, log_sig[:, :, j], fc, seeds, scan.fold
         )
         w = np.geomspace(fc.w_start, fc.w_max, 4 * fc.grid_points)
         log_sig = np.repeat(refined[:, :, None], len(w), 2)
-        fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)), weights)
+        fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
         fit.q0, fit.significance = scan_q0, math.sqrt(scan_q0)
-        fit.per_hypothesis["fold_mu_hat"] = fold_refits(
-            refined, log_bkg, folds, fc, weights=weights
-        )
+        fit.per_hypothesis["fold_mu_hat"] = fold_refits(refined, log_bkg, folds, fc)
     elif folds is not None:
         # The scan's members share its split: one row, members' likelihoods averaged.
         fit.per_hypothesis["fold_mu_hat"] = fold_refits(
@@ -375,10 +370,7 @@ def training_refits(fit: MixtureFit) -> list[float]:
     if fit.member_ratios is None:
         return [fit.mu_hat]
     w = fit.per_hypothesis["w_fixed"]
-    weights = fit.member_weights
-    if weights is None:
-        return [scan_fit(w, r).mu_hat for r in fit.member_ratios]
-    return [scan_fit(w, r, b).mu_hat for r, b in zip(fit.member_ratios, weights, strict=True)]
+    return [scan_fit(w, r).mu_hat for r in fit.member_ratios]
 
 
 def fit_unbinned(
@@ -436,9 +428,7 @@ def member_refits(
     log_mix = np.logaddexp.reduce(log_members, axis=0) - np.log(len(log_members))
     w = fit.per_hypothesis["w_fixed"]
     return [
-        scan_fit(
-            w, ratios * np.exp(np.clip(log_mix - lp, -700, 700))[:, None], fit.member_weights
-        ).mu_hat
+        scan_fit(w, ratios * np.exp(np.clip(log_mix - lp, -700, 700))[:, None]).mu_hat
         for lp in log_members
     ]
 

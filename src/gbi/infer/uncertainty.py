@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
@@ -200,29 +200,27 @@ def cross_fit_error(fold_mu: np.ndarray | None) -> tuple[float, int | None]:
 def signal_density_error(
     stat_half: float,
     training: tuple[float, int | None],
-    totals: Mapping[str, tuple[float, int | None]],
+    cross_fit: tuple[float, int | None],
 ) -> tuple[float, int | None, str]:
     """The error a learned signal density adds to the likelihood interval (half-width
     ``stat_half``), as ``(sigma, dof, kind)`` for :func:`total_interval`: the members'
-    training spread ``training = (sigma, dof)`` (kind ``"members"``), or, where one gives a
-    wider interval, an error of the whole measurement from ``totals`` (kind: its key), e.g.
-    the cross-fit error (:func:`cross_fit_error`) or the spread of members that each measured
-    a resample of the events (``"bootstrap"``): they contain the likelihood's own error, so
-    only their excess over ``stat_half`` is added.
+    training spread ``training = (sigma, dof)``, or, where it gives the wider interval,
+    the cross-fit error ``cross_fit = (sigma, dof)`` (:func:`cross_fit_error`; it contains
+    the likelihood's own error, so only its excess over ``stat_half`` is added).
 
-    >>> s, dof, kind = signal_density_error(0.001, (0.0003, 2), {"cross-fit": (0.002, 3)})
+    >>> s, dof, kind = signal_density_error(0.001, (0.0003, 2), (0.002, 3))
     >>> round(s, 6), dof, kind
     (0.001817, 3, 'cross-fit')
-    >>> signal_density_error(0.001, (0.0003, 2), {"cross-fit": (0.0008, 3)})[2]
+    >>> signal_density_error(0.001, (0.0003, 2), (0.0008, 3))[2]
     'members'
     """
     t_train = error_quantile(_P68, training[1]) if training[0] > 0 else 0.0
-    best = (math.hypot(stat_half, t_train * training[0]), training[0], training[1], "members")
-    for kind, (sigma, dof) in totals.items():
-        t = error_quantile(_P68, dof) if sigma > 0 else 0.0
-        if t * sigma > best[0]:
-            best = (t * sigma, math.sqrt((t * sigma) ** 2 - stat_half**2) / t, dof, kind)
-    return best[1], best[2], best[3]
+    half_train = math.hypot(stat_half, t_train * training[0])
+    t_cross = error_quantile(_P68, cross_fit[1]) if cross_fit[0] > 0 else 0.0
+    half_cross = t_cross * cross_fit[0]
+    if half_cross <= half_train:
+        return training[0], training[1], "members"
+    return math.sqrt(half_cross**2 - stat_half**2) / t_cross, cross_fit[1], "cross-fit"
 
 
 def combined_dof(parts: Sequence[tuple[float, int | None]]) -> float | None:
