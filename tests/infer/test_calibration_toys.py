@@ -216,3 +216,60 @@ def test_events_outside_the_flows_training_range_are_not_fitted(
         unmasked = run()
     assert unmasked["events_outside_support"] == 0
     assert unmasked["significance_local"] > 5.0, unmasked["significance_local"]
+
+
+def test_cross_fit_error_needs_evidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cross-fit error joins the interval only where the significance reaches the
+    evidence threshold: near ``w = 0`` the folds' fits sit on the boundary and, with the
+    scan's one split, Student's t for 1 degree of freedom made 95% limits of 6 times the
+    folds' spread. With evidence the same large error widens the interval."""
+    train = _gaussian_data(20000, 5)
+    bkg = SidebandBackground.train(
+        train,
+        split_regions(train, REGIONS),
+        GeneratorConfig(
+            FlowConfig(features=("a", "b"), context=("mjj",), transforms=1, hidden_features=(16,)),
+            TrainConfig(epochs=3, batch_size=512, seed=3, device="cpu"),
+            ensemble=2,
+            bootstrap=True,
+        ),
+    )
+    data = _gaussian_data(20000, 7)
+    split = split_regions(data, REGIONS)
+    config = InferConfig(
+        methods=("unbinned",),
+        features=("a", "b"),
+        regions=REGIONS,
+        unbinned_toys=2,
+        parametrized=ParametrizedConfig(features=("a", "b")),
+        unbinned=UnbinnedConfig(
+            signal_model="gmm", components=2, starts=3, candidates=64, profile_points=3
+        ),
+    )
+    monkeypatch.setattr(steps, "cross_fit_error", lambda fold_mu: (0.01, 1))
+
+    def run(z: float) -> dict[str, object]:
+        monkeypatch.setattr(
+            steps,
+            "calibrated_significance",
+            lambda q0, toys: {"significance": z, "p_value": 0.5, "method": "test"},
+        )
+        counts = InferCounts(len(data["mjj"]), split.n_sr, split.n_sb)
+        log_members = bkg.model.member_log_probs(split.signal_region(data))
+        result = InferResult(config=config.to_dict(), counts=counts)
+        infer_run = steps.InferRun(
+            data, split, config, bkg, {}, Stages(), result, None, log_members
+        )
+        return steps.run_unbinned(infer_run).values
+
+    quiet, loud = run(0.5), run(5.0)
+    assert quiet["signal_density_error"] == "members"
+    assert quiet["mu_sys_signal_density"] == quiet["mu_sys_signal_flow_training"]
+    assert loud["signal_density_error"] == "cross-fit"
+    assert loud["mu_sys_cross_fit"] == pytest.approx(0.01)
+    # its excess over the likelihood interval, with Student's t for 1 degree of freedom
+    stat = 0.5 * (loud["mu_hi_stat"] - loud["mu_lo_stat"])
+    t1 = 1.8373  # Student's t, 84.1% quantile, 1 degree of freedom
+    expected = np.sqrt((t1 * 0.01) ** 2 - stat**2) / t1
+    assert loud["mu_sys_signal_density"] == pytest.approx(expected, rel=1e-3)
+    assert loud["mu_sys_generator"] > quiet["mu_sys_generator"]

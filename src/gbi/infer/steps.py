@@ -381,15 +381,6 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
         sigma_training = ensemble_error(mu_training, "mean")
         fold_mu = fit.per_hypothesis.get("fold_mu_hat")
         sigma_cross, dof_cross = cross_fit_error(fold_mu)
-        sigma_signal, dof_signal, signal_error = signal_density_error(
-            0.5 * (fit.interval[1] - fit.interval[0]),
-            (sigma_training, max(len(mu_training) - 1, 1)),
-            (sigma_cross, dof_cross),
-        )
-        sigma_u = math.hypot(sigma_flows, sigma_signal)
-        dof_u = combined_dof(
-            [(sigma_flows, max(len(mu_members) - 1, 1)), (sigma_signal, dof_signal)]
-        )
     with run.stages("unbinned_toys"):
         toy_sizes: list[int] | None = None
         if config.unbinned_calibration == "held-out":
@@ -413,6 +404,18 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
                 run.seed,
             )
         calibrated = calibrated_significance(free_fit_q0(fit), toys)
+    # The cross-fit error only with evidence for a signal: near w = 0 the folds' fits sit on
+    # the boundary (one at 0, one not) and are no Gaussian error; the scan's members share
+    # one split, 1 degree of freedom, and Student's t then made 95% limits of 6 times the
+    # folds' spread (signal-free runs, stop 34).
+    evidence = calibrated["significance"] >= config.evidence_threshold
+    sigma_signal, dof_signal, signal_error = signal_density_error(
+        0.5 * (fit.interval[1] - fit.interval[0]),
+        (sigma_training, max(len(mu_training) - 1, 1)),
+        (sigma_cross, dof_cross) if evidence else (0.0, None),
+    )
+    sigma_u = math.hypot(sigma_flows, sigma_signal)
+    dof_u = combined_dof([(sigma_flows, max(len(mu_members) - 1, 1)), (sigma_signal, dof_signal)])
     run.result.fits["unbinned"] = fit
     return InferMethodResult.ok(
         {
