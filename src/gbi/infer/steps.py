@@ -430,7 +430,9 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             "mu_sys_flows": sigma_flows,
             "mu_hat_signal_flow_members": mu_training,
             "mu_sys_signal_flow_training": sigma_training,
-            "mu_hat_fold_members": None if fold_mu is None else np.asarray(fold_mu).tolist(),
+            "mu_hat_fold_members": None
+            if fold_mu is None
+            else [[float(v) if np.isfinite(v) else None for v in row] for row in fold_mu],
             "mu_sys_cross_fit": sigma_cross,
             "mu_sys_signal_density": sigma_signal,
             "signal_density_error": signal_error,
