@@ -94,9 +94,11 @@ the full fit's error (each EM member has its own random split, so their folds ar
 together, ``folds - 1``), and :func:`gbi.infer.uncertainty.signal_density_error` adds its
 excess over the likelihood interval where that gives a wider interval than the members'
 spread, with evidence for a signal only (:func:`gbi.infer.run_inference`: near ``w = 0``
-the folds' fits sit on the boundary, and with the scan's one split the 95% limits of
-signal-free runs grew to 6 times the folds' spread). Measured on 20 such runs at N = 600 the folds scatter by about the likelihood
-error (cross-fit 0.087, likelihood 0.079 of the truth, medians; the larger in 8 runs), so it
+the folds' fits sit on the boundary, and with the scan's one split, 1 degree of freedom,
+two signal-free runs' 95% limits came out at 0.039 and 0.027 where those with the
+members' spread had 0.003-0.009).
+Measured on 20 runs at N = 600 the folds scatter by about the likelihood error
+(cross-fit 0.087, likelihood 0.079 of the truth, medians; the larger in 8 runs), so it
 widens the interval a little (coverage 11/20 instead of 10/20): the runs' larger scatter
 (0.15) comes from the EM's path, which every fold shares (each step's weights use one ``w``
 fitted on all events; README section 8).
@@ -396,12 +398,7 @@ def _conditional_scan(
                     context = _w_context(torch.full((len(zh),), float(w)), lo, hi)
                     members[m, held, j] = flow(context).log_prob(zh).double().numpy()
     log_sig = np.logaddexp.reduce(members, axis=0) - math.log(config.ensemble)
-    fold = np.empty(len(z), dtype=np.int64)
-    for k, (_, held) in enumerate(parts):
-        fold[held] = k
-    return SignalScan(
-        w=ws, log_sig=log_sig, epochs=[epochs] * len(ws), member_log_sig=members, fold=fold
-    )
+    return SignalScan(w=ws, log_sig=log_sig, epochs=[epochs] * len(ws), member_log_sig=members)
 
 
 def _fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
@@ -409,9 +406,8 @@ def _fold_labels(n: int, folds: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n) % folds
 
 
-def _parts(n: int, folds: int, seed: int) -> list[tuple[torch.Tensor, np.ndarray]]:
-    """(training, held-out) indices of each fold: the events split at random."""
-    fold = _fold_labels(n, folds, seed)
+def _parts(fold: np.ndarray, folds: int) -> list[tuple[torch.Tensor, np.ndarray]]:
+    """(training, held-out) indices of each fold from the events' folds ``fold (n,)``."""
     return [
         (torch.as_tensor(np.flatnonzero(fold != k)), np.flatnonzero(fold == k))
         for k in range(folds)
@@ -443,13 +439,15 @@ def _em_step(
     config: SignalFlowConfig,
     seed: int,
     step: int,
-) -> np.ndarray | None:
+) -> tuple[np.ndarray, np.ndarray] | None:
     """One EM step at ``w`` from the held-out ``log_sig (n,)``: every fold's flow trained on
     the other folds' events weighted by their signal probability; the new held-out
-    ``log_sig``, or ``None`` where a fold has fewer than 10 events of weight above 1e-4."""
+    ``log_sig`` and each event's fold (the step's own split), or ``None`` where a fold has
+    fewer than 10 events of weight above 1e-4."""
     ratio = np.exp(np.clip(log_sig - log_bkg, -700.0, 700.0))
     p_sig = w * ratio / (1.0 + w * (ratio - 1.0))
-    parts = _parts(len(z_t), config.folds, seed + step)
+    fold = _fold_labels(len(z_t), config.folds, seed + step)
+    parts = _parts(fold, config.folds)
     uses = [train.numpy() for train, _ in parts]
     uses = [u[p_sig[u] > 1e-4] for u in uses]
     if min(len(u) for u in uses) < 10:
@@ -463,7 +461,7 @@ def _em_step(
             seed * 1009 + 7919 * step + k,
         )
         new[held] = _log_prob(flow, z_t[torch.as_tensor(held)]).double().numpy()
-    return new
+    return new, fold
 
 
 def _em_fit(log_sig: np.ndarray, log_bkg: np.ndarray, config: SignalFlowConfig) -> float:
@@ -529,13 +527,12 @@ def refine_em_members(
         for m, row in enumerate(steps):
             if stopped[m]:
                 continue
-            new = _em_step(z_t, log_bkg, row[-1], current[m], config, seeds[m], step)
-            if new is None:
+            stepped = _em_step(z_t, log_bkg, row[-1], current[m], config, seeds[m], step)
+            if stepped is None:
                 stopped[m] = True
                 continue
-            current[m] = new
-            labels[m] = _fold_labels(len(z_t), config.folds, seeds[m] + step)  # _em_step's split
-            row.append(_em_fit(new, log_bkg, config))
+            current[m], labels[m] = stepped
+            row.append(_em_fit(current[m], log_bkg, config))
         if all(stopped):
             break
         previous = ensemble[-1]
@@ -613,9 +610,10 @@ def scan_signal_flows(
         raise GbiInputError(
             f"signal flow: expected at least {4 * config.folds} signal-region events, found {n}"
         )
-    parts = _parts(n, config.folds, seed)
+    fold = _fold_labels(n, config.folds, seed)
+    parts = _parts(fold, config.folds)
     if config.scan == "conditional":
-        return _conditional_scan(z_t, lb_t, parts, config, seed)
+        return dataclasses.replace(_conditional_scan(z_t, lb_t, parts, config, seed), fold=fold)
     points: dict[float, tuple[np.ndarray, list[torch.nn.Module], list[int]]] = {}
 
     def run_point(w: float, start: list[torch.nn.Module] | None, step: int) -> float:
@@ -663,9 +661,6 @@ def scan_signal_flows(
                 step += 1
                 run_point(w_mid, points[best_w][1], step)
     ws = np.array(sorted(points))
-    fold = np.empty(n, dtype=np.int64)
-    for k, (_, held) in enumerate(parts):
-        fold[held] = k
     return SignalScan(
         w=ws,
         log_sig=np.stack([points[w][0] for w in ws], 1),

@@ -321,6 +321,7 @@ def _fit_flow(
     em: list[list[float]] = []
     em_ensemble: list[float] = []
     folds = scan.fold
+    assert folds is not None  # scan_signal_flows records every event's fold
     if fc.em_steps > 0 and fit.mu_hat > 0 and fit.significance >= fc.em_min_z:
         # EM steps per member from the ensemble's w (signal_flow module doc), then the
         # fixed densities fitted on a fine grid like the scan (members' l(w) averaged).
@@ -337,7 +338,7 @@ def _fit_flow(
         fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
         fit.q0, fit.significance = scan_q0, math.sqrt(scan_q0)
         fit.per_hypothesis["fold_mu_hat"] = fold_refits(refined, log_bkg, folds, fc)
-    elif folds is not None:
+    else:
         # The scan's members share its split: one row, members' likelihoods averaged.
         fit.per_hypothesis["fold_mu_hat"] = fold_refits(
             log_sig, log_bkg, folds, fc, w, together=True
