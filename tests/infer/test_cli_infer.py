@@ -129,6 +129,12 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     # Z > 3 (above): the fitted signal was taken out of the sidebands, and the output says so.
     assert par["sideband_signal"]["applied"] is True
     assert "parametrized: the fitted signal taken out of the sidebands" in printed
+    # The toy grid is made at 3500 GeV, the SR's centre: its mjj shape is used as it is.
+    assert par["sideband_signal"]["signal_mjj"] == {
+        "grid_mW": 3500.0,
+        "resonance_mW": 3500.0,
+        "source": "signal-region centre",
+    }
 
 
 def test_infer_without_grid_and_bad_input(
