@@ -77,3 +77,29 @@ def test_grid_of_several_w_prime_masses_is_keyed_with_mw(tmp_path: Path) -> None
     assert SignalGrid({(300.0, 100.0, 3500.0): t}).m_w == 3500.0  # one mW: plain grid
     with pytest.raises(GbiInputError, match=r"every point as \(mX, mY\)"):
         SignalGrid({(300.0, 100.0, 3500.0): t, (300.0, 100.0): t}, m_w=3500)
+
+
+def test_a_grid_made_outside_the_signal_region_is_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run whose SR does not hold the grid's W' mass trains on the resonance's tail and
+    moves its mjj shape to the SR's centre: allowed (a search slides windows past it), but
+    the log says so, with the events per point and the remedy; a grid inside says nothing."""
+    from gbi.infer.config import InferConfig
+    from gbi.infer.pipeline import _grid_for
+    from gbi.regions import Regions
+
+    rng = np.random.default_rng(1)
+    table = {"mjj": rng.normal(3500, 175, 400), "mj1": rng.normal(100, 5, 400)}
+    pq.write_table(pa.table(table), tmp_path / "wprime_3500_500_100_1_000.parquet")
+    grid = load_signal_grid([tmp_path])
+    with caplog.at_level("WARNING", logger="gbi.infer.pipeline"):
+        _grid_for(grid, InferConfig(regions=Regions(3300, 3700)))
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="gbi.infer.pipeline"):
+        moved = _grid_for(grid, InferConfig(regions=Regions(3600, 4000)))
+    n = len(moved.tables[(500.0, 100.0)]["mjj"])
+    (record,) = caplog.records
+    assert "mW = 3500 GeV, outside the signal region [3600, 4000) GeV" in record.getMessage()
+    assert f"{n}-{n} simulated events per point" in record.getMessage()
+    assert "gbi generate --mW" in record.getMessage()

@@ -141,6 +141,23 @@ def _grid_for(grid: SignalGrid, config: InferConfig) -> SignalGrid:
             f"GeV, found none at any of its points ({grid.describe_m_w()}); make the grid at "
             "a W' mass inside the SR"
         )
+    made_at = [m for m in grid.m_ws if m > 0]  # 0: a grid without its W' mass
+    if made_at and not any(low <= m < high for m in made_at):
+        # Its SR events are the resonance's tail: the classifier learns from few of them,
+        # and the signal in the sidebands is taken as this resonance moved to the SR's
+        # centre (gbi.infer.sidebands). Allowed (a search slides windows past the grid's
+        # mass), but said.
+        counts = inside.counts().values()
+        log.warning(
+            "signal grid made at %s, outside the signal region [%g, %g) GeV: %d-%d simulated "
+            "events per point in it; for a signal there, make a grid at a W' mass inside "
+            "it (gbi generate --mW ...)",
+            grid.describe_m_w(),
+            low,
+            high,
+            min(counts),
+            max(counts),
+        )
     return inside
 
 
