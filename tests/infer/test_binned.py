@@ -14,6 +14,7 @@ from gbi.infer.binned import BinnedConfig, BinnedSignal, fit_binned
 from gbi.infer.efficiency import MassHypothesis
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.steps import _binned_signal
+from gbi.regions import Regions
 
 FEATURES = ("x1", "x2")
 SR = (3300.0, 3700.0)
@@ -224,7 +225,7 @@ def test_no_fraction_without_a_fitted_signal() -> None:
     rng = np.random.default_rng(1)
     tables, outside = _toy_grid(rng)
     grid = SignalGrid(tables, 3500.0, outside)
-    config = SimpleNamespace(binned_mass=None)
+    config = SimpleNamespace(binned_mass=None, regions=Regions())
     run = SimpleNamespace(signal_grid=grid, config=config)
     signal, reason = _binned_signal(run, None)  # type: ignore[arg-type]
     assert signal is None
@@ -242,6 +243,14 @@ def test_no_fraction_without_a_fitted_signal() -> None:
     assert reason == ""
     assert signal.hypothesis.mX_range == (300.0, 400.0)
     assert "parametrized" in signal.hypothesis.source
+    assert "moved" not in signal.hypothesis.source  # the grid is at the SR's centre
+    # A window centred elsewhere: the grid's mjj moved to its centre for the window leaks.
+    shifted = SimpleNamespace(
+        signal_grid=grid, config=SimpleNamespace(binned_mass=None, regions=Regions(3500, 3900))
+    )
+    signal, _ = _binned_signal(shifted, fitted)  # type: ignore[arg-type]
+    assert signal is not None
+    assert "mjj moved to mW = 3700 GeV (signal-region centre)" in signal.hypothesis.source
     run_nogrid = SimpleNamespace(signal_grid=None, config=config)
     signal, reason = _binned_signal(run_nogrid, fitted)  # type: ignore[arg-type]
     assert signal is None

@@ -34,7 +34,7 @@ from gbi.errors import GbiInputError
 from gbi.infer.config import INFER_METHODS, InferConfig
 from gbi.infer.parametrized import ParametrizedModel, normalised_ratios
 from gbi.infer.result import InferCounts, InferMethodResult, InferResult
-from gbi.infer.sidebands import background_weights, leak_resonance_mass, scaled_signal_mjj
+from gbi.infer.sidebands import background_weights, resonance_grid
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.steps import InferRun, run_binned, run_parametrized, run_unbinned, unbinned_toys
 
@@ -85,20 +85,20 @@ def _without_sideband_signal(run: InferRun) -> InferRun:
     sidebands = run.split.sidebands(run.data)
     norm = fit.per_hypothesis["ratio_norm"][:, fit.best : fit.best + 1]
     ratio = normalised_ratios(model, sidebands, best, norm)[:, 0]
-    keys = list(run.signal_grid.tables)
-    nearest = keys[int(np.argmin(((np.array(keys) - best[0]) ** 2).sum(axis=1)))]
-    sim_sr = run.signal_grid.tables[nearest]["mjj"]
-    sim_out = run.signal_grid.outside.get(nearest, {}).get("mjj", np.empty(0))
-    sr = run.split.regions.signal_region
-    # The grid's mjj shape moved to the resonance the run assumes (sidebands module doc).
-    grid_m_w = float(nearest[2]) if len(nearest) == 3 else run.signal_grid.m_w
-    m_res, m_res_source = leak_resonance_mass(float(best[0][2]) if best.shape[1] == 3 else None, sr)
-    if grid_m_w:
-        sim_mjj, n_sim_sr = scaled_signal_mjj(np.r_[sim_sr, sim_out], grid_m_w, m_res, sr)
-    else:  # a grid without its W' mass: its shape as it is
-        sim_mjj, n_sim_sr, m_res_source = np.r_[sim_sr, sim_out], len(sim_sr), "grid as made"
+    # The grid's signal moved to the resonance the run assumes (sidebands module doc).
+    fitted_m_w = float(best[0][2]) if best.shape[1] == 3 else None
+    grid, signal_mjj = resonance_grid(run.signal_grid, fitted_m_w, run.split.regions)
+    keys = list(grid.tables)
+    nearest = keys[int(np.argmin(((np.array(keys)[:, :2] - best[0][:2]) ** 2).sum(axis=1)))]
+    sim_sr = grid.tables[nearest]["mjj"]
+    sim_out = grid.outside.get(nearest, {}).get("mjj", np.empty(0))
     weights = background_weights(
-        sidebands["mjj"], ratio, sim_mjj, n_sim_sr, fit.mu_hat * run.n_sr, sr
+        sidebands["mjj"],
+        ratio,
+        np.r_[sim_sr, sim_out],
+        len(sim_sr),
+        fit.mu_hat * run.n_sr,
+        run.split.regions.signal_region,
     )
     config = run.config
     with run.stages("flow_training_sideband_signal"):
@@ -117,11 +117,7 @@ def _without_sideband_signal(run: InferRun) -> InferRun:
             "applied": True,
             "first_fit": {k: first.values.get(k) for k in keep},
             "signal_in_sidebands": float(np.sum(1.0 - weights)),
-            "signal_mjj": {
-                "grid_mW": grid_m_w,
-                "resonance_mW": m_res if grid_m_w else grid_m_w,
-                "source": m_res_source,
-            },
+            "signal_mjj": signal_mjj,
             "sideband_events": len(weights),
         }
     run.result.methods["parametrized"] = second

@@ -28,7 +28,7 @@ where about 320 of 1000 lay outside the window, and the repeated fit came out 1.
 assumes (:func:`leak_resonance_mass`): the fitted ``mW`` of a grid at several W' masses,
 else the centre of the SR, the mass a window of a spectrum scan stands for. A resonance's
 mjj width grows with its mass (the jet energy resolution is relative), so its shape
-scales: ``mjj -> mjj m_res / m_grid`` (:func:`scaled_signal_mjj`). A grid made at the SR's
+scales: ``mjj -> mjj m_res / m_grid`` (:func:`resonance_grid`). A grid made at the SR's
 centre is not changed.
 
 >>> rng = np.random.default_rng(0)
@@ -43,14 +43,14 @@ centre is not changed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = [
-    "background_weights",
-    "expected_signal_per_bin",
-    "leak_resonance_mass",
-    "scaled_signal_mjj",
-]
+from gbi.infer.signal_grid import SignalGrid
+from gbi.regions import Regions
+
+__all__ = ["background_weights", "expected_signal_per_bin", "leak_resonance_mass", "resonance_grid"]
 
 #: mjj bin width (GeV) of the signal and background histograms in the sidebands.
 MJJ_BIN = 50.0
@@ -89,27 +89,21 @@ def leak_resonance_mass(
     return 0.5 * (float(signal_region[0]) + float(signal_region[1])), "signal-region centre"
 
 
-def scaled_signal_mjj(
-    signal_mjj: np.ndarray,
-    grid_m_w: float,
-    resonance_m_w: float,
-    signal_region: tuple[float, float],
-) -> tuple[np.ndarray, int]:
-    """The simulated signal's mjj (GeV, all its events, made at ``grid_m_w``) scaled to a
-    resonance at ``resonance_m_w``, and how many of them then lie in the SR.
-
-    >>> mjj, n_sr = scaled_signal_mjj(np.array([3300.0, 3500.0, 3600.0]), 3500, 3700, (3500, 3900))
-    >>> mjj.round(1).tolist(), n_sr
-    ([3488.6, 3700.0, 3805.7], 2)
-    """
-    if not (grid_m_w > 0 and resonance_m_w > 0):
-        raise ValueError(
-            f"scaled_signal_mjj: expected W' masses > 0 GeV, found grid {grid_m_w}, "
-            f"resonance {resonance_m_w}"
-        )
-    mjj = np.asarray(signal_mjj, dtype=np.float64) * (float(resonance_m_w) / float(grid_m_w))
-    n_sr = int(((mjj >= signal_region[0]) & (mjj < signal_region[1])).sum())
-    return mjj, n_sr
+def resonance_grid(
+    grid: SignalGrid, fitted_m_w: float | None, regions: Regions
+) -> tuple[SignalGrid, dict[str, Any]]:
+    """The grid's signal at the resonance the run assumes (:func:`leak_resonance_mass`):
+    its points at the W' mass nearest to it (a grid of several), moved there
+    (:meth:`~gbi.infer.signal_grid.SignalGrid.moved_to`), and where it came from
+    (``grid_mW``, ``resonance_mW``, ``source``; the JSON's ``signal_mjj``). A grid
+    without its W' mass is taken as made."""
+    m_res, source = leak_resonance_mass(fitted_m_w, regions.signal_region)
+    if grid.m_w is None and grid.masses.shape[1] == 2:  # no W' mass known
+        return grid, {"grid_mW": None, "resonance_mW": None, "source": "grid as made"}
+    one = grid.at_m_w(m_res)
+    assert one.m_w is not None
+    moved = one.moved_to(m_res, regions)
+    return moved, {"grid_mW": one.m_w, "resonance_mW": m_res, "source": source}
 
 
 def background_weights(

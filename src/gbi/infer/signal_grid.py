@@ -208,6 +208,39 @@ class SignalGrid:
             {k[:2]: v for k, v in self.outside.items() if k[2] == nearest},
         )
 
+    def moved_to(self, m_w: float, regions: Regions) -> SignalGrid:
+        """The one-mass grid's resonance moved to ``m_w`` (GeV): every event's mjj scaled by
+        ``m_w / self.m_w`` (the mjj width of a resonance grows with its mass: the jet energy
+        resolution is relative), then split at ``regions`` (:meth:`for_region`; the jet
+        features are kept). The signal in the sidebands and the binned cut's window leaks
+        of a resonance the grid was not made at (:mod:`gbi.infer.sidebands`); itself when
+        ``m_w`` is the grid's.
+
+        >>> t = {"mjj": np.array([3300.0, 3500.0, 3600.0])}
+        >>> g = SignalGrid({(300.0, 100.0): t}, m_w=3500).moved_to(3700.0, Regions(3500, 3900))
+        >>> g.m_w, g.tables[(300.0, 100.0)]["mjj"].round(1).tolist()
+        (3700.0, [3700.0, 3805.7])
+        """
+        if self.m_w is None or not self.m_w > 0:
+            raise GbiInputError(
+                f"signal grid: expected a grid at one known W' mass to move, found "
+                f"{self.describe_m_w()}; take one with at_m_w() first"
+            )
+        if not m_w > 0:
+            raise GbiInputError(f"signal grid: expected a W' mass > 0 GeV to move to, found {m_w}")
+        if m_w == self.m_w:
+            return self
+        factor = float(m_w) / self.m_w
+        tables = {k: {**t, "mjj": np.asarray(t["mjj"]) * factor} for k, t in self.tables.items()}
+        outside = {k: {**t, "mjj": np.asarray(t["mjj"]) * factor} for k, t in self.outside.items()}
+        moved = SignalGrid(tables, float(m_w), outside).for_region(regions)
+        if moved is None:
+            raise GbiInputError(
+                f"signal grid: moved to mW = {m_w:g} GeV it has no events in the signal region "
+                f"{regions.signal_region} GeV"
+            )
+        return moved
+
     def without(self, point: tuple[float, ...]) -> SignalGrid:
         """The grid minus one point (to test interpolation to a mass not on the grid); the
         point's ``(mX, mY)`` in either order (and its ``mW`` in a grid of several)."""

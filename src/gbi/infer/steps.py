@@ -32,6 +32,7 @@ from gbi.infer.parametrized import (
     normalised_ratios,
 )
 from gbi.infer.result import InferMethodResult, InferResult
+from gbi.infer.sidebands import resonance_grid
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import (
     MjjBandDensity,
@@ -471,7 +472,7 @@ def _binned_signal(
     grid, config = run.signal_grid, run.config
     if grid is None:
         return None, why + "there is no signal grid to measure it on (--signal-grid DIR)"
-    m_w = grid.m_ws[0]
+    fitted_m_w: float | None = None
     if config.binned_mass is not None:
         mx, my = (float(m) for m in config.binned_mass)
         hypothesis = MassHypothesis(mx, my, (mx, mx), (my, my), "--binned-mass (assumed)")
@@ -481,17 +482,21 @@ def _binned_signal(
         return None, why + f"the parametrized fit did not run: {parametrized.message}"
     else:
         masses = parametrized.values["masses"]
-        m_w = float(masses.get("mW", m_w))
+        fitted_m_w = float(masses["mW"]) if "mW" in masses else None
         hypothesis = MassHypothesis.from_masses(
             masses, "parametrized fit (mX, mY with 68% intervals)"
         )
-    # A grid of several W' masses: the efficiency from the points at the one nearest the
-    # fitted mW (the lowest for --binned-mass).
-    at = grid.at_m_w(m_w)
-    if grid.m_w is None:
-        hypothesis = dataclasses.replace(
-            hypothesis, source=f"{hypothesis.source}; grid points at mW = {at.m_ws[0]:g} GeV"
-        )
+    # The grid's points at the W' mass nearest the fitted mW (else the SR's centre), their
+    # mjj moved to that resonance: the window leaks of a signal the grid was not made at
+    # (gbi.infer.sidebands.resonance_grid; the sideband subtraction takes the same).
+    at, moved = resonance_grid(grid, fitted_m_w, config.regions)
+    notes = []
+    if grid.m_w is None and moved["grid_mW"] is not None:
+        notes.append(f"grid points at mW = {moved['grid_mW']:g} GeV")
+    if moved["resonance_mW"] is not None and moved["resonance_mW"] != moved["grid_mW"]:
+        notes.append(f"mjj moved to mW = {moved['resonance_mW']:g} GeV ({moved['source']})")
+    if notes:
+        hypothesis = dataclasses.replace(hypothesis, source="; ".join([hypothesis.source, *notes]))
     tables = cast(dict[tuple[float, float], Table], at.tables)
     outside = cast(dict[tuple[float, float], Table], at.outside)
     return BinnedSignal(tables, outside, hypothesis), ""
