@@ -89,7 +89,8 @@ def _without_sideband_signal(run: InferRun) -> InferRun:
     fitted_m_w = float(best[0][2]) if best.shape[1] == 3 else None
     grid, signal_mjj = resonance_grid(run.signal_grid, fitted_m_w, run.split.regions)
     keys = list(grid.tables)
-    nearest = keys[int(np.argmin(((np.array(keys)[:, :2] - best[0][:2]) ** 2).sum(axis=1)))]
+    # (mX, mY) keys: resonance_grid hands back the points at one W' mass
+    nearest = keys[int(np.argmin(((np.array(keys) - best[0][:2]) ** 2).sum(axis=1)))]
     sim_sr = grid.tables[nearest]["mjj"]
     sim_out = grid.outside.get(nearest, {}).get("mjj", np.empty(0))
     weights = background_weights(
