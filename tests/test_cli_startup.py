@@ -108,7 +108,14 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
     assert cli_infer.SIDEBAND_CLOSURE_MODES == SIDEBAND_CLOSURE_MODES
     assert cli_infer.SIDEBAND_SIGNAL_MODES == SIDEBAND_SIGNAL_MODES
     assert cli_infer.UNBINNED_CALIBRATIONS == UNBINNED_CALIBRATIONS
-    assert InferConfig.unbinned_calibration == "generated"  # the CLI's default
+    assert InferConfig.unbinned_calibration == "auto"  # the CLI's default
+    from gbi.infer.unbinned import UnbinnedConfig
+
+    assert {
+        "signal_model": UnbinnedConfig.signal_model,
+        "em_steps": UnbinnedConfig().flow.em_steps,
+        "em_tol": UnbinnedConfig().flow.em_tol,
+    } == cli_infer.UNBINNED_DEFAULTS
     assert InferConfig.sideband_signal == cli_infer.SIDEBAND_SIGNAL_DEFAULT
     for name, value in cli_infer.BINNED_DEFAULTS.items():
         assert getattr(BinnedConfig, name) == value, name

@@ -33,7 +33,8 @@ SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
 SIDEBAND_SIGNAL_MODES: tuple[str, ...] = ("off", "subtract")
 SIDEBAND_SIGNAL_DEFAULT = "subtract"
 UNBINNED_MODELS: tuple[str, ...] = ("flow", "gmm")
-UNBINNED_CALIBRATIONS: tuple[str, ...] = ("generated", "held-out")
+UNBINNED_CALIBRATIONS: tuple[str, ...] = ("auto", "generated", "held-out")
+UNBINNED_DEFAULTS = {"signal_model": "flow", "em_steps": 8, "em_tol": 0.01}
 BINNED_DEFAULTS = {"efficiency": 0.02, "sideband_width": 200.0, "extrapolation_uncertainty": 0.045}
 
 
@@ -80,45 +81,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--unbinned-toys",
         type=int,
         default=10,
-        help="background-only toys calibrating the unbinned significance",
+        help="background-only toys calibrating the unbinned significance (held-out: a flow "
+        "member whose unseen sideband events near the SR number no more than the SR's makes "
+        "one toy, so at most --flow-ensemble distinct ones; default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-model",
         choices=UNBINNED_MODELS,
-        default=None,
-        help="signal density of the unbinned fit: 'flow' (R-ANODE, conditional w scan) or "
-        "'gmm' (Gaussian mixture); default: UnbinnedConfig's",
+        default=UNBINNED_DEFAULTS["signal_model"],
+        help="signal density of the unbinned fit: 'flow' (R-ANODE: conditional w scan, then "
+        "EM steps) or 'gmm' (Gaussian mixture; about half the signal on the LHCO-style W', "
+        "README section 8) (default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-em-steps",
         type=int,
-        default=0,
+        default=UNBINNED_DEFAULTS["em_steps"],
         metavar="N",
-        help="--unbinned-model flow: EM steps after the w scan (experimental, default 0; not "
-        "for discovery: with no signal they grew a false one, Z = 3.6 and 5.4, so they now "
-        "run only where the scan alone has local Z >= 3 and Z stays the scan's; on a narrow "
-        "resonance they remove the scan's low bias, on a signal that overlaps the background "
-        "they overshoot; README section 8)",
+        help="--unbinned-model flow: most EM steps after the w scan (0: the scan alone, low "
+        "by 15-35%%). They run only where the scan alone has local Z >= 3 and Z stays the "
+        "scan's (with no signal they grew a false one); they measure w, they do not detect. "
+        "A fit that reaches N still rising is reported em_converged: false "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-calibration",
         choices=UNBINNED_CALIBRATIONS,
-        default="generated",
-        help="background-only toys of the unbinned significance: 'generated' by the sideband "
-        "flows (one member per toy, in turn) or 'held-out' sideband events that the member "
-        "fitting them never saw, which carry the flows' real mismatch with data "
-        "(default: %(default)s)",
+        default="auto",
+        help="background-only toys of the unbinned significance: 'held-out' sideband events "
+        "that the flow member fitting them never saw, which carry the flows' real mismatch "
+        "with data, or 'generated' by the sideband flows (one member per toy, in turn); "
+        "'auto': held-out with a bootstrap flow ensemble (--flow-ensemble > 1), else "
+        "generated (default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-em-tol",
         type=float,
-        default=0.0,
+        default=UNBINNED_DEFAULTS["em_tol"],
         metavar="FRACTION",
         help="with --unbinned-em-steps: stop the EM steps once one raised the fitted w (the "
         "signal-flow ensemble's) by less than this fraction of it (converged; "
-        "--unbinned-em-steps is then the most steps; default 0: off, every step runs; on a "
-        "signal that overlaps the background they converge above the truth, 1.4-2.0x on "
-        "a 5-d toy, README section 8)",
+        "--unbinned-em-steps is then the most steps; 0: off, every step runs). Converged is "
+        "not unbiased: on a signal that overlaps the background the steps converge above "
+        "the truth, 1.4-2.0x on a 5-d toy, README section 8 (default: %(default)s)",
     )
     p.add_argument("--flow-epochs", type=int, default=30, help="sideband flow epochs")
     p.add_argument(
@@ -256,7 +261,7 @@ def _config(args: argparse.Namespace):
         unbinned_calibration=args.unbinned_calibration,
         unbinned=dataclasses.replace(
             defaults.unbinned,
-            signal_model=args.unbinned_model or defaults.unbinned.signal_model,
+            signal_model=args.unbinned_model,
             flow=dataclasses.replace(
                 defaults.unbinned.flow, em_steps=args.unbinned_em_steps, em_tol=args.unbinned_em_tol
             ),
@@ -323,6 +328,13 @@ def _line(name: str, res) -> str:
         line += (
             f"\n{name}: {v['events_outside_support']} SR events outside the background flows' "
             "training range were not fitted (mu is the fraction among the others)"
+        )
+    if v.get("em_converged") is False:
+        steps = (v.get("signal_model") or {}).get("em_w_ensemble_steps") or []
+        line += (
+            f"\n{name}: warning: the EM steps stopped at the cap still rising "
+            f"(w: {', '.join(f'{w:.5f}' for w in steps)}); mu_hat is no fixed point and may "
+            "lie above the truth: more --unbinned-em-steps, or read it as an upper estimate"
         )
     sideband = v.get("sideband_signal") or {}
     if sideband.get("applied"):

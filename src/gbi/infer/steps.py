@@ -33,6 +33,7 @@ from gbi.infer.parametrized import (
 )
 from gbi.infer.result import InferMethodResult, InferResult
 from gbi.infer.sidebands import resonance_grid
+from gbi.infer.signal_flow import em_converged
 from gbi.infer.signal_grid import SignalGrid
 from gbi.infer.unbinned import (
     MjjBandDensity,
@@ -298,7 +299,10 @@ def held_out_toys(
     shows. A toy with fewer events than the SR has its ``q0`` scaled by ``n_events / n``
     (a mismatch's ``q0`` grows like the events; scaling the noise as well is
     conservative). Any signal in the sidebands is in the toys too, which lowers the
-    significance (conservative). Returns the ``q0`` and each toy's number of events.
+    significance (conservative). Returns the ``q0`` and each toy's number of events: a
+    member whose unseen events near the SR number no more than ``n_events`` makes one toy
+    (a repeat would be the same fit; on the LHCO-style samples, 200k events, each member
+    has about 25k for an SR of about 25k), so fewer than ``n_toys`` may come back.
     """
     table = background.training_table
     if table is None:
@@ -316,21 +320,22 @@ def held_out_toys(
     near = ((mjj_all >= low - margin) & (mjj_all < low)) | (
         (mjj_all > high) & (mjj_all <= high + margin)
     )
-    out, sizes = np.empty(n_toys), []
-    done: dict[int, float] = {}  # member -> q0, where every toy of it holds all its events
+    out: list[float] = []
+    sizes: list[int] = []
+    whole: set[int] = set()  # members whose toy held all their events: a repeat is no toy
     for t in range(n_toys):
         k = t % len(unseen)
-        rows = unseen[k][near[unseen[k]]]
-        sizes.append(min(n_events, len(rows)))
-        if k in done:
-            out[t] = done[k]
+        if k in whole:
             continue
+        rows = unseen[k][near[unseen[k]]]
+        size = min(n_events, len(rows))
+        if len(rows) <= n_events:
+            whole.add(k)
         rng = np.random.default_rng(seed + TOY_FEATURES_SEED + t)
-        pick = np.sort(rng.choice(rows, size=sizes[-1], replace=False))
+        pick = np.sort(rng.choice(rows, size=size, replace=False))
         toy = {name: np.asarray(table[name], dtype=np.float64)[pick] for name in columns}
         toy = subset(toy, support_mask(background, toy, members=[k]))
         mjj = toy["mjj"]
-        sizes[-1] = len(mjj)
         log_mjj = np.empty(len(mjj))
         for side, band in ((mjj < low, (low - margin, low)), (mjj > high, (high, high + margin))):
             if side.any():
@@ -338,9 +343,8 @@ def held_out_toys(
                 log_mjj[side] = density.log_pdf(mjj[side]) + math.log(side.mean())
         log_bkg = background.model.member_log_probs(toy)[k] + log_mjj
         q0 = free_fit(to_matrix(toy, columns), log_bkg, unbinned, columns)[1]
-        out[t] = q0 * max(n_events / max(len(mjj), 1), 1.0)
-        if len(rows) <= n_events:
-            done[k] = float(out[t])
+        out.append(q0 * max(n_events / max(len(mjj), 1), 1.0))
+        sizes.append(len(mjj))
     if min(sizes) < n_events:
         log.info(
             "unbinned held-out toys: %d-%d unseen sideband events within %.0f GeV of the SR "
@@ -350,7 +354,14 @@ def held_out_toys(
             margin,
             n_events,
         )
-    return out, sizes
+    if len(out) < n_toys:
+        log.info(
+            "unbinned held-out toys: %d distinct of the %d asked (each flow member's unseen "
+            "sideband events near the SR make one toy when they number no more than the SR's)",
+            len(out),
+            n_toys,
+        )
+    return np.asarray(out), sizes
 
 
 def run_unbinned(run: InferRun) -> InferMethodResult:
@@ -419,6 +430,16 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
     sigma_u = math.hypot(sigma_flows, sigma_signal)
     dof_u = combined_dof([(sigma_flows, max(len(mu_members) - 1, 1)), (sigma_signal, dof_signal)])
     run.result.fits["unbinned"] = fit
+    em_array = fit.per_hypothesis.get("em_ensemble_steps")
+    em_w: list[float] = [] if em_array is None else em_array.tolist()
+    converged = em_converged(em_w, config.unbinned.flow)
+    if converged is False:
+        log.warning(
+            "unbinned: the EM steps reached --unbinned-em-steps %d still rising (w per step %s): "
+            "mu_hat is no fixed point and may lie above the truth",
+            config.unbinned.flow.em_steps,
+            ", ".join(f"{w:.5f}" for w in em_w),
+        )
     return InferMethodResult.ok(
         {
             **total_result(
@@ -438,6 +459,7 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             "mu_sys_cross_fit": sigma_cross,
             "mu_sys_signal_density": sigma_signal,
             "signal_density_error": signal_error,
+            "em_converged": converged,
             "significance": calibrated["significance"],
             "p_value": calibrated["p_value"],
             "significance_calibration": calibrated["method"],

@@ -6,13 +6,15 @@ In the signal region the data density is modelled as
 
 with ``p_bkg(x | mjj)`` the sideband-trained conditional flow (fixed), ``p_bkg(mjj)`` an
 exponential fitted to the sidebands next to the SR and normalised over the SR (fixed), and
-``p_sig`` learned from the SR data themselves. With ``signal_model="flow"`` (experimental, not
-yet the default: see the README's measured figures) ``p_sig`` is a normalizing flow over the standardised (features, mjj) trained through the mixture
-likelihood at fixed ``w``, as in R-ANODE (:mod:`gbi.infer.signal_flow`): each event's signal
-density comes from a flow that was not trained on it, ``w`` is scanned, and ``mu_hat`` and
-its interval come from the held-out likelihood along the scan (the profile likelihood).
+``p_sig`` learned from the SR data themselves. With ``signal_model="flow"`` (the default
+since issue 19's measurements: README section 8) ``p_sig`` is a normalizing flow over the
+standardised (features, mjj) trained through the mixture likelihood, as in R-ANODE
+(:mod:`gbi.infer.signal_flow`): each event's signal density comes from a flow that was not
+trained on it, ``w`` is scanned, EM steps sharpen the density at the fitted ``w`` until it
+stops rising, and ``mu_hat`` and its interval come from the held-out likelihood (the
+profile likelihood).
 
-``signal_model="gmm"`` (the default) is a Gaussian mixture in the standardised
+``signal_model="gmm"`` is a Gaussian mixture in the standardised
 (features, mjj) space, fitted by expectation-maximisation with the background component held
 fixed. On the LHCO-style W' it captured only the core of the signal (about 55% of the SR
 signal lies in its window), so ``mu_hat`` was about half the truth. The mixture components
@@ -109,7 +111,7 @@ class UnbinnedConfig:
     broad_factor: float = 2.0
     profile_points: int = 15
     seed: int = 0
-    signal_model: str = "gmm"
+    signal_model: str = "flow"
     flow: SignalFlowConfig = dataclasses.field(default_factory=SignalFlowConfig)
 
     def __post_init__(self) -> None:
