@@ -361,6 +361,9 @@ def _run_seed(
                 "em_w_steps": (res.get("signal_model") or {}).get("em_w_steps"),
                 "em_w_ensemble_steps": (res.get("signal_model") or {}).get("em_w_ensemble_steps"),
                 "em_converged": res.get("em_converged"),
+                "w_scan_log_likelihood": (res.get("signal_model") or {}).get(
+                    "w_scan_log_likelihood"
+                ),
                 "toy_q0": res.get("toy_q0"),
                 "toy_events": res.get("toy_events"),
                 "events_outside_support": res.get("events_outside_support"),
