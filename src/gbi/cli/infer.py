@@ -334,7 +334,7 @@ def _line(name: str, res) -> str:
         line += (
             f"\n{name}: warning: the EM steps stopped at the cap still rising "
             f"(w: {', '.join(f'{w:.5f}' for w in steps)}); mu_hat is no fixed point and may "
-            "lie above the truth: more --unbinned-em-steps, or read it as an upper estimate"
+            "lie above the truth, so the 68% interval reaches down to the scan's w (the first)"
         )
     sideband = v.get("sideband_signal") or {}
     if sideband.get("applied"):

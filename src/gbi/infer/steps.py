@@ -50,6 +50,7 @@ from gbi.infer.unbinned import (
 from gbi.infer.uncertainty import (
     combined_dof,
     cross_fit_error,
+    em_path_interval,
     generator_spread,
     model_spread,
     signal_density_error,
@@ -436,18 +437,23 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
     if converged is False:
         log.warning(
             "unbinned: the EM steps reached --unbinned-em-steps %d still rising (w per step %s): "
-            "mu_hat is no fixed point and may lie above the truth",
+            "mu_hat is no fixed point and may lie above the truth; the 68%% interval reaches "
+            "down to the scan's w",
             config.unbinned.flow.em_steps,
             ", ".join(f"{w:.5f}" for w in em_w),
         )
     return InferMethodResult.ok(
         {
-            **total_result(
-                fit,
-                sigma_gen=sigma_u,
-                sigma_gen_dof=dof_u,
-                z_for_zero=calibrated["significance"],
-                zero_below=config.evidence_threshold,
+            **em_path_interval(
+                total_result(
+                    fit,
+                    sigma_gen=sigma_u,
+                    sigma_gen_dof=dof_u,
+                    z_for_zero=calibrated["significance"],
+                    zero_below=config.evidence_threshold,
+                ),
+                em_w,
+                converged,
             ),
             "mu_hat_flow_members": mu_members,
             "mu_sys_flows": sigma_flows,

@@ -76,6 +76,7 @@ __all__ = [
     "GeneratorSpread",
     "combined_dof",
     "cross_fit_error",
+    "em_path_interval",
     "error_quantile",
     "generator_spread",
     "model_spread",
@@ -311,3 +312,27 @@ def total_result(
         "mu_sys_generator": sigma_gen,
         "mu_sys_generator_dof": sigma_gen_dof,
     }
+
+
+def em_path_interval(
+    values: dict[str, float | None], em_w: Sequence[float], converged: bool | None
+) -> dict[str, float | None]:
+    """The 68% interval of EM steps that stopped at the cap still rising (``converged``
+    ``False``; ``em_w``: the ensemble's ``w`` per step, the scan's first): its lower edge
+    reaches down to the scan's ``w``. Such a ``w`` is no fixed point and the steps walk up
+    along the R-ANODE degeneracy (:mod:`gbi.infer.signal_flow`), so where they would have
+    stopped is unknown; the scan is the run's other estimate (on the LHCO-style W' at
+    N = 600 one run of 32 rose at all 8 steps from 1.00 to 1.95 of the truth). Otherwise
+    ``values`` unchanged.
+
+    >>> v = {"mu_hat": 0.03, "mu_lo": 0.028, "mu_hi": 0.032, "mu_err": 0.002}
+    >>> em_path_interval(v, [0.02, 0.025, 0.03], False)["mu_lo"]
+    0.02
+    >>> em_path_interval(v, [0.02, 0.025, 0.03], True) == v
+    True
+    """
+    lo, hi = values.get("mu_lo"), values.get("mu_hi")
+    if converged is not False or not em_w or lo is None or hi is None:
+        return values
+    lo = min(lo, float(em_w[0]))
+    return {**values, "mu_lo": lo, "mu_err": 0.5 * (hi - lo)}
