@@ -234,6 +234,19 @@ def test_em_steps_run_only_on_a_significant_scan() -> None:
     off = fit_unbinned(x, log_bkg, UnbinnedConfig(signal_model="flow", seed=9, flow=gated))
     assert "em_steps" not in off.per_hypothesis
     assert off.mu_hat == pytest.approx(fit.mu_hat)
+    # ... nor where the caller's gate (gbi infer: the calibrated significance) says no; the
+    # gate sees the scan's fit.
+    seen: list[float] = []
+
+    def no_evidence(scan):  # type: ignore[no-untyped-def]
+        seen.append(scan.mu_hat)
+        return False
+
+    cfg = UnbinnedConfig(signal_model="flow", seed=9, flow=em)
+    vetoed = fit_unbinned(x, log_bkg, cfg, em_gate=no_evidence)
+    assert "em_steps" not in vetoed.per_hypothesis
+    assert seen == [pytest.approx(fit.mu_hat)]
+    assert vetoed.mu_hat == pytest.approx(fit.mu_hat)
     np.testing.assert_allclose(fit.per_hypothesis["w_fixed"], np.geomspace(0.0025, 0.3, 49))
     with pytest.raises(GbiInputError, match="em_steps"):
         SignalFlowConfig(em_steps=-1)

@@ -99,8 +99,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=UNBINNED_DEFAULTS["em_steps"],
         metavar="N",
         help="--unbinned-model flow: most EM steps after the w scan (0: the scan alone, low "
-        "by 15-35%%). They run only where the scan alone has local Z >= 3 and Z stays the "
-        "scan's (with no signal they grew a false one); they measure w, they do not detect. "
+        "by 15-35%%). They run only where the scan alone has local Z >= 3 and its "
+        "toy-calibrated Z reaches --evidence-threshold, and Z stays the scan's (with no "
+        "signal they grew a false one); they measure w, they do not detect. "
         "A fit that reaches N still rising is reported em_converged: false "
         "(default: %(default)s)",
     )

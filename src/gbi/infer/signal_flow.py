@@ -70,6 +70,9 @@ in background shape fits as well at a larger ``w``). Since then the steps run on
 scan alone has a local significance of at least ``em_min_z`` (3), and the reported ``q0``
 stays the scan's, so the steps can move ``w`` but not make a signal: the same two N = 0
 runs then gave Z = 0 and 0.77 (the scan's local Z was below 3, so no steps ran).
+``gbi infer`` also asks the scan's toy-calibrated significance to reach the evidence
+threshold (``fit_unbinned(..., em_gate=...)``): a signal-free run whose scan had a local
+Z of 3.4 (calibrated 1.5) saw the steps raise ``w`` at all 8 of them, 0.0037 -> 0.0165.
 
 The members step in lockstep (:func:`refine_em_members`), each from its own refitted ``w``.
 With ``em_tol > 0`` the steps stop once one raised the ensemble's ``w`` (the members'

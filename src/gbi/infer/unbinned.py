@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -315,9 +316,15 @@ def _log_ratio(z: np.ndarray, log_bkg: np.ndarray, signal: _Signal) -> np.ndarra
 
 
 def _fit_flow(
-    z: np.ndarray, log_bkg: np.ndarray, config: UnbinnedConfig, mean: np.ndarray, scale: np.ndarray
+    z: np.ndarray,
+    log_bkg: np.ndarray,
+    config: UnbinnedConfig,
+    mean: np.ndarray,
+    scale: np.ndarray,
+    em_gate: Callable[[MixtureFit], bool] | None = None,
 ) -> MixtureFit:
-    """The R-ANODE fit: out-of-fold flows scanned in ``w`` (:mod:`gbi.infer.signal_flow`)."""
+    """The R-ANODE fit: out-of-fold flows scanned in ``w`` (:mod:`gbi.infer.signal_flow`),
+    then EM steps where the scan is significant (and ``em_gate(scan fit)`` holds)."""
     fc = config.flow
     scan = scan_signal_flows(z, log_bkg, fc, seed=config.seed)
     log_sig = scan.log_sig[None] if scan.member_log_sig is None else scan.member_log_sig
@@ -327,7 +334,8 @@ def _fit_flow(
     em_ensemble: list[float] = []
     folds = scan.fold
     assert folds is not None  # scan_signal_flows records every event's fold
-    if fc.em_steps > 0 and fit.mu_hat > 0 and fit.significance >= fc.em_min_z:
+    significant = fit.mu_hat > 0 and fit.significance >= fc.em_min_z
+    if fc.em_steps > 0 and significant and (em_gate is None or em_gate(fit)):
         # EM steps per member from the ensemble's w (signal_flow module doc), then the
         # fixed densities fitted on a fine grid like the scan (members' l(w) averaged).
         # Only for a signal the scan established, and the detection stays the scan's: with
@@ -384,10 +392,14 @@ def fit_unbinned(
     log_bkg: np.ndarray,
     config: UnbinnedConfig | None = None,
     columns: tuple[str, ...] | None = None,
+    em_gate: Callable[[MixtureFit], bool] | None = None,
 ) -> MixtureFit:
     """Fit ``mu`` to SR events ``x (n, d)`` (features and mjj) with background log density ``(n,)``.
 
-    ``columns`` names the columns of ``x`` (for ``config.broad_columns``). Returns a
+    ``columns`` names the columns of ``x`` (for ``config.broad_columns``). With the flow,
+    ``em_gate`` (the scan's fit -> whether to take the EM steps) adds a condition to the
+    scan's local significance (:attr:`SignalFlowConfig.em_min_z`), e.g. the calibrated
+    significance reaching the evidence threshold (:func:`gbi.infer.steps.run_unbinned`). Returns a
     :class:`MixtureFit` whose hypotheses are the EM signal densities found at the free fit
     (hypothesis 0) and at fixed ``mu`` on a grid around it; with the flow the hypotheses are
     the out-of-fold flows with ``w`` free (hypothesis 0) and retrained at fixed ``w``, and
@@ -397,7 +409,7 @@ def fit_unbinned(
     config = config or UnbinnedConfig()
     z, log_bkg, mean, scale = _standardise(x, log_bkg, config, columns)
     if config.signal_model == "flow":
-        return _fit_flow(z, log_bkg, config, mean, scale)
+        return _fit_flow(z, log_bkg, config, mean, scale, em_gate)
     mu_hat, signal = _free_fit(z, log_bkg, config)
     signals = [signal]
     width = max(3.0 * np.sqrt(max(mu_hat, 1e-4) / len(z)), 1e-3)
