@@ -83,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=10,
         help="background-only toys calibrating the unbinned significance (held-out: a flow "
         "member whose unseen sideband events near the SR number no more than the SR's makes "
-        "one toy, so at most --flow-ensemble distinct ones; default: %(default)s)",
+        "one toy, so at most --flow-ensemble distinct ones) (default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-model",
