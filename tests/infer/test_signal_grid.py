@@ -79,12 +79,13 @@ def test_grid_of_several_w_prime_masses_is_keyed_with_mw(tmp_path: Path) -> None
         SignalGrid({(300.0, 100.0, 3500.0): t, (300.0, 100.0): t}, m_w=3500)
 
 
-def test_a_grid_made_outside_the_signal_region_is_said(
+def test_a_grid_made_outside_the_signal_region_is_moved_to_its_centre(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A run whose SR does not hold the grid's W' mass trains on the resonance's tail and
-    moves its mjj shape to the SR's centre: allowed (a search slides windows past it), but
-    the log says so, with the events per point and the remedy; a grid inside says nothing."""
+    """A run whose SR does not hold the grid's W' mass would train on the resonance's tail;
+    the grid is moved to the SR's centre instead (mjj scaled, jet features kept), and the
+    log says so, with the events per point before and after and the remedy; a grid inside
+    is only split, silently."""
     from gbi.infer.config import InferConfig
     from gbi.infer.pipeline import _grid_for
     from gbi.regions import Regions
@@ -94,12 +95,27 @@ def test_a_grid_made_outside_the_signal_region_is_said(
     pq.write_table(pa.table(table), tmp_path / "wprime_3500_500_100_1_000.parquet")
     grid = load_signal_grid([tmp_path])
     with caplog.at_level("WARNING", logger="gbi.infer.pipeline"):
-        _grid_for(grid, InferConfig(regions=Regions(3300, 3700)))
+        inside = _grid_for(grid, InferConfig(regions=Regions(3300, 3700)))
     assert not caplog.records
+    assert inside.m_w == 3500.0
     with caplog.at_level("WARNING", logger="gbi.infer.pipeline"):
         moved = _grid_for(grid, InferConfig(regions=Regions(3600, 4000)))
-    n = len(moved.tables[(500.0, 100.0)]["mjj"])
+    mjj = np.asarray(table["mjj"])
+    n_tail = int(np.sum((mjj >= 3600) & (mjj < 4000)))
+    scaled = mjj * 3800.0 / 3500.0
+    n_moved = int(np.sum((scaled >= 3600) & (scaled < 4000)))
+    assert n_moved > 2 * n_tail  # the core, not the tail
+    assert moved.m_w == 3800.0
+    np.testing.assert_allclose(
+        np.sort(moved.tables[(500.0, 100.0)]["mjj"]),
+        np.sort(scaled[(scaled >= 3600) & (scaled < 4000)]),
+    )
+    # the jet features are the grid's own
+    assert len(moved.tables[(500.0, 100.0)]["mj1"]) == n_moved
     (record,) = caplog.records
-    assert "mW = 3500 GeV, outside the signal region [3600, 4000) GeV" in record.getMessage()
-    assert f"{n}-{n} simulated events per point" in record.getMessage()
-    assert "gbi generate --mW" in record.getMessage()
+    message = record.getMessage()
+    assert "mW = 3500 GeV, outside the signal region [3600, 4000) GeV" in message
+    assert f"({n_tail}-{n_tail} simulated events per point in it)" in message
+    assert "moved to mW = 3800 GeV" in message
+    assert f"{n_moved}-{n_moved} events per point in the SR" in message
+    assert "gbi generate --mW" in message

@@ -129,31 +129,47 @@ def _without_sideband_signal(run: InferRun) -> InferRun:
 def _grid_for(grid: SignalGrid, config: InferConfig) -> SignalGrid:
     """The grid split at the run's SR (its SR events train the classifier and set the cut
     efficiency, the rest is the signal in the sideband windows), whatever SR it was loaded
-    with: a grid split at another SR silently trained on the wrong events."""
+    with: a grid split at another SR silently trained on the wrong events.
+
+    A one-mass grid made at a W' mass outside the SR is moved to the SR's centre first
+    (:meth:`~gbi.infer.signal_grid.SignalGrid.moved_to`: mjj scaled, jet features kept), the
+    resonance the run assumes, as the signal in the sidebands and the binned cut's leaks
+    already take it: its SR events are otherwise the resonance's tail, about 90 of 2000 per
+    point for a grid at 3500 GeV and an SR of 3800-4200 GeV, too few to train the classifier
+    on (and the tail's jets are not the core's). This assumes that the jet features do not
+    depend on the W' mass, which the log says, with the remedy.
+    """
     low, high = config.regions.signal_region
+    made_at = [m for m in grid.m_ws if m > 0]  # 0: a grid without its W' mass
+    if made_at and not any(low <= m < high for m in made_at):
+        centre = 0.5 * (low + high)
+        tail = grid.for_region(config.regions)
+        tail_counts = list(tail.counts().values()) if tail is not None else [0]
+        one = grid.at_m_w(centre)
+        moved = one.moved_to(centre, config.regions)
+        counts = moved.counts().values()
+        log.warning(
+            "signal grid made at %s, outside the signal region [%g, %g) GeV (%d-%d simulated "
+            "events per point in it): moved to mW = %g GeV, the SR's centre (mjj scaled, "
+            "%d-%d events per point in the SR), assuming that the jet features do not "
+            "depend on the W' mass; to check it, make a grid at a W' mass inside the SR "
+            "(gbi generate --mW ...)",
+            grid.describe_m_w(),
+            low,
+            high,
+            min(tail_counts),
+            max(tail_counts),
+            centre,
+            min(counts),
+            max(counts),
+        )
+        return moved
     inside = grid.for_region(config.regions)
     if inside is None:
         raise GbiInputError(
             f"signal grid: expected simulated events in the signal region [{low:g}, {high:g}) "
             f"GeV, found none at any of its points ({grid.describe_m_w()}); make the grid at "
             "a W' mass inside the SR"
-        )
-    made_at = [m for m in grid.m_ws if m > 0]  # 0: a grid without its W' mass
-    if made_at and not any(low <= m < high for m in made_at):
-        # Its SR events are the resonance's tail: the classifier learns from few of them,
-        # and the signal in the sidebands is taken as this resonance moved to the SR's
-        # centre (gbi.infer.sidebands). Allowed (a search slides windows past the grid's
-        # mass), but said.
-        counts = inside.counts().values()
-        log.warning(
-            "signal grid made at %s, outside the signal region [%g, %g) GeV: %d-%d simulated "
-            "events per point in it; for a signal there, make a grid at a W' mass inside "
-            "it (gbi generate --mW ...)",
-            grid.describe_m_w(),
-            low,
-            high,
-            min(counts),
-            max(counts),
         )
     return inside
 
