@@ -12,7 +12,10 @@ background-only toys over the mass scan, and adds the generator spread to the in
 The result is ``mu`` (fraction of SR events, dimensionless) with its 68% interval, its 95% CL
 upper limit, the significance and the fitted masses. Windows that the grid's resonance does
 not reach (fewer than ``min_signal_events`` grid events of any point in the window) are
-skipped with that reason: their limits on the grid's signals would be extrapolations.
+skipped with that reason: their limits on the grid's signals would be extrapolations. A
+window that the resonance reaches but whose range does not hold the grid's W' mass fits the
+grid moved to the window's centre, as ``gbi infer`` does (mjj scaled, jet features kept;
+``gbi.infer.pipeline``, README section 8): its events there are the resonance's tail.
 """
 
 from __future__ import annotations
