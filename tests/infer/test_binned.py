@@ -219,13 +219,35 @@ def test_without_a_fitted_signal_only_the_count_is_reported() -> None:
     assert res["n_signal_passing"]["local_significance"] > 3
 
 
+@pytest.mark.slow  # one more classifier on the toy (about 40 s on a shared 2-core machine)
+def test_without_evidence_in_the_count_the_fraction_starts_at_zero() -> None:
+    """The fraction's own fit also puts the signal's leak into the control windows and can
+    find evidence that the count has not; its interval must not contradict the reported
+    significance (the count's): with the threshold above the count's Z, both lower edges
+    are 0 (a signal-free run at 4000 GeV had a fraction interval [0.009, 0.167] beside a
+    count with Z = 1.86)."""
+    config = BinnedConfig(efficiency=0.05, classifier=CLASSIFIER)
+    tables, outside = _toy_grid(np.random.default_rng(11))
+    hypothesis = MassHypothesis(350.0, 150.0, (325.0, 375.0), (125.0, 175.0), "test fit")
+    data, generated, sideband, _ = _injected(21, 700, (350.0, 150.0))
+    res = fit_binned(
+        data, generated, FEATURES, SR, config, seed=21, sideband=sideband,
+        signal=BinnedSignal(tables, outside, hypothesis), zero_below=1e3,
+    )  # fmt: skip
+    assert 3 < res["significance"] < 1e3
+    assert res["n_signal_passing"]["mu_lo"] == 0.0
+    assert res["mu_lo"] == 0.0
+    assert res["signal_fraction"]["mu_lo_stat"] == 0.0
+    assert res["mu_hi"] > res["mu_hat"] > 0
+
+
 def test_no_fraction_without_a_fitted_signal() -> None:
     """The grid's default point is no longer assumed: without the parametrized fit (or
     --binned-mass) binned quotes no fraction, and says why."""
     rng = np.random.default_rng(1)
     tables, outside = _toy_grid(rng)
     grid = SignalGrid(tables, 3500.0, outside)
-    config = SimpleNamespace(binned_mass=None, regions=Regions())
+    config = SimpleNamespace(binned_mass=None, regions=Regions(), evidence_threshold=2.0)
     run = SimpleNamespace(signal_grid=grid, config=config)
     signal, reason = _binned_signal(run, None)  # type: ignore[arg-type]
     assert signal is None
@@ -234,10 +256,14 @@ def test_no_fraction_without_a_fitted_signal() -> None:
     signal, reason = _binned_signal(run, skipped)  # type: ignore[arg-type]
     assert signal is None
     assert "needs a signal grid" in reason
-    fitted = SimpleNamespace(
-        values={"masses": {"mX": 350, "mX_lo": 300, "mX_hi": 400, "mY": 150, "mY_lo": 120,
-                           "mY_hi": 180}}, message=""
-    )  # fmt: skip
+    masses = {"mX": 350, "mX_lo": 300, "mX_hi": 400, "mY": 150, "mY_lo": 120, "mY_hi": 180}
+    # Without evidence the fit's masses are noise: no fraction from them.
+    no_evidence = SimpleNamespace(values={"masses": masses, "significance": 1.2}, message="")
+    signal, reason = _binned_signal(run, no_evidence)  # type: ignore[arg-type]
+    assert signal is None
+    assert "no evidence for a signal (Z = 1.20 < --evidence-threshold 2)" in reason
+    assert "--binned-mass" in reason
+    fitted = SimpleNamespace(values={"masses": masses, "significance": 5.0}, message="")
     signal, reason = _binned_signal(run, fitted)  # type: ignore[arg-type]
     assert signal is not None
     assert reason == ""
@@ -246,7 +272,10 @@ def test_no_fraction_without_a_fitted_signal() -> None:
     assert "moved" not in signal.hypothesis.source  # the grid is at the SR's centre
     # A window centred elsewhere: the grid's mjj moved to its centre for the window leaks.
     shifted = SimpleNamespace(
-        signal_grid=grid, config=SimpleNamespace(binned_mass=None, regions=Regions(3500, 3900))
+        signal_grid=grid,
+        config=SimpleNamespace(
+            binned_mass=None, regions=Regions(3500, 3900), evidence_threshold=2.0
+        ),
     )
     signal, _ = _binned_signal(shifted, fitted)  # type: ignore[arg-type]
     assert signal is not None

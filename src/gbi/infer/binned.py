@@ -15,7 +15,8 @@ Two results, labelled:
   the local significance. It assumes no signal in the sideband control windows (a signal
   that leaks there raises ``k`` and lowers the count: conservative for discovery).
 - ``signal_fraction`` (``result_kind: "signal-fraction"``), only when the efficiency of the
-  cut belongs to a stated signal: the parametrized fit's masses, or ``--binned-mass``. The
+  cut belongs to a stated signal: the parametrized fit's masses where that fit has evidence
+  for a signal (its masses are undefined without), or ``--binned-mass``. The
   cut's efficiency (and the signal leaking into the control windows) is measured on the
   nearest grid points with their jet masses morphed to those masses (or, for features
   without the jet masses, interpolated between grid points; :mod:`gbi.infer.efficiency`);
@@ -23,7 +24,8 @@ Two results, labelled:
   repeated with a signal of ``n_SR x efficiency`` per unit POI, so ``mu`` is the signal
   fraction of SR events; the efficiency's statistical, mass-interval and morphing errors are added to
   the interval in quadrature (relative), and the upper limit is divided by
-  ``1 - relative error`` (conservative). Otherwise the fraction is ``None`` with the reason
+  ``1 - relative error`` (conservative); without evidence in the count its 68% interval starts
+  at 0, as the count's does. Otherwise the fraction is ``None`` with the reason
   (``signal_fraction_reason``): the efficiency of one assumed signal turned the count into a
   fraction wrong by the efficiency ratio for any other signal (issue 19: 5.7x for an
   off-grid W').
@@ -431,6 +433,11 @@ def fit_binned(
             return np.asarray(run.score_single(_matrix(table, features), seed + _SEED_SIGNAL) > cut)
 
         fraction = _fraction(counting, signal, passes, features, window, n_sr, config, zero_below)
+        if not fit["local_significance"] >= zero_below:
+            # The fraction's own fit puts the signal's leak into the control windows and can
+            # find evidence that the count has not; the interval must not contradict the
+            # reported significance (the count's), so without evidence it starts at 0.
+            fraction["mu_lo"] = fraction["mu_lo_stat"] = 0.0
         conflict = fraction_conflict(fit, fraction, n_sr, zero_below)
         if conflict is None:
             out["result_kind"] = "signal-fraction"

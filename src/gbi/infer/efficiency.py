@@ -61,6 +61,11 @@ __all__ = [
 JET_MASS_FEATURES: tuple[str, str] = ("mj1", "delta_mj")
 
 
+#: The smallest jet mass (GeV) the mass error evaluates the efficiency at (a fat jet from a
+#: resonance decay; morphing scales jet masses and cannot reach 0 or below).
+MIN_MASS = 10.0
+
+
 @dataclasses.dataclass(frozen=True)
 class MassHypothesis:
     """The signal a fraction is quoted for: ``(mX, mY)`` (GeV) with their 68% intervals and
@@ -102,15 +107,22 @@ class MassHypothesis:
     def box(self) -> np.ndarray:
         """The points the mass error is evaluated at (GeV), centre first: with ``sigma``,
         ``(5, 2)``: the centre, ``mX -+ sigma`` and ``mY -+ sigma``; else ``(9, 2)``: the
-        centre, edge midpoints and corners of the box of the ranges."""
+        centre, edge midpoints and corners of the box of the ranges. Masses are kept at
+        ``MIN_MASS`` (GeV) or above: a mass error larger than the mass (``mY = 100 +- 114``
+        GeV, seen on a fit without evidence) would ask for a negative mass, which the
+        morphing cannot make (it scales the jet masses), and the efficiency came out NaN.
+
+        >>> MassHypothesis(500.0, 100.0, (450.0, 550.0), (0.0, 200.0), "t", (40.0, 114.0)).box()[3]
+        array([500.,  10.])
+        """
         if self.sigma is not None:
             (sx, sy), c = self.sigma, (self.mX, self.mY)
             pts = [c, (c[0] - sx, c[1]), (c[0] + sx, c[1]), (c[0], c[1] - sy), (c[0], c[1] + sy)]
-            return np.array(pts, dtype=np.float64)
+            return np.maximum(np.array(pts, dtype=np.float64), MIN_MASS)
         xs = (self.mX_range[0], self.mX, self.mX_range[1])
         ys = (self.mY_range[0], self.mY, self.mY_range[1])
         box = [(x, y) for x in xs for y in ys]
-        return np.array([box[4], *box[:4], *box[5:]], dtype=np.float64)
+        return np.maximum(np.array([box[4], *box[:4], *box[5:]], dtype=np.float64), MIN_MASS)
 
     def mass_error(self, values: np.ndarray) -> float:
         """The efficiency's mass error from its ``values`` at :meth:`box` (centre first).
