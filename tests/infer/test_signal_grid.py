@@ -119,3 +119,29 @@ def test_a_grid_made_outside_the_signal_region_is_moved_to_its_centre(
     assert "moved to mW = 3800 GeV" in message
     assert f"{n_moved}-{n_moved} events per point in the SR" in message
     assert "gbi generate --mW" in message
+
+
+def test_the_result_says_which_grid_it_used(tmp_path: Path) -> None:
+    """The infer result names the grid's W' masses, the one used and whether it was moved
+    (schema-valid), so an off-resonance run's assumption is in its JSON, not only its log."""
+    from gbi.infer import InferConfig, run_inference
+    from gbi.infer.result import InferResult
+    from gbi.infer.signal_grid import SignalGrid
+    from gbi.regions import Regions
+    from gbi.schema import validate
+
+    rng = np.random.default_rng(2)
+    table = {"mjj": rng.normal(3500, 175, 400), "mj1": rng.normal(100, 5, 400)}
+    grid = SignalGrid({(500.0, 100.0): table}, m_w=3500.0)
+    # Too few events for any method: the run stops after reading its inputs.
+    data = {f: rng.normal(1.0, 0.1, 50) for f in InferConfig().features}
+    data["mjj"] = rng.uniform(3000, 4500, 50)
+    config = InferConfig(regions=Regions(3600, 4000), methods=("binned",))
+    result: InferResult = run_inference(data, config=config, signal_grid=grid)
+    info = result.to_dict()["signal_grid"]
+    assert info["made_at_mW"] == [3500.0]
+    assert info["mW"] == 3800.0
+    assert info["moved"] is True
+    assert info["points"] == 1
+    assert info["sr_events_per_point"][0] > 200
+    validate(result.to_dict(), "infer-result", "the test result")

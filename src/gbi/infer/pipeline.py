@@ -191,7 +191,16 @@ def run_inference(
     config = config or InferConfig()
     result, split = _start(data, config)
     if signal_grid is not None:
+        made_at = signal_grid.m_ws
         signal_grid = _grid_for(signal_grid, config)
+        counts = list(signal_grid.counts().values())
+        result.signal_grid = {
+            "made_at_mW": list(made_at),
+            "mW": signal_grid.m_w,
+            "moved": signal_grid.m_w is not None and signal_grid.m_w not in made_at,
+            "points": len(counts),
+            "sr_events_per_point": [min(counts), max(counts)],
+        }
     too_few = split.too_few(config.min_sr_events, 10 * config.min_sr_events)
     if too_few is not None:
         result.methods = {name: InferMethodResult.skipped(too_few) for name in config.methods}

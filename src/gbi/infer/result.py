@@ -100,6 +100,10 @@ class InferResult:
     mass_scan: Any = None
     parametrized_toys: Any = None
     workspace: Any = None
+    #: The signal grid as the run used it (``None`` without one): the W' masses it was made
+    #: at, the one it was used at (``None`` for a grid of several) and whether it was moved
+    #: there (:func:`gbi.infer.pipeline.run_inference`), its points and SR events per point.
+    signal_grid: dict[str, Any] | None = None
     version: str = "1.0"
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,4 +117,6 @@ class InferResult:
         }
         if self.has_truth:
             out["mu_true"] = self.mu_true
+        if self.signal_grid is not None:
+            out["signal_grid"] = self.signal_grid
         return out
