@@ -221,11 +221,10 @@ def test_without_a_fitted_signal_only_the_count_is_reported() -> None:
 
 @pytest.mark.slow  # one more classifier on the toy (about 40 s on a shared 2-core machine)
 def test_without_evidence_in_the_count_the_fraction_starts_at_zero() -> None:
-    """The fraction's own fit also puts the signal's leak into the control windows and can
-    find evidence that the count has not; its interval must not contradict the reported
-    significance (the count's): with the threshold above the count's Z, both lower edges
-    are 0 (a signal-free run at 4000 GeV had a fraction interval [0.009, 0.167] beside a
-    count with Z = 1.86)."""
+    """End to end: with the evidence threshold above the count's Z, the count's and the
+    fraction's lower edges are both 0 (the case where only the fraction's own fit has
+    evidence, a signal-free run at 4000 GeV with a fraction interval [0.009, 0.167] beside
+    a count with Z = 1.86, is the doctest and test of ``from_zero_without_evidence``)."""
     config = BinnedConfig(efficiency=0.05, classifier=CLASSIFIER)
     tables, outside = _toy_grid(np.random.default_rng(11))
     hypothesis = MassHypothesis(350.0, 150.0, (325.0, 375.0), (125.0, 175.0), "test fit")
@@ -239,6 +238,18 @@ def test_without_evidence_in_the_count_the_fraction_starts_at_zero() -> None:
     assert res["mu_lo"] == 0.0
     assert res["signal_fraction"]["mu_lo_stat"] == 0.0
     assert res["mu_hi"] > res["mu_hat"] > 0
+
+
+def test_the_fraction_starts_at_zero_when_only_its_own_fit_has_evidence() -> None:
+    from gbi.infer.binned import from_zero_without_evidence
+
+    fraction = {"mu_hat": 0.089, "mu_lo": 0.009, "mu_lo_stat": 0.048, "mu_hi": 0.167}
+    out = from_zero_without_evidence(fraction, count_significance=1.86, zero_below=2.0)
+    assert out["mu_lo"] == 0.0
+    assert out["mu_lo_stat"] == 0.0
+    assert out["mu_hi"] == 0.167  # only the lower edge moves
+    assert fraction["mu_lo"] == 0.009  # the input is not changed
+    assert from_zero_without_evidence(fraction, 2.0, 2.0) is fraction
 
 
 def test_no_fraction_without_a_fitted_signal() -> None:

@@ -237,6 +237,25 @@ def _model_independent(fit: dict[str, Any]) -> dict[str, Any]:
     return {"result_kind": "model-independent", **{k: fit[k] for k in keys}}
 
 
+def from_zero_without_evidence(
+    fraction: dict[str, Any], count_significance: float, zero_below: float
+) -> dict[str, Any]:
+    """The fraction with its lower edges at 0 when the count (the reported significance)
+    has no evidence. The fraction's own fit puts the signal's leak into the control windows
+    and can find evidence that the count has not (its fit then keeps its lower edge): its
+    interval must not contradict the significance reported beside it.
+
+    >>> f = {"mu_hat": 0.09, "mu_lo": 0.009, "mu_lo_stat": 0.048, "mu_hi": 0.17}
+    >>> from_zero_without_evidence(f, 1.86, 2.0)["mu_lo"], f["mu_lo"]
+    (0.0, 0.009)
+    >>> from_zero_without_evidence(f, 2.5, 2.0) == f
+    True
+    """
+    if count_significance >= zero_below:
+        return fraction
+    return {**fraction, "mu_lo": 0.0, "mu_lo_stat": 0.0}
+
+
 def fraction_conflict(
     count: Mapping[str, Any], fraction: Mapping[str, Any], n_sr: int, zero_below: float
 ) -> str | None:
@@ -433,11 +452,7 @@ def fit_binned(
             return np.asarray(run.score_single(_matrix(table, features), seed + _SEED_SIGNAL) > cut)
 
         fraction = _fraction(counting, signal, passes, features, window, n_sr, config, zero_below)
-        if not fit["local_significance"] >= zero_below:
-            # The fraction's own fit puts the signal's leak into the control windows and can
-            # find evidence that the count has not; the interval must not contradict the
-            # reported significance (the count's), so without evidence it starts at 0.
-            fraction["mu_lo"] = fraction["mu_lo_stat"] = 0.0
+        fraction = from_zero_without_evidence(fraction, fit["local_significance"], zero_below)
         conflict = fraction_conflict(fit, fraction, n_sr, zero_below)
         if conflict is None:
             out["result_kind"] = "signal-fraction"

@@ -131,7 +131,8 @@ def _grid_for(grid: SignalGrid, config: InferConfig) -> SignalGrid:
     efficiency, the rest is the signal in the sideband windows), whatever SR it was loaded
     with: a grid split at another SR silently trained on the wrong events.
 
-    A one-mass grid made at a W' mass outside the SR is moved to the SR's centre first
+    A grid made at W' masses all outside the SR (a grid of several: its mass nearest the
+    SR's centre) is moved to the SR's centre first
     (:meth:`~gbi.infer.signal_grid.SignalGrid.moved_to`: mjj scaled, jet features kept), the
     resonance the run assumes, as the signal in the sidebands and the binned cut's leaks
     already take it: its SR events are otherwise the resonance's tail, about 90 of 2000 per

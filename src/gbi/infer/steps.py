@@ -519,12 +519,11 @@ def _binned_signal(
         return None, why + "no signal was fitted (add --method parametrized, or --binned-mass)"
     elif "masses" not in parametrized.values:
         return None, why + f"the parametrized fit did not run: {parametrized.message}"
-    elif not parametrized.values.get("significance", 0.0) >= config.evidence_threshold:
+    elif (z := float(parametrized.values.get("significance") or 0.0)) < config.evidence_threshold:
         # Without evidence the masses are undefined (the likelihood does not depend on them
         # at mu = 0): their efficiency is that of a mass point picked by noise, and a
         # fraction from it is no measurement (a signal-free run at 4000 GeV: 0.089 with the
         # 68% interval [0.009, 0.167], twice the fraction 1000 injected events make).
-        z = float(parametrized.values.get("significance", 0.0))
         return None, why + (
             f"the parametrized fit has no evidence for a signal (Z = {z:.2f} < "
             f"--evidence-threshold {config.evidence_threshold:g}), so its masses are undefined; "
