@@ -161,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         "events; auto: held-out with a bootstrap flow ensemble (default: %(default)s)",
     )
     p.add_argument(
+        "--parametrized-calibration",
+        choices=UNBINNED_CALIBRATIONS,
+        default=InferConfig.parametrized_calibration,
+        help="parametrized significance: generated toys alone, or with the data's q0 scaled "
+        "by the held-out sideband toys; auto: held-out with a bootstrap flow ensemble "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--unbinned-em-tol",
         type=float,
         default=SignalFlowConfig.em_tol,
@@ -255,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         flow_ensemble=args.flow_ensemble,
         unbinned_toys=args.unbinned_toys,
         unbinned_calibration=args.unbinned_calibration,
+        parametrized_calibration=args.parametrized_calibration,
         regions=regions,
         sideband_signal=args.sideband_signal,
     )
@@ -366,6 +375,8 @@ def _run_seed(
                 ),
                 "toy_q0": res.get("toy_q0"),
                 "toy_events": res.get("toy_events"),
+                "toy_q0_held_out": res.get("toy_q0_held_out"),
+                "q0_held_out_scale": res.get("q0_held_out_scale"),
                 "events_outside_support": res.get("events_outside_support"),
                 "significance": res.get("significance"),
                 "significance_local": res.get("significance_local"),

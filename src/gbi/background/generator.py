@@ -88,12 +88,16 @@ class SidebandBackground:
         model: FlowModel,
         mjj_density: MjjKDE | None,
         training_table: Table | None = None,
+        training_weights: np.ndarray | None = None,
     ) -> None:
         self.model = model
         self.mjj_density = mjj_density
         #: The sideband events the flows were trained on (features + mjj, GeV; row order of
         #: the training, for :func:`gbi.flows.fitting.unseen_rows`); None when loaded.
         self.training_table = training_table
+        #: Their training weights (e.g. each event's probability to be background), one per
+        #: row of ``training_table``; None where they were unweighted.
+        self.training_weights = training_weights
 
     @classmethod
     def train(
@@ -125,7 +129,12 @@ class SidebandBackground:
         )
         low, high = split.regions.signal_region
         mjj_sr = np.asarray(data["mjj"])[split.sr]
-        return cls(model, MjjKDE(mjj_sr, low=low, high=high), training_table=sidebands)
+        return cls(
+            model,
+            MjjKDE(mjj_sr, low=low, high=high),
+            training_table=sidebands,
+            training_weights=None if weights is None else np.asarray(weights, dtype=np.float64),
+        )
 
     @property
     def features(self) -> tuple[str, ...]:

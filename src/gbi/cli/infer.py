@@ -116,6 +116,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generated (default: %(default)s)",
     )
     p.add_argument(
+        "--parametrized-calibration",
+        choices=UNBINNED_CALIBRATIONS,
+        default="auto",
+        help="the parametrized significance: 'generated' toys alone, or 'held-out': the "
+        "data's q0 divided by how much larger the q0 of sideband events that a flow member "
+        "never saw are than the generated toys' (the flows' real mismatch, which generated "
+        "toys cannot hold); 'auto': held-out with a bootstrap flow ensemble, else generated "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--unbinned-em-tol",
         type=float,
         default=UNBINNED_DEFAULTS["em_tol"],
@@ -260,6 +270,7 @@ def _config(args: argparse.Namespace):
         sideband_signal=args.sideband_signal,
         unbinned_toys=args.unbinned_toys,
         unbinned_calibration=args.unbinned_calibration,
+        parametrized_calibration=args.parametrized_calibration,
         unbinned=dataclasses.replace(
             defaults.unbinned,
             signal_model=args.unbinned_model,

@@ -4,6 +4,8 @@
 3
 >>> InferConfig().unbinned_calibration, InferConfig(flow_ensemble=1).unbinned_calibration
 ('held-out', 'generated')
+>>> InferConfig().parametrized_calibration, InferConfig(flow_bootstrap=False).parametrized_calibration
+('held-out', 'generated')
 >>> InferConfig(binned_mass=(150, 350)).binned_mass  # unordered pair: (heavier, lighter)
 (350.0, 150.0)
 >>> InferConfig(parametrized=ParametrizedConfig(features=("mj1", "n_jets")))
@@ -75,6 +77,12 @@ class InferConfig:
     #: a learned signal density absorbs: with them the R-ANODE flow gave Z < 2 in 49 of
     #: 50 signal-free runs (README section 8).
     unbinned_calibration: str = "auto"
+    #: The parametrized significance (:data:`UNBINNED_CALIBRATIONS`, the same choices):
+    #: ``"generated"`` toys alone (:func:`gbi.infer.mixture.toy_q0`), or ``"held-out"``:
+    #: those toys, with the data's ``q0`` divided by how much larger the ``q0`` of held-out
+    #: sideband events are (:func:`gbi.infer.steps.parametrized_held_out_q0`,
+    #: :func:`~gbi.infer.steps.held_out_scale`); ``"auto"`` as for the unbinned toys.
+    parametrized_calibration: str = "auto"
     parametrized: ParametrizedConfig = dataclasses.field(default_factory=ParametrizedConfig)
     unbinned: UnbinnedConfig = dataclasses.field(default_factory=UnbinnedConfig)
     binned: BinnedConfig = dataclasses.field(default_factory=BinnedConfig)
@@ -127,24 +135,23 @@ class InferConfig:
             raise GbiInputError(
                 f"unbinned_toys (--unbinned-toys): expected >= 1 toys, found {self.unbinned_toys}"
             )
-        if self.unbinned_calibration == "auto":
-            bootstrap = self.flow_bootstrap and self.flow_ensemble > 1
-            object.__setattr__(
-                self, "unbinned_calibration", "held-out" if bootstrap else "generated"
-            )
-        if self.unbinned_calibration not in UNBINNED_CALIBRATIONS:
-            raise GbiInputError(
-                f"unbinned_calibration (--unbinned-calibration): expected one of "
-                f"{UNBINNED_CALIBRATIONS}, found {self.unbinned_calibration!r}"
-            )
-        if self.unbinned_calibration == "held-out" and not (
-            self.flow_bootstrap and self.flow_ensemble > 1
-        ):
-            raise GbiInputError(
-                "unbinned_calibration 'held-out': expected a bootstrap flow ensemble (its "
-                "members' unseen sideband events make the toys), found flow_ensemble="
-                f"{self.flow_ensemble}, flow_bootstrap={self.flow_bootstrap}"
-            )
+        bootstrap = self.flow_bootstrap and self.flow_ensemble > 1
+        for name in ("unbinned_calibration", "parametrized_calibration"):
+            value = getattr(self, name)
+            if value == "auto":
+                value = "held-out" if bootstrap else "generated"
+                object.__setattr__(self, name, value)
+            flag = "--" + name.replace("_", "-")
+            if value not in UNBINNED_CALIBRATIONS:
+                raise GbiInputError(
+                    f"{name} ({flag}): expected one of {UNBINNED_CALIBRATIONS}, found {value!r}"
+                )
+            if value == "held-out" and not bootstrap:
+                raise GbiInputError(
+                    f"{name} 'held-out' ({flag}): expected a bootstrap flow ensemble (its "
+                    "members' unseen sideband events make the toys), found flow_ensemble="
+                    f"{self.flow_ensemble}, flow_bootstrap={self.flow_bootstrap}"
+                )
         if not self.evidence_threshold >= 0:
             raise GbiInputError(
                 f"evidence_threshold (--evidence-threshold): expected a significance >= 0 (sigma), "

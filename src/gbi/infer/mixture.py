@@ -48,6 +48,7 @@ __all__ = [
     "log_likelihood",
     "mu_bounds",
     "profile_mixture",
+    "scan_q0",
     "toy_q0",
 ]
 
@@ -238,14 +239,28 @@ def toy_q0(
     out = np.empty(n_toys)
     for t in range(n_toys):
         r = pool[rng.integers(len(pool), size=n_events)]
-        if r.shape[1] > screen > 0:
-            lo, hi = mu_bounds(r, 0.0, 1.0)
-            rough = _argmax_mu(r, lo, hi, iterations=pre_iterations)
-            r = r[:, np.argsort(log_likelihood(rough, r))[-screen:]]
-        lo, hi = mu_bounds(r, 0.0, 1.0)
-        mu = _argmax_mu(r, lo, hi)
-        out[t] = max(2.0 * float(log_likelihood(mu, r).max()), 0.0)
+        out[t] = scan_q0(r, screen=screen, pre_iterations=pre_iterations)
     return out
+
+
+def scan_q0(ratios: np.ndarray, screen: int = 16, pre_iterations: int = 16) -> float:
+    """``q0`` of the mixture fit maximised over the hypotheses of ``ratios (n, h)`` (one
+    toy of :func:`toy_q0`; ``mu >= 0``): every hypothesis gets ``pre_iterations`` Newton
+    steps, the ``screen`` best are solved exactly (``screen=0``: all of them).
+
+    >>> r = np.ones((1000, 3))  # ratios of 1: no hypothesis tells signal from background
+    >>> scan_q0(r)
+    0.0
+    """
+    r = np.asarray(ratios, dtype=np.float64)
+    r = r[:, None] if r.ndim == 1 else r
+    if r.shape[1] > screen > 0:
+        lo, hi = mu_bounds(r, 0.0, 1.0)
+        rough = _argmax_mu(r, lo, hi, iterations=pre_iterations)
+        r = r[:, np.argsort(log_likelihood(rough, r))[-screen:]]
+    lo, hi = mu_bounds(r, 0.0, 1.0)
+    mu = _argmax_mu(r, lo, hi)
+    return max(2.0 * float(log_likelihood(mu, r).max()), 0.0)
 
 
 #: Toys from which :func:`global_significance` extends the p-value beyond the toys' reach

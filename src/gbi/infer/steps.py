@@ -23,7 +23,7 @@ from gbi.flows.fitting import unseen_rows
 from gbi.infer.binned import BinnedSignal, fit_binned
 from gbi.infer.config import InferConfig
 from gbi.infer.efficiency import MassHypothesis
-from gbi.infer.mixture import MixtureFit, global_significance, toy_q0
+from gbi.infer.mixture import MixtureFit, global_significance, scan_q0, toy_q0
 from gbi.infer.parametrized import (
     MASS_NAMES,
     ParametrizedModel,
@@ -61,8 +61,10 @@ from gbi.tables import Table, subset, to_matrix
 
 __all__ = [
     "InferRun",
+    "held_out_scale",
     "held_out_toys",
     "member_samples",
+    "parametrized_held_out_q0",
     "run_binned",
     "run_parametrized",
     "run_unbinned",
@@ -74,7 +76,7 @@ log = logging.getLogger(__name__)
 
 #: Seed offsets of the random streams (added to the run's seed).
 POOL_SEED, TOYS_SEED, REFERENCE_SEED, MEMBER_SAMPLE_SEED = 202, 303, 404, 808
-TOY_MJJ_SEED, TOY_FEATURES_SEED, SIDEBAND_SEED = 505, 606, 707
+TOY_MJJ_SEED, TOY_FEATURES_SEED, SIDEBAND_SEED, HELD_OUT_SEED = 505, 606, 707, 909
 
 
 @dataclasses.dataclass
@@ -130,7 +132,13 @@ def member_samples(run: InferRun, members: int) -> list[Table]:
 
 
 def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> InferMethodResult:
-    """Classifier ``f(x, mX, mY)`` vs generated background, mixture fit, toy-calibrated Z."""
+    """Classifier ``f(x, mX, mY)`` vs generated background, mixture fit, toy-calibrated Z.
+
+    The toys that calibrate Z for the mass scan are drawn from generated events, which the
+    flows describe exactly; with ``parametrized_calibration`` ``"held-out"`` (the default
+    with a bootstrap ensemble) the same fit on each member's unseen sideband events
+    (:func:`parametrized_held_out_q0`) measures how much larger ``q0`` grows on real events,
+    and the data's ``q0`` is divided by that (:func:`held_out_scale`, at least 1)."""
     config, seed, grid = run.config, run.seed, run.signal_grid
     if grid is None:
         return InferMethodResult.skipped("needs a signal grid (--signal-grid DIR)")
@@ -147,7 +155,18 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
         fit, masses, hypotheses = fit_parametrized(model, run.data_sr, normalise_with=reference)
         pool_ratios = normalised_ratios(model, pool, hypotheses, fit.per_hypothesis["ratio_norm"])
         toys = toy_q0(pool_ratios, run.n_sr, config.toys, seed=seed + TOYS_SEED)
-        calibrated = global_significance(fit.q0, toys)
+        held_out: np.ndarray = np.empty(0)
+        held_out_sizes: list[int] = []
+        if config.parametrized_calibration == "held-out":
+            held_out, held_out_sizes = parametrized_held_out_q0(
+                run.background,
+                model,
+                config.regions.signal_region,
+                run.n_sr,
+                config.parametrized.reference_per_sr_event,
+                seed,
+            )
+        scale = held_out_scale(held_out, toys)
         assert fit.ratios is not None
         assert run.log_members_sr is not None
         spread = generator_spread(fit.ratios, member_weights_from_log_probs(run.log_members_sr))
@@ -162,6 +181,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
                 (norm_err, None),  # from thousands of reference events: known
             ]
         )
+        calibrated = global_significance(fit.q0 / scale, toys)
         _mass_errors(masses, hypotheses, spread, classifiers)
     run.result.fits["parametrized"] = fit
     run.result.mass_scan = masses["scan"]
@@ -182,8 +202,12 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
             "mu_sys_normalisation": norm_err,
             "significance": calibrated["significance"],
             "p_value": calibrated["p_value"],
-            "significance_calibration": calibrated["method"],
+            "significance_calibration": str(calibrated["method"])
+            + (f", q0 / {scale:.2f} (held-out toys)" if scale > 1 else ""),
             "toys": config.toys,
+            "toy_q0_held_out": [float(q) for q in held_out] or None,
+            "toy_events_held_out": held_out_sizes or None,
+            "q0_held_out_scale": scale if len(held_out) else None,
             "masses": {k: v for k, v in masses.items() if k != "scan"},
             "grid": grid.counts(),
             # A grid of several W' masses only (one: reported as before).
@@ -363,6 +387,101 @@ def held_out_toys(
             n_toys,
         )
     return np.asarray(out), sizes
+
+
+def parametrized_held_out_q0(
+    background: SidebandBackground,
+    model: ParametrizedModel,
+    signal_region: tuple[float, float],
+    n_events: int,
+    reference_per_event: float,
+    seed: int,
+    margin: float = 500.0,
+) -> tuple[np.ndarray, list[int]]:
+    """``q0`` (maximised over the mass hypotheses, :func:`~gbi.infer.mixture.scan_q0`) of
+    the parametrized fit on **real sideband events** that a flow member never saw, one toy
+    per member: member ``k``'s unseen events within ``margin`` GeV of the SR
+    (:func:`gbi.flows.fitting.unseen_rows`; ``n_events`` of them at random, or all if
+    fewer), their classifier ratios normalised, per hypothesis, by the mean ratio of
+    ``reference_per_event`` events per toy event that member ``k`` generates at the toy's
+    own mjj values (GeV). A toy's ``q0`` is then what the fit finds where the data differ
+    from the flow only by the flow's error, as the SR data do (plus the interpolation into
+    the SR, which no sideband event shows); the generated toys (:func:`toy_q0`) have no
+    such error. A toy with fewer events than the SR has its ``q0`` scaled by
+    ``n_events / n`` (a mismatch's ``q0`` grows like the events; conservative). Where the
+    flows were trained with weights (``--sideband-signal subtract``: each event's
+    probability to be background), each event enters a toy with its weight's probability.
+    Signal left in the sidebands is in these toys too, which can only raise their ``q0``
+    (conservative; measured at N = 1000 on a W' at 4000 GeV before the weights were used:
+    toy ``q0`` of 22-246 where signal-free runs gave 4-14, README section 8).
+    Returns the ``q0`` and the toys' sizes; none without the flows' training events."""
+    table = background.training_table
+    if table is None:
+        return np.empty(0), []
+    unseen = unseen_rows(background.model)
+    mjj_all = np.asarray(table["mjj"], dtype=np.float64)
+    low, high = signal_region
+    near = ((mjj_all >= low - margin) & (mjj_all < low)) | (
+        (mjj_all > high) & (mjj_all <= high + margin)
+    )
+    hypotheses = model.hypotheses()
+    out: list[float] = []
+    sizes: list[int] = []
+    for k, rows_k in enumerate(unseen):
+        rows = rows_k[near[rows_k]]
+        if len(rows) == 0:
+            continue
+        rng = np.random.default_rng(seed + HELD_OUT_SEED + k)
+        if background.training_weights is not None:
+            # Weighted training (signal taken out of the sidebands): each event kept with
+            # its weight, so the toy is drawn from what the flows were trained to describe.
+            rows = rows[rng.random(len(rows)) < background.training_weights[rows]]
+        pick = np.sort(rng.choice(rows, size=min(n_events, len(rows)), replace=False))
+        toy = {name: np.asarray(col, dtype=np.float64)[pick] for name, col in table.items()}
+        toy = subset(toy, support_mask(background, toy, "held-out sideband events", [k]))
+        n = len(toy["mjj"])
+        n_ref = max(1, round(reference_per_event * n))
+        reference = background.sample_at(
+            rng.choice(toy["mjj"], size=n_ref), seed=seed + HELD_OUT_SEED + 100 + k, member=k
+        )
+        norm = model.member_ratios(reference, hypotheses).mean(axis=1)
+        q0 = scan_q0(normalised_ratios(model, toy, hypotheses, norm))
+        out.append(q0 * max(n_events / max(n, 1), 1.0))
+        sizes.append(n)
+    return np.asarray(out), sizes
+
+
+def held_out_scale(held_out: np.ndarray, toys: np.ndarray, level: float = 0.95) -> float:
+    """How much larger the held-out toys' ``q0`` are than the generated toys' (the ratio of
+    their means), where that is more than chance: 1 unless the held-out mean exceeds the
+    ``level`` quantile of the mean of as many generated toys (resampled). The data's
+    ``q0`` is divided by it before the generated toys calibrate it for the mass scan
+    (:func:`~gbi.infer.mixture.global_significance`), so a mismatch of the flows with real
+    events, which the generated toys cannot hold, cannot pass for a signal. A scaled chi2
+    matched to the toys' mean, as the unbinned calibration does
+    (:func:`~gbi.infer.unbinned.calibrated_significance`). With one toy per flow member the
+    held-out mean is noisy (``q0`` maximised over masses scatters about as much as its
+    mean): without the gate, two signal-free toys of ``q0`` 0 and 6.2 against a generated
+    mean of 1.9 halved a small test run's ``q0``; with it, only a mismatch is corrected
+    (one that smears the flows' peaks gives 200 times the generated ``q0``,
+    ``tests/infer/test_calibration_toys.py``).
+
+    >>> toys = np.random.default_rng(0).chisquare(3, 100)
+    >>> round(held_out_scale(np.array([18.0, 30.0, 12.0]), toys), 1)  # a mismatch
+    6.9
+    >>> held_out_scale(np.array([0.0, 6.2]), toys)  # within the toys' scatter
+    1.0
+    """
+    held_out = np.asarray(held_out, dtype=np.float64)
+    toys = np.asarray(toys, dtype=np.float64)
+    if len(held_out) == 0 or len(toys) == 0 or not float(np.mean(toys)) > 0:
+        return 1.0
+    rng = np.random.default_rng(0)
+    means = toys[rng.integers(len(toys), size=(4000, len(held_out)))].mean(axis=1)
+    mean = float(np.mean(held_out))
+    if mean <= float(np.quantile(means, level)):
+        return 1.0
+    return max(1.0, mean / float(np.mean(toys)))
 
 
 def run_unbinned(run: InferRun) -> InferMethodResult:
