@@ -109,6 +109,7 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
     assert cli_infer.SIDEBAND_SIGNAL_MODES == SIDEBAND_SIGNAL_MODES
     assert cli_infer.UNBINNED_CALIBRATIONS == UNBINNED_CALIBRATIONS
     assert InferConfig.unbinned_calibration == "auto"  # the CLI's default
+    assert InferConfig.parametrized_calibration == "auto"  # the CLI's default
     from gbi.infer.unbinned import UnbinnedConfig
 
     assert {

@@ -122,6 +122,10 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     assert par["mu_lo"] <= par["mu_lo_stat"]
     assert par["mu_hi"] >= par["mu_hi_stat"]
     assert par["significance"] > 3  # 300 injected W' events in ~3000 SR events
+    # Its significance is checked on each member's unseen sideband events too (the default
+    # with a bootstrap ensemble): one toy per member, the scale at least 1.
+    assert len(par["toy_q0_held_out"]) == len(par["toy_events_held_out"]) == 2
+    assert par["q0_held_out_scale"] >= 1.0
     assert par["masses"]["mX_lo"] <= 500 <= par["masses"]["mX_hi"]
     assert (out / "likelihood_scan.png").is_file()
     assert (out / "mass_scan.png").is_file()
