@@ -324,7 +324,8 @@ def test_parametrized_held_out_toys_are_each_members_unseen_events(
         assert 0.4 * len(odd) < sizes[k] < 0.6 * len(odd)
 
 
-@pytest.mark.parametrize("flows", ["smeared", "learned"])
+# the control trains flows for 20 epochs (about 12 s): in the slow step
+@pytest.mark.parametrize("flows", ["smeared", pytest.param("learned", marks=pytest.mark.slow)])
 def test_held_out_toys_see_the_flows_mismatch_that_generated_toys_cannot(
     background: tuple[SidebandBackground, int], flows: str
 ) -> None:
@@ -333,7 +334,8 @@ def test_held_out_toys_see_the_flows_mismatch_that_generated_toys_cannot(
     own events do. Generated toys (the flows' events, normalised on the flows' events)
     cannot see it; the held-out toys find it as a large ``q0`` and the scale that divides
     the data's ``q0`` is large. On Gaussian features that the flows learn (20 epochs) the
-    two agree within the noise of two toys (scale 2.3 here; below 5)."""
+    two agree within the noise of two toys (scale 2.3 here; below 5; with 5 epochs the
+    held-out check already sees the flows' residual error: 35 against 3.4, scale 5.2)."""
     model = _BumpRatios()
     hyp = model.hypotheses()
     if flows == "smeared":
