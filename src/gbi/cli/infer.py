@@ -121,9 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="the parametrized significance: 'generated' toys alone, or 'held-out': the "
         "data's q0 divided by how much larger the q0 of sideband events that a flow member "
-        "never saw are than the generated toys' (the flows' real mismatch, which generated "
-        "toys cannot hold); 'auto': held-out with a bootstrap flow ensemble, else generated "
-        "(default: %(default)s)",
+        "never saw are than the generated toys', where beyond their scatter (the flows' "
+        "real mismatch, which generated toys cannot hold); 'auto': held-out with a "
+        "bootstrap flow ensemble, else generated (default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-em-tol",

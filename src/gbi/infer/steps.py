@@ -297,6 +297,19 @@ def unbinned_toys(
     return out
 
 
+def _unseen_near_sr(
+    background: SidebandBackground, signal_region: tuple[float, float], margin: float
+) -> list[np.ndarray]:
+    """Each flow member's unseen training rows (:func:`gbi.flows.fitting.unseen_rows`)
+    whose mjj lies within ``margin`` GeV of the SR (GeV), the held-out toys' events; the
+    background must hold its training table."""
+    assert background.training_table is not None
+    mjj = np.asarray(background.training_table["mjj"], dtype=np.float64)
+    low, high = signal_region
+    near = ((mjj >= low - margin) & (mjj < low)) | ((mjj > high) & (mjj <= high + margin))
+    return [rows[near[rows]] for rows in unseen_rows(background.model)]
+
+
 def held_out_toys(
     background: SidebandBackground,
     signal_region: tuple[float, float],
@@ -339,12 +352,8 @@ def held_out_toys(
         unbinned = dataclasses.replace(
             unbinned, flow=dataclasses.replace(unbinned.flow, ensemble=1, em_steps=0)
         )
-    unseen = unseen_rows(background.model)
-    mjj_all = np.asarray(table["mjj"], dtype=np.float64)
+    unseen = _unseen_near_sr(background, signal_region, margin)
     low, high = signal_region
-    near = ((mjj_all >= low - margin) & (mjj_all < low)) | (
-        (mjj_all > high) & (mjj_all <= high + margin)
-    )
     out: list[float] = []
     sizes: list[int] = []
     whole: set[int] = set()  # members whose toy held all their events: a repeat is no toy
@@ -352,7 +361,7 @@ def held_out_toys(
         k = t % len(unseen)
         if k in whole:
             continue
-        rows = unseen[k][near[unseen[k]]]
+        rows = unseen[k]
         size = min(n_events, len(rows))
         if len(rows) <= n_events:
             whole.add(k)
@@ -413,22 +422,15 @@ def parametrized_held_out_q0(
     probability to be background), each event enters a toy with its weight's probability.
     Signal left in the sidebands is in these toys too, which can only raise their ``q0``
     (conservative; measured at N = 1000 on a W' at 4000 GeV before the weights were used:
-    toy ``q0`` of 22-246 where signal-free runs gave 4-14, README section 8).
+    toy ``q0`` of 22-246 where signal-free runs there gave 2.9-43, stop 38).
     Returns the ``q0`` and the toys' sizes; none without the flows' training events."""
     table = background.training_table
     if table is None:
         return np.empty(0), []
-    unseen = unseen_rows(background.model)
-    mjj_all = np.asarray(table["mjj"], dtype=np.float64)
-    low, high = signal_region
-    near = ((mjj_all >= low - margin) & (mjj_all < low)) | (
-        (mjj_all > high) & (mjj_all <= high + margin)
-    )
     hypotheses = model.hypotheses()
     out: list[float] = []
     sizes: list[int] = []
-    for k, rows_k in enumerate(unseen):
-        rows = rows_k[near[rows_k]]
+    for k, rows in enumerate(_unseen_near_sr(background, signal_region, margin)):
         if len(rows) == 0:
             continue
         rng = np.random.default_rng(seed + HELD_OUT_SEED + k)
@@ -461,8 +463,8 @@ def held_out_scale(held_out: np.ndarray, toys: np.ndarray, level: float = 0.95) 
     matched to the toys' mean, as the unbinned calibration does
     (:func:`~gbi.infer.unbinned.calibrated_significance`). With one toy per flow member the
     held-out mean is noisy (``q0`` maximised over masses scatters about as much as its
-    mean): without the gate, two signal-free toys of ``q0`` 0 and 6.2 against a generated
-    mean of 1.9 halved a small test run's ``q0``; with it, only a mismatch is corrected
+    mean): without the gate, two toys of ``q0`` 0 and 6.2 against a generated mean of 1.9
+    divided a small test run's ``q0`` by 1.66; with it, only a mismatch is corrected
     (one that smears the flows' peaks gives 200 times the generated ``q0``,
     ``tests/infer/test_calibration_toys.py``).
 
