@@ -12,8 +12,10 @@ and run in ``--jobs`` processes (default: the cores available), each within its 
 ``--threads``; the summary gives each coverage with its binomial error. Each method of
 ``gbi infer`` fits ``mu`` with its 68% interval, the 95% CL upper limit and a significance;
 ``binned`` quotes a fraction only for the parametrized fit's signal, and always the
-model-independent number of signal events passing its cut, compared here with the true
-number passing (``count_summary``, the second table, ``count_vs_true.png``). ``--sr LOW
+model-independent number of signal events passing its cut (and, with a fraction, the
+same number with the fitted signal's leak into the control windows modelled), compared
+here with the true number passing (``count_summary``, the second table,
+``count_vs_true.png``). ``--sr LOW
 HIGH`` moves the signal region (GeV), e.g. to the search window that holds a resonance at
 another mass; ``mu_true`` is then the signal fraction of that window.
 
@@ -415,6 +417,13 @@ def binomial_error(passed: Any) -> float:
     return float(np.sqrt(frac * (1.0 - frac) / len(k)))
 
 
+#: Row suffix -> key of a binned count result.
+_COUNT_KEYS = {"hat": "mu_hat", "lo": "mu_lo", "hi": "mu_hi", "upper_limit_95": "upper_limit_obs"}
+
+#: The binned counts compared with the true number passing: kind -> row prefix.
+_COUNT_KINDS = {"model-independent": "n_pass", "with-signal-leak": "n_pass_leak"}
+
+
 def _count_fields(res: dict[str, Any]) -> dict[str, Any]:
     """binned: the model-independent number of signal events passing the cut, the true
     number passing (truth labels) and what the fraction (if any) was tied to."""
@@ -422,6 +431,7 @@ def _count_fields(res: dict[str, Any]) -> dict[str, Any]:
     if count is None:
         return {}
     fraction = res.get("signal_fraction")
+    leak = None if fraction is None else fraction.get("n_signal_passing")
     return {
         "result_kind": res.get("result_kind"),
         "n_pass_hat": count["mu_hat"],
@@ -429,6 +439,11 @@ def _count_fields(res: dict[str, Any]) -> dict[str, Any]:
         "n_pass_hi": count["mu_hi"],
         "n_pass_upper_limit_95": count["upper_limit_obs"],
         "n_pass_true": (res.get("truth") or {}).get("signal_passing"),
+        # The same count with the fitted signal's leak into the control windows modelled.
+        **{
+            f"n_pass_leak_{name}": None if leak is None else leak[key]
+            for name, key in _COUNT_KEYS.items()
+        },
         "signal_fraction_source": None if fraction is None else fraction["source"],
         "signal_fraction_efficiency": None if fraction is None else fraction["efficiency"],
         "signal_fraction_reason": res.get("signal_fraction_reason"),
@@ -436,43 +451,47 @@ def _count_fields(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def summarize_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (method, N), binned's model-independent count against the true number of
-    injected signal events passing the cut: medians, their ratio, how often the 68%
-    interval holds the truth and how often the 95% CL upper limit lies above it.
+    """Per (method, N) and kind, binned's count of signal events passing the cut against
+    the true number of injected signal events passing: medians, their ratio, how often the
+    68% interval holds the truth and how often the 95% CL upper limit lies above it. Kinds:
+    ``model-independent`` (no signal in the control windows assumed) and
+    ``with-signal-leak`` (the fraction's fit in events, the assumed signal's leak into the
+    windows modelled; rows with a fraction only).
 
     >>> rows = [{"method": "binned", "n_signal": 9, "n_pass_hat": 4.0, "n_pass_lo": 2.0,
-    ...          "n_pass_hi": 6.0, "n_pass_upper_limit_95": 9.0, "n_pass_true": 5}]
-    >>> summarize_counts(rows)[0]["coverage_68"]
-    1.0
+    ...          "n_pass_hi": 6.0, "n_pass_upper_limit_95": 9.0, "n_pass_true": 5,
+    ...          "n_pass_leak_hat": 5.5, "n_pass_leak_lo": 5.2, "n_pass_leak_hi": 7.0,
+    ...          "n_pass_leak_upper_limit_95": 8.0}]
+    >>> [(c["kind"], c["coverage_68"]) for c in summarize_counts(rows)]
+    [('model-independent', 1.0), ('with-signal-leak', 0.0)]
     """
     out = []
-    with_count = [r for r in rows if r.get("n_pass_hat") is not None]
-    for method, n in sorted({(r["method"], r["n_signal"]) for r in with_count}):
-        sel = [
+    for kind, prefix in _COUNT_KINDS.items():
+        with_count = [
             r
-            for r in with_count
-            if (r["method"], r["n_signal"]) == (method, n) and r.get("n_pass_true") is not None
+            for r in rows
+            if r.get(f"{prefix}_hat") is not None and r.get("n_pass_true") is not None
         ]
-        if not sel:
-            continue
-        covered = [r["n_pass_lo"] <= r["n_pass_true"] <= r["n_pass_hi"] for r in sel]
-        true = np.array([r["n_pass_true"] for r in sel], dtype=float)
-        hat = np.array([r["n_pass_hat"] for r in sel])
-        entry = {
-            "method": method,
-            "n_signal": n,
-            "runs": len(sel),
-            "n_pass_true_median": float(np.median(true)),
-            "n_pass_hat_median": float(np.median(hat)),
-            "coverage_68": float(np.mean(covered)),
-            "coverage_68_err": binomial_error(covered),
-            "limit_above_truth": float(
-                np.mean([r["n_pass_upper_limit_95"] >= r["n_pass_true"] for r in sel])
-            ),
-        }
-        if (true > 0).all():
-            entry["median_ratio"] = float(np.median(hat / true))
-        out.append(entry)
+        for method, n in sorted({(r["method"], r["n_signal"]) for r in with_count}):
+            sel = [r for r in with_count if (r["method"], r["n_signal"]) == (method, n)]
+            lo, hi, hat = (np.array([r[f"{prefix}_{k}"] for r in sel]) for k in ("lo", "hi", "hat"))
+            limit = np.array([r[f"{prefix}_upper_limit_95"] for r in sel])
+            true = np.array([r["n_pass_true"] for r in sel], dtype=float)
+            covered = (lo <= true) & (true <= hi)
+            entry = {
+                "method": method,
+                "kind": kind,
+                "n_signal": n,
+                "runs": len(sel),
+                "n_pass_true_median": float(np.median(true)),
+                "n_pass_hat_median": float(np.median(hat)),
+                "coverage_68": float(np.mean(covered)),
+                "coverage_68_err": binomial_error(covered),
+                "limit_above_truth": float(np.mean(limit >= true)),
+            }
+            if (true > 0).all():
+                entry["median_ratio"] = float(np.median(hat / true))
+            out.append(entry)
     return out
 
 
@@ -574,15 +593,16 @@ def _write(args: argparse.Namespace, rows: list[dict[str, Any]], out: Path) -> N
     if counts:
         lines += [
             "",
-            "binned, model-independent: fitted vs true number of signal events passing the cut",
+            "binned: fitted vs true number of signal events passing the cut (model-independent:"
+            " no signal in the control windows assumed; with-signal-leak: the fraction's fit)",
             "",
-            "| method | N | runs | median true passing | median fitted | median ratio "
+            "| method | count | N | runs | median true passing | median fitted | median ratio "
             "| 68% coverage | 95% limit >= truth |",
-            "|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for c in counts:
             lines.append(
-                f"| {c['method']} | {c['n_signal']} | {c['runs']} | "
+                f"| {c['method']} | {c['kind']} | {c['n_signal']} | {c['runs']} | "
                 f"{c['n_pass_true_median']:.1f} | {c['n_pass_hat_median']:.1f} | "
                 f"{fmt(c.get('median_ratio'))} | {c['coverage_68']:.2f} ± {c['coverage_68_err']:.2f} | "
                 f"{c['limit_above_truth']:.2f} |"

@@ -74,8 +74,11 @@ def _fit(mode: str, seed: int, n_signal: int = 0) -> dict:
     config = BinnedConfig(efficiency=0.05, classifier=CLASSIFIER, sideband_closure=mode)
     hypothesis = MassHypothesis(500.0, 100.0, (500.0, 500.0), (100.0, 100.0), "test")
     grid = BinnedSignal({(500.0, 100.0): signal}, {(500.0, 100.0): signal_side}, hypothesis)
+    # Truth labels (never an input to the fit): the first 10000 SR events are background.
+    labels = (np.arange(len(data["mjj"])) >= 10_000).astype(int)
     return fit_binned(
-        data, generated, FEATURES, SR, config, seed=seed, sideband=sideband, signal=grid
+        data, generated, FEATURES, SR, config, seed=seed, sideband=sideband, signal=grid,
+        labels=labels,
     )  # fmt: skip
 
 
@@ -104,7 +107,9 @@ def test_sideband_closure_keeps_a_real_signal() -> None:
     """A resonance that leaks ~20% of its events into the sideband windows: for the signal
     fraction the control channel models the leak (interpolated efficiency and leak of the
     signal's grid point), so k is not inflated and mu is recovered (within 3 sigma; the
-    error holds the fit of k and the 4.5% extrapolation uncertainty)."""
+    error holds the fit of k and the 4.5% extrapolation uncertainty); in events, the
+    fraction's ``n_signal_passing`` holds the true number passing where the
+    model-independent count, which takes the leak for background, is low."""
     data, *_ = _inputs(3, 800)
     n_sr = len(data["mjj"])
     mu_true = (n_sr - 10_000) / n_sr
@@ -116,6 +121,17 @@ def test_sideband_closure_keeps_a_real_signal() -> None:
     assert fraction["efficiency"]["leak_high"] > 0
     assert res["significance"] > 3
     assert abs(res["mu_hat"] - mu_true) < 3 * res["mu_err"]
+    # In events: the model-independent count takes the leak for background (k rises) and
+    # comes out low; the same fit with the leak modelled holds the true number passing.
+    truth = res["truth"]["signal_passing"]
+    count, leak = res["n_signal_passing"], fraction["n_signal_passing"]
+    assert leak["result_kind"] == "with-signal-leak"
+    assert leak["leak_per_passing"] > 0.1
+    # (Measured here: 554 passing; the count 360 [294, 424], its 95% limit 464 below the
+    # truth; with the leak 511 [425, 593], limit 644.)
+    assert leak["mu_lo"] <= truth <= leak["mu_hi"], (leak, truth)
+    assert leak["upper_limit_obs"] > truth
+    assert count["mu_hat"] < leak["mu_hat"]
 
 
 def test_bad_closure_mode_is_named() -> None:
@@ -350,6 +366,16 @@ def test_schema_labels_the_two_kinds_of_result() -> None:
     with pytest.raises(GbiInputError, match="source"):
         validate(
             _schema_doc({**with_fraction, "signal_fraction": no_source}), "infer-result", "test"
+        )
+    # The fraction's fit in events (the signal's leak modelled) is labelled as such.
+    leak = {"result_kind": "with-signal-leak", "mu_hat": 300.0, "mu_lo": 225.0, "mu_hi": 375.0,
+            "upper_limit_obs": 450.0, "leak_per_passing": 0.3}  # fmt: skip
+    in_events = {**with_fraction, "signal_fraction": {**fraction, "n_signal_passing": leak}}
+    validate(_schema_doc(in_events), "infer-result", "test")
+    mislabelled = {**fraction, "n_signal_passing": {**leak, "result_kind": "model-independent"}}
+    with pytest.raises(GbiInputError, match="with-signal-leak"):
+        validate(
+            _schema_doc({**with_fraction, "signal_fraction": mislabelled}), "infer-result", "test"
         )
 
 

@@ -297,7 +297,8 @@ def _config(args: argparse.Namespace):
 
 
 def _count_line(name: str, v: dict) -> str:
-    """The binned method's model-independent result, and its fraction (or why none)."""
+    """The binned method's model-independent result, and its fraction (or why none) with
+    the same fit in events."""
     n = v["n_signal_passing"]
     line = (
         f"{name}: model-independent: signal events passing the cut = {n['mu_hat']:.1f} "
@@ -308,12 +309,25 @@ def _count_line(name: str, v: dict) -> str:
     if f is None:
         return line + f"\n{name}: {v['signal_fraction_reason']}"
     m, e = f["masses"], f["efficiency"]
-    return line + (
+    line += (
         f"\n{name}: signal fraction at mX = {m['mX']:g}, mY = {m['mY']:g} GeV ({f['source']}; "
         f"cut efficiency {e['efficiency']:.3f} +- {e['efficiency_err_stat']:.3f} (stat) "
         f"+- {e['efficiency_err_mass']:.3f} (masses)): mu_hat = {f['mu_hat']:.5f} "
         f"[{f['mu_lo']:.5f}, {f['mu_hi']:.5f}] (68%), mu < {f['mu_upper_limit_95']:.5f} "
         f"(95% CL), Z = {f['significance']:.2f}"
+    )
+    return line + _leak_line(name, f.get("n_signal_passing"))
+
+
+def _leak_line(name: str, n: dict | None) -> str:
+    """The fraction's fit in events: the count with the signal's leak into the windows."""
+    if n is None:
+        return ""
+    return (
+        f"\n{name}: with that signal's leak into the control windows "
+        f"({n['leak_per_passing']:.2f} per SR event passing): signal events passing = "
+        f"{n['mu_hat']:.1f} [{n['mu_lo']:.1f}, {n['mu_hi']:.1f}] (68%), "
+        f"< {n['upper_limit_obs']:.1f} (95% CL)"
     )
 
 

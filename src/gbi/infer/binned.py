@@ -28,7 +28,11 @@ Two results, labelled:
   at 0, as the count's does. Otherwise the fraction is ``None`` with the reason
   (``signal_fraction_reason``): the efficiency of one assumed signal turned the count into a
   fraction wrong by the efficiency ratio for any other signal (issue 19: 5.7x for an
-  off-grid W').
+  off-grid W'). With a fraction, its ``n_signal_passing`` (``result_kind:
+  "with-signal-leak"``) is the same fit in events: the SR signal passing the cut with the
+  assumed signal's leak into the control windows modelled (:func:`passing_with_leak`), the
+  number to compare with the model-independent count when the resonance's mjj tails reach
+  the windows.
 
 The top-level ``mu_*`` of the method are the signal fraction's (``None`` without one);
 ``significance`` and ``q0`` are the model-independent fit's.
@@ -83,6 +87,7 @@ __all__ = [
     "BinnedSignal",
     "fit_binned",
     "fraction_conflict",
+    "passing_with_leak",
 ]
 
 #: What the sideband closure factor ``k`` does to the background template.
@@ -292,6 +297,43 @@ def fraction_conflict(
     )
 
 
+def passing_with_leak(fraction: Mapping[str, Any], n_sr: int) -> dict[str, Any]:
+    """The number of signal events passing the cut in the SR with the fitted signal's leak
+    into the sideband control windows modelled: the fraction's fit in events.
+
+    The model-independent count assumes no signal in the control windows; a resonance whose
+    mjj tails reach them raises the windows' ``k`` and the count comes out low (measured:
+    0.72 of the true number passing, 95% limit below the truth in 10/10 runs for a W' at
+    4000 GeV; 0.77 and 25/50 at 3500 GeV). The fraction's fit adds the assumed signal's
+    leak, so its POI times ``n_SR x efficiency`` is the SR signal passing with the leak
+    taken out of ``k``; the efficiency cancels but for the leak per SR event passing,
+    ``leak / efficiency``, whose error is not in the interval. The interval and limit are
+    the fit's (``mu_lo_stat``, ``mu_hi_stat``, ``mu_upper_limit_95_stat``: generator and
+    extrapolation normsys included, the efficiency's errors not, as they cancel), so they
+    start at 0 exactly when the fraction's do.
+
+    >>> f = {"mu_hat": 0.02, "mu_lo_stat": 0.015, "mu_hi_stat": 0.025,
+    ...      "mu_upper_limit_95_stat": 0.03,
+    ...      "efficiency": {"efficiency": 0.5, "leak_low": 0.1, "leak_high": 0.05}}
+    >>> n = passing_with_leak(f, 30000)
+    >>> n["mu_hat"], n["mu_lo"], n["mu_hi"], n["upper_limit_obs"]
+    (300.0, 225.0, 375.0, 450.0)
+    >>> round(n["leak_per_passing"], 6)  # (0.1 + 0.05) / 0.5
+    0.3
+    """
+    eff = fraction["efficiency"]
+    per_unit = n_sr * float(eff["efficiency"])
+    leak = (float(eff["leak_low"]) + float(eff["leak_high"])) / max(float(eff["efficiency"]), 1e-12)
+    return {
+        "result_kind": "with-signal-leak",
+        "mu_hat": float(fraction["mu_hat"]) * per_unit,
+        "mu_lo": float(fraction["mu_lo_stat"]) * per_unit,
+        "mu_hi": float(fraction["mu_hi_stat"]) * per_unit,
+        "upper_limit_obs": float(fraction["mu_upper_limit_95_stat"]) * per_unit,
+        "leak_per_passing": leak,
+    }
+
+
 def _fraction(
     counting: dict[str, Any],
     signal: BinnedSignal,
@@ -453,6 +495,7 @@ def fit_binned(
 
         fraction = _fraction(counting, signal, passes, features, window, n_sr, config, zero_below)
         fraction = from_zero_without_evidence(fraction, fit["local_significance"], zero_below)
+        fraction["n_signal_passing"] = passing_with_leak(fraction, n_sr)
         conflict = fraction_conflict(fit, fraction, n_sr, zero_below)
         if conflict is None:
             out["result_kind"] = "signal-fraction"

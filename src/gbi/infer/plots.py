@@ -86,21 +86,32 @@ def plot_mass_scan(scan: Mapping[str, Sequence[float]], path: str | os.PathLike[
 
 
 def _plot_counts(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
-    """The binned method's model-independent number of signal events passing the cut vs
-    the true number passing (rows with ``n_pass_hat`` and ``n_pass_true``)."""
+    """The binned method's number of signal events passing the cut vs the true number
+    passing: the model-independent count (rows with ``n_pass_hat`` and ``n_pass_true``)
+    and, where a fraction was quoted, the same fit with the signal's leak into the control
+    windows modelled (``n_pass_leak_hat``)."""
     sel = [r for r in rows if r.get("n_pass_hat") is not None and r.get("n_pass_true") is not None]
     if not sel:
         return []
     fig, ax = _figure(figsize=(8, 7))
-    x = np.array([r["n_pass_true"] for r in sel], dtype=float)
-    y = np.array([r["n_pass_hat"] for r in sel], dtype=float)
-    err = np.array(
-        [[r["n_pass_hat"] - r["n_pass_lo"], r["n_pass_hi"] - r["n_pass_hat"]] for r in sel]
-    )
-    top = max(float(x.max()), float(y.max()), 1.0) * 1.1
+    top = 1.0
+    kinds = (("n_pass", "model-independent", "o"), ("n_pass_leak", "signal leak modelled", "s"))
+    for i, (prefix, label, marker) in enumerate(kinds):
+        part = [r for r in sel if r.get(f"{prefix}_hat") is not None]
+        if not part:
+            continue
+        x = np.array([r["n_pass_true"] for r in part], dtype=float)
+        y = np.array([r[f"{prefix}_hat"] for r in part], dtype=float)
+        err = np.array(
+            [[r[f"{prefix}_hat"] - r[f"{prefix}_lo"], r[f"{prefix}_hi"] - r[f"{prefix}_hat"]]
+             for r in part]
+        )  # fmt: skip
+        top = max(top, float(x.max()), float(y.max()))
+        ax.errorbar(x, y, yerr=np.maximum(err.T, 0), fmt=marker, ms=4, alpha=0.7,
+                    color=_COLORS["binned"] if i == 0 else "tab:gray",
+                    label=f"binned, {label}")  # fmt: skip
+    top *= 1.1
     ax.plot([0, top], [0, top], color="black", lw=1, ls="--", label="truth")
-    ax.errorbar(x, y, yerr=np.maximum(err.T, 0), fmt="o", ms=4, color=_COLORS["binned"],
-                label="binned, model-independent", alpha=0.7)  # fmt: skip
     ax.set_xlabel("true signal events passing the cut")
     ax.set_ylabel("fitted signal events passing (68% interval)")
     ax.legend(fontsize=14)
