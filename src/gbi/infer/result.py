@@ -5,7 +5,9 @@ times (seconds) and what plots and reuse need (trained background, fits, mass sc
 workspace). :meth:`InferResult.to_dict` gives the JSON of schema ``infer-result-1.0``
 (``mu``: signal fraction of SR events; masses in GeV). The ``binned`` method's ``mu_*`` are
 ``None`` when no fitted signal gives the cut's efficiency; its model-independent number of
-signal events passing the cut is ``values["n_signal_passing"]``.
+signal events passing the cut is ``values["n_signal_passing"]``, and with a fraction the
+same number with the fitted signal's leak into the control windows modelled is
+``values["signal_fraction"]["n_signal_passing"]``.
 
 >>> r = InferResult(config={"methods": ["unbinned"]}, counts=InferCounts(10, 4, 6))
 >>> r.methods["unbinned"] = InferMethodResult.skipped("too few events")
