@@ -322,8 +322,9 @@ def passing_with_leak(fraction: Mapping[str, Any], n_sr: int) -> dict[str, Any]:
     0.3
     """
     eff = fraction["efficiency"]
-    per_unit = n_sr * float(eff["efficiency"])
-    leak = (float(eff["leak_low"]) + float(eff["leak_high"])) / max(float(eff["efficiency"]), 1e-12)
+    efficiency = float(eff["efficiency"])  # > 0: ``_fraction`` refuses a cut without signal
+    per_unit = n_sr * efficiency
+    leak = (float(eff["leak_low"]) + float(eff["leak_high"])) / efficiency
     return {
         "result_kind": "with-signal-leak",
         "mu_hat": float(fraction["mu_hat"]) * per_unit,
