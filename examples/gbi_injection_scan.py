@@ -150,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
         "(default: %(default)s)",
     )
     p.add_argument(
+        "--extend-grid",
+        type=int,
+        default=ParametrizedConfig.extend_steps,
+        metavar="STEPS",
+        help="parametrized: masses up to STEPS grid steps beyond the grid, by morphing "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--unbinned-em-steps",
         type=int,
         default=SignalFlowConfig.em_steps,
@@ -287,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             base.parametrized,
             features=tuple(args.parametrized_features or base.parametrized.features),
             reference_per_sr_event=args.reference_per_sr_event,
+            extend_steps=args.extend_grid,
         ),
     )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))

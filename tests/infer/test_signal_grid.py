@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gbi.errors import GbiInputError
-from gbi.infer.signal_grid import load_signal_grid, parse_masses, parse_range
+from gbi.infer.signal_grid import SignalGrid, load_signal_grid, parse_masses, parse_range
 
 
 def test_load_grid_keeps_sr_events_and_orders_masses(tmp_path: Path) -> None:
@@ -145,3 +145,35 @@ def test_the_result_says_which_grid_it_used(tmp_path: Path) -> None:
     assert info["points"] == 1
     assert info["sr_events_per_point"][0] > 200
     validate(result.to_dict(), "infer-result", "the test result")
+
+
+def test_a_signal_the_parametrized_fit_misses_is_flagged() -> None:
+    """Another method's evidence where the parametrized fit has none (a resonance outside
+    the grid's masses) puts a note in the parametrized result naming the grid's range and
+    where the unbinned fit's signal sits; agreement leaves it without one."""
+    from gbi.infer.pipeline import _grid_cross_check
+    from gbi.infer.result import InferMethodResult, InferResult
+
+    table = {"mjj": np.array([3400.0]), "mj1": np.array([100.0]), "delta_mj": np.array([9.0])}
+    grid = SignalGrid({(600.0, 100.0): table, (100.0, 100.0): table}, m_w=3500)
+    signal = {"components": [{"mj1": 250.0, "delta_mj": 540.0, "mjj": 3500.0}]}
+
+    def result(z_par: float, z_unbinned: float) -> InferResult:
+        out = InferResult(config={}, counts={})
+        out.methods = {
+            "parametrized": InferMethodResult.ok({"significance": z_par}),
+            "unbinned": InferMethodResult.ok({"significance": z_unbinned, "signal_model": signal}),
+        }
+        return out
+
+    missed = result(0.0, 15.7)
+    _grid_cross_check(missed, grid, 2.0)
+    note = missed.methods["parametrized"].message
+    assert "unbinned Z = 15.7" in note, note
+    assert "mX 100-600" in note, note
+    assert "(790, 250) GeV" in note, note
+    assert missed.methods["unbinned"].message == ""
+    for z_par, z_unbinned in ((4.0, 15.7), (0.0, 2.5)):
+        agreed = result(z_par, z_unbinned)
+        _grid_cross_check(agreed, grid, 2.0)
+        assert agreed.methods["parametrized"].message == ""

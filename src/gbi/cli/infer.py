@@ -186,6 +186,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mass it is not a parameter)",
     )
     p.add_argument(
+        "--extend-grid",
+        type=int,
+        default=2,
+        metavar="STEPS",
+        help="parametrized: also train on and scan masses up to STEPS grid steps beyond the "
+        "simulated grid, points made by morphing the nearest point's jet masses; 0: the "
+        "grid's own range, where a resonance beyond it is not seen (default: %(default)s)",
+    )
+    p.add_argument(
         "--reference-per-sr-event",
         type=float,
         default=2.0,
@@ -291,6 +300,7 @@ def _config(args: argparse.Namespace):
             epochs=args.classifier_epochs,
             mw_step=args.mw_step,
             reference_per_sr_event=args.reference_per_sr_event,
+            extend_steps=args.extend_grid,
             features=tuple(args.parametrized_features or defaults.parametrized.features),
         ),
     )
@@ -362,6 +372,8 @@ def _line(name: str, res) -> str:
             f"(w: {', '.join(f'{w:.5f}' for w in steps)}); mu_hat is no fixed point and may "
             "lie above the truth, so the 68% interval reaches down to the scan's w (the first)"
         )
+    if res.message:
+        line += f"\n{name}: note: {res.message}"
     sideband = v.get("sideband_signal") or {}
     if sideband.get("applied"):
         line += (

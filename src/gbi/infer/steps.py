@@ -30,6 +30,7 @@ from gbi.infer.parametrized import (
     fit_parametrized,
     normalisation_error,
     normalised_ratios,
+    training_grid,
 )
 from gbi.infer.result import InferMethodResult, InferResult
 from gbi.infer.sidebands import resonance_grid
@@ -145,7 +146,15 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     if model is None:
         with run.stages("parametrized_training"):
             pcfg = dataclasses.replace(config.parametrized, seed=config.parametrized.seed + seed)
-            model = ParametrizedModel.train(grid, member_samples(run, pcfg.ensemble), pcfg)
+            trained_on = training_grid(grid, pcfg)
+            if trained_on.morphed:
+                log.info(
+                    "parametrized: %d grid points made by morphing, %d grid step(s) beyond the "
+                    "simulated masses (--extend-grid)",
+                    len(trained_on.morphed),
+                    pcfg.extend_steps,
+                )
+            model = ParametrizedModel.train(trained_on, member_samples(run, pcfg.ensemble), pcfg)
     run.result.parametrized_model = model
     with run.stages("parametrized_fit"):
         # Held-out generated samples: one normalises the ratios, one feeds the toys.

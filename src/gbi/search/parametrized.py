@@ -90,6 +90,9 @@ def fit_parametrized_window(
             features=config.features,
             epochs=config.parametrized_epochs,
             ensemble=config.parametrized_ensemble,
+            # The grid's own masses: the morphed extension (gbi infer's default) is not
+            # measured for the search's windows yet, and costs each window about 1.5x.
+            extend_steps=0,
         ),
         min_sr_events=config.min_sr_events,
         # The window reuses its model-independent fit's generator; taking the fitted signal
