@@ -27,6 +27,7 @@ from gbi.infer.mixture import MixtureFit, global_significance, scan_q0, toy_q0
 from gbi.infer.parametrized import (
     MASS_NAMES,
     ParametrizedModel,
+    beyond_grid_note,
     fit_parametrized,
     normalisation_error,
     normalised_ratios,
@@ -195,7 +196,7 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     run.result.fits["parametrized"] = fit
     run.result.mass_scan = masses["scan"]
     run.result.parametrized_toys = toys
-    return InferMethodResult.ok(
+    result = InferMethodResult.ok(
         {
             **total_result(
                 fit,
@@ -224,6 +225,9 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
             "training_epochs": [len(h) for h in model.history],
         }
     )
+    if calibrated["significance"] >= config.evidence_threshold:
+        result.message = beyond_grid_note(masses, grid.masses)
+    return result
 
 
 def support_mask(
