@@ -177,3 +177,26 @@ def test_a_signal_the_parametrized_fit_misses_is_flagged() -> None:
         agreed = result(z_par, z_unbinned)
         _grid_cross_check(agreed, grid, 2.0)
         assert agreed.methods["parametrized"].message == ""
+
+
+def test_grid_extension_per_w_prime_mass() -> None:
+    """Each W' mass of a grid is extended on its own (by its own step); one with a single
+    point has no step and keeps it, without dropping the others' morphed points."""
+    table = {"mjj": np.array([3500.0]), "mj1": np.array([100.0]), "delta_mj": np.array([100.0])}
+    grid = SignalGrid(
+        {
+            (200.0, 100.0, 3500.0): table,
+            (300.0, 100.0, 3500.0): table,
+            (200.0, 100.0, 3700.0): table,
+        }
+    )
+    extended = grid.extended(1)
+    assert sorted(extended.morphed) == [
+        (100.0, 100.0, 3500.0),
+        (200.0, 200.0, 3500.0),
+        (300.0, 200.0, 3500.0),
+        (400.0, 100.0, 3500.0),
+        (400.0, 200.0, 3500.0),
+    ]
+    assert all(key[2] == 3500.0 for key in extended.morphed)
+    assert grid.extended(0) is grid

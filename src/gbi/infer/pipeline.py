@@ -32,7 +32,7 @@ import numpy as np
 from gbi.background import RegionSplit, SidebandBackground, Stages, split_regions
 from gbi.errors import GbiInputError
 from gbi.infer.config import INFER_METHODS, InferConfig
-from gbi.infer.parametrized import ParametrizedModel, normalised_ratios, training_grid
+from gbi.infer.parametrized import ParametrizedModel, normalised_ratios
 from gbi.infer.result import InferCounts, InferMethodResult, InferResult
 from gbi.infer.sidebands import background_weights, resonance_grid
 from gbi.infer.signal_grid import SignalGrid
@@ -202,10 +202,6 @@ def run_inference(
             "points": len(counts),
             "sr_events_per_point": [min(counts), max(counts)],
         }
-        if "parametrized" in config.methods:
-            trained_on = training_grid(signal_grid, config.parametrized)
-            if trained_on.morphed:
-                result.signal_grid["morphed_points"] = len(trained_on.morphed)
     too_few = split.too_few(config.min_sr_events, 10 * config.min_sr_events)
     if too_few is not None:
         result.methods = {name: InferMethodResult.skipped(too_few) for name in config.methods}

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiInputError
+from gbi.infer.efficiency import JET_MASS_FEATURES, morph, morph_distance
 from gbi.regions import Regions
 from gbi.tables import Table
 
@@ -284,9 +285,6 @@ class SignalGrid:
             )
         if steps == 0:
             return self
-        # Imported here: the efficiency module morphs tables and knows nothing of grids.
-        from gbi.infer.efficiency import JET_MASS_FEATURES, morph, morph_distance
-
         missing = [c for c in JET_MASS_FEATURES if any(c not in t for t in self.tables.values())]
         if missing:
             raise GbiInputError(
@@ -304,7 +302,7 @@ class SignalGrid:
             diffs = [np.diff(v) for v in values_of]
             both = np.concatenate(diffs)
             if not len(both):
-                return self  # one point: no step to extend by
+                continue  # one point at this mW: no step to extend by
             axes = []
             for values, diff in zip(values_of, diffs, strict=True):
                 step = float(diff.min()) if len(diff) else float(both.min())

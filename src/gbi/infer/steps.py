@@ -157,6 +157,9 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
                 )
             model = ParametrizedModel.train(trained_on, member_samples(run, pcfg.ensemble), pcfg)
     run.result.parametrized_model = model
+    morphed = len(model.grid_masses) - len(grid.tables)  # the points training_grid added
+    if morphed > 0 and run.result.signal_grid is not None:
+        run.result.signal_grid["morphed_points"] = morphed
     with run.stages("parametrized_fit"):
         # Held-out generated samples: one normalises the ratios, one feeds the toys.
         n_reference = max(1, round(config.parametrized.reference_per_sr_event * run.n_sr))
