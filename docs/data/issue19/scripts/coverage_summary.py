@@ -1,6 +1,6 @@
 """Coverage of parametrized and binned at N = 1000 from the stored scan JSON (issue 19).
 
-Usage: python coverage_summary.py [--student] [--shared-fraction F] FILE.json [...]
+Usage: python coverage_summary.py [--student] [--shared-fraction F] [--budget] FILE.json [...]
 
 Rows of ``sideband_subtract_*seeds200-211.json`` were made with the classifier members'
 grid bootstrap (since removed): their parametrized interval is recomputed with the members'
@@ -81,6 +81,34 @@ def _smeared_coverage(rows: list[dict], iv: np.ndarray, shared: float) -> float:
     return float(np.mean(p))
 
 
+def error_budget(rows: list[dict], shared: float) -> str:
+    """``--budget``: the parametrized interval's terms against the runs' scatter, all as
+    variances in units of ``mu_true**2``: each term's mean square over the runs (the stat
+    half-width, ``mu_sys_flows``, ``mu_sys_classifiers``, ``mu_sys_normalisation``; their
+    sum is what the interval, before Student's t, claims the variance of ``mu_hat`` to be)
+    and the runs' variance of ``mu_hat / mu_true`` plus the ``shared`` fraction of the stat
+    variance that runs sharing their background lack (``--shared-fraction``). With ``n``
+    runs the observed variance has a relative error of about ``sqrt(2 / (n - 1))``."""
+    r = [x for x in rows if x["method"] == "parametrized" and x["n_signal"] > 0]
+    t = np.array([x["mu_true"] for x in r])
+    terms = {
+        "stat": np.array([(x["mu_hi_stat"] - x["mu_lo_stat"]) / 2 for x in r]) / t,
+        **{
+            k.removeprefix("mu_sys_"): np.array([x.get(k) or 0.0 for x in r]) / t
+            for k in ("mu_sys_flows", "mu_sys_classifiers", "mu_sys_normalisation")
+        },
+    }
+    claimed = {k: float(np.mean(v**2)) for k, v in terms.items()}
+    ratio = np.array([x["mu_hat"] for x in r]) / t
+    observed = float(ratio.var(ddof=1)) + shared * claimed["stat"]
+    parts = ", ".join(f"{k} {v:.4f}" for k, v in claimed.items())
+    return (
+        f"parametrized error budget ({len(r)} runs, variances / mu_true^2): claimed "
+        f"{sum(claimed.values()):.4f} ({parts}); observed {observed:.4f} "
+        f"(+- {observed * math.sqrt(2 / (len(r) - 1)):.4f})"
+    )
+
+
 def summarise(rows: list[dict], student: bool, shared: float = 0.0) -> None:
     for method in ("parametrized", "binned", "unbinned"):
         r = [
@@ -126,6 +154,7 @@ if __name__ == "__main__":
     p.add_argument("files", nargs="+")
     p.add_argument("--student", action="store_true")
     p.add_argument("--shared-fraction", type=float, default=0.0)
+    p.add_argument("--budget", action="store_true", help="the parametrized error budget too")
     args = p.parse_args()
     rows = []
     for f in args.files:
@@ -135,3 +164,5 @@ if __name__ == "__main__":
         truth = sorted((doc.get("true_mass") or TRUE_MASSES)[:2], reverse=True)
         rows += [{**x, "_true_mass": tuple(truth)} for x in doc["results"]]
     summarise(rows, args.student, args.shared_fraction)
+    if args.budget:
+        print(error_budget(rows, args.shared_fraction))

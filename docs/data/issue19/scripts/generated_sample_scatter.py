@@ -14,48 +14,28 @@ classifier seed, (B) on the run's generated sample with new classifier seeds. Pr
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+from _draw import parser, pseudo_experiment
 
 from gbi.background import n_generated
 from gbi.infer import InferConfig, load_signal_grid, run_inference
 from gbi.infer.parametrized import ParametrizedModel, fit_parametrized
-from gbi.threads import limit_process_threads
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--signal", nargs="+", required=True)
-    p.add_argument("--background", nargs="+", required=True)
+    p = parser(__doc__ or "", seed=233)
     p.add_argument("--signal-grid", nargs="+", required=True)
-    p.add_argument("--seed", type=int, default=233)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--examples", default=str(Path(__file__).parents[4] / "examples"))
+    p.set_defaults(threads=2)
     args = p.parse_args()
-    sys.path.insert(0, args.examples)
-    from gbi_injection_scan import background_rows
-    from lhco_injection_scan import load_features
-
-    limit_process_threads(args.threads)
     seed = args.seed
-    work = Path(tempfile.mkdtemp(prefix="gbi_sample_scatter_"))
-    background = load_features(args.background, work, "background")
-    signal = load_features(args.signal, work, "signal")
-    grid = load_signal_grid(args.signal_grid)
     base = InferConfig(methods=("parametrized",), sideband_signal="off", toys=20)
     columns = ("mjj", *base.features)
-    rng = np.random.default_rng(5000 + seed)
-    pick = background_rows(len(background["mjj"]), 200000, rng)
-    order = rng.permutation(len(signal["mjj"]))
-    data = {c: np.concatenate([background[c][pick], signal[c][order[:1000]]]) for c in columns}
-    data["label"] = np.r_[np.zeros(len(pick), int), np.ones(1000, int)]
+    data = pseudo_experiment(args, columns, "gbi_sample_scatter_")
+    grid = load_signal_grid(args.signal_grid)
     res = run_inference(data, config=dataclasses.replace(base, seed=seed), signal_grid=grid)
     truth = res.mu_true
     assert truth is not None

@@ -13,49 +13,26 @@ Output of stop 29: ``../unbinned_flow_capacity_seed234.txt``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-import numpy as np
+from _draw import parser, pseudo_experiment
 from scipy.special import logsumexp
 
 from gbi.infer import InferConfig, run_inference
 from gbi.infer.signal_flow import SignalFlowConfig
 from gbi.infer.unbinned import MjjSidebandDensity, UnbinnedConfig, fit_unbinned, training_refits
 from gbi.tables import to_matrix
-from gbi.threads import limit_process_threads
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--signal", nargs="+", required=True)
-    p.add_argument("--background", nargs="+", required=True)
-    p.add_argument("--seed", type=int, default=234)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--examples", default=str(Path(__file__).parents[4] / "examples"))
-    args = p.parse_args()
-    sys.path.insert(0, args.examples)
-    from gbi_injection_scan import background_rows
-    from lhco_injection_scan import load_features
-
-    limit_process_threads(args.threads)
+    args = parser(__doc__ or "", seed=234).parse_args()
     seed = args.seed
-    work = Path(tempfile.mkdtemp(prefix="gbi_flow_capacity_"))
-    background = load_features(args.background, work, "background")
-    signal = load_features(args.signal, work, "signal")
     base = InferConfig(methods=("unbinned",), sideband_signal="off", unbinned_toys=1)
     columns = ("mjj", *base.features)
-    rng = np.random.default_rng(5000 + seed)
-    pick = background_rows(len(background["mjj"]), 200000, rng)
-    order = rng.permutation(len(signal["mjj"]))
-    data = {c: np.concatenate([background[c][pick], signal[c][order[:1000]]]) for c in columns}
-    data["label"] = np.r_[np.zeros(len(pick), int), np.ones(1000, int)]
+    data = pseudo_experiment(args, columns, "gbi_flow_capacity_")
     res = run_inference(data, config=dataclasses.replace(base, seed=seed))
     truth = res.mu_true
     assert truth is not None
