@@ -92,7 +92,7 @@ def error_budget(rows: list[dict], shared: float) -> str:
     r = [x for x in rows if x["method"] == "parametrized" and x["n_signal"] > 0]
     t = np.array([x["mu_true"] for x in r])
     terms = {
-        "stat": np.array([(x["mu_hi_stat"] - x["mu_lo_stat"]) / 2 for x in r]) / t,
+        "stat": np.array([_sigma_data(x) for x in r]) / t,
         **{
             k.removeprefix("mu_sys_"): np.array([x.get(k) or 0.0 for x in r]) / t
             for k in ("mu_sys_flows", "mu_sys_classifiers", "mu_sys_normalisation")

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from _draw import parser, pseudo_experiment
 
+from gbi.background import split_regions
 from gbi.infer import InferConfig, load_signal_grid, run_inference
 from gbi.infer.parametrized import fit_parametrized, normalisation_error
 from gbi.infer.steps import REFERENCE_SEED
@@ -51,10 +52,9 @@ def main() -> None:
     model, bg = res.parametrized_model, res.background
     assert model is not None
     assert bg is not None
-    lo, hi = regions.signal_region
-    sr = (data["mjj"] >= lo) & (data["mjj"] < hi)
-    data_sr = {c: data[c][sr] for c in columns}
-    n_ref = max(1, round(config.parametrized.reference_per_sr_event * int(sr.sum())))
+    split = split_regions(data, regions)  # the SR events as the pipeline cuts them
+    data_sr = split.signal_region(data)
+    n_ref = max(1, round(config.parametrized.reference_per_sr_event * split.n_sr))
 
     def refit(ref_seed: int) -> tuple[float, float]:
         ref = bg.sample_sr(n_ref, seed=ref_seed)
