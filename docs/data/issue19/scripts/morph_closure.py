@@ -10,22 +10,28 @@ selects) minus the simulated share.
 
 * leave-one-out on the grid: every point at the grid's highest mX made from the point one
   mX step below it, the response measured without the target's mX column (extrapolated);
+* the share of lost X jets in the ``--signal`` and ``--other`` files (W' at any mass)
+  against the grid's loss curve, at the particle mass and at the mass scaled by the W'
+  masses (a moved grid: ``JetResponse.morph``'s ``boost``);
 * beyond the grid: the ``--signal`` files (other simulated W' at one mW), made from the
   nearest grid point (as ``SignalGrid.extended`` picks it) and from the point at the same
   mY, the response measured on the whole grid.
 
-    python docs/data/issue19/scripts/morph_closure.py --grid GRID_DIR --signal FILE ...
+    python docs/data/issue19/scripts/morph_closure.py --grid GRID_DIR --signal DIR ... \
+        [--other DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
 from gbi.infer.efficiency import morph, morph_distance
 from gbi.infer.jet_response import JetResponse
-from gbi.infer.signal_grid import load_signal_grid
+from gbi.infer.signal_grid import load_signal_grid, parse_masses
+from gbi.regions import Regions
 
 
 def ks(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,6 +64,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", required=True)
     p.add_argument("--signal", nargs="*", default=[])
+    p.add_argument("--other", nargs="*", default=[], help="W' at other masses: loss share only")
     args = p.parse_args()
     grid = load_signal_grid([args.grid])
     tables = grid.tables
@@ -84,6 +91,27 @@ def main() -> None:
         print(
             f"{target} <- {source} | {compare(morph(tables[source], source, target), truth, target)}"
             f" | {compare(loo.morph(tables[source], source, target), truth, target)}"
+        )
+    grid_m_w = grid.m_w or 3500.0
+    print(
+        "share of lost X jets (heavier jet below 0.8 mX) in the --signal and --other files, "
+        "and the grid's curve at mX and at mX x (grid's mW) / (signal's mW):"
+    )
+    for path in args.signal + args.other:
+        m_w, m_x, m_y = parse_masses(next(iter(sorted(Path(path).glob("wprime_*"))), path))
+        _, heavy = jets(
+            next(
+                iter(
+                    load_signal_grid([path], regions=Regions(m_w - 200, m_w + 200)).tables.values()
+                )
+            )
+        )
+        mx = max(m_x, m_y)
+        k, n = int(np.sum(heavy < 0.8 * mx)), len(heavy)
+        print(
+            f"  W'({m_w:g}; {m_x:g}, {m_y:g}): {k / n:.3f} +- {np.sqrt(k) / n:.3f} ({n} SR events); "
+            f"curve {float(full.loss(mx)):.3f}, at {mx * grid_m_w / m_w:.0f} GeV "
+            f"{float(full.loss(mx * grid_m_w / m_w)):.3f}"
         )
     for path in args.signal:
         for key, truth in load_signal_grid([path]).tables.items():
