@@ -35,7 +35,9 @@ Jets are told apart per event: the heavier jet is the X's when its mass is at le
 ``threshold`` times ``mX``; otherwise the X's jet was lost and is the one further (in log
 mass) from the Y's expected jet mass ``sqrt(mY^2 + radiation2)``. Nothing here is needed
 inside the simulated range, where the grid's own points are used (the binned efficiency
-between grid points keeps the plain scaling).
+between grid points keeps the plain scaling). Written by hand: it is a model of this
+detector-level response (a median, a two-parameter weighted least-squares fit and a
+resampling), which no library offers.
 
 >>> rng = np.random.default_rng(1)
 >>> def point(mx, my, n=4000):
