@@ -135,6 +135,8 @@ def test_a_grid_moved_to_a_heavier_resonance_gets_fewer_losses():
     moved = grid.moved_to(4000.0, Regions(3700, 4300))
     assert moved.jets_m_w == 3500.0
     assert moved.m_w == 4000.0
+    assert moved.without((300.0, 100.0)).jets_m_w == 3500.0
+    assert moved.for_region(Regions(3800, 4200)).jets_m_w == 3500.0
     response = JetResponse.measure(grid.tables)
     share = _lost_share(moved.extended(2).tables[(800.0, 100.0)], 800.0)
     expected = float(response.loss(800.0 * 3500 / 4000))

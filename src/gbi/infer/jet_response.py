@@ -32,7 +32,7 @@ beyond the grid, W'(3500; 800, 250) from (600, 300) 0.24 to 0.10 and W'(3500; 75
 from (600, 400) 0.15 to 0.06.
 
 Jets are told apart per event: the heavier jet is the X's when its mass is at least
-``threshold`` times ``mX``; otherwise the X's jet was lost and is the one further (in log
+``LOSS_THRESHOLD`` (0.8) times ``mX``; otherwise the X's jet was lost and is the one further (in log
 mass) from the Y's expected jet mass ``sqrt(mY^2 + radiation2)``. Nothing here is needed
 inside the simulated range, where the grid's own points are used (the binned efficiency
 between grid points keeps the plain scaling). Written by hand: it is a model of this
@@ -98,6 +98,14 @@ def _jets(table: Table) -> tuple[np.ndarray, np.ndarray]:
     return light, light + np.asarray(table["delta_mj"], dtype=np.float64)
 
 
+def _light_is_x(light: np.ndarray, heavy: np.ndarray, y_jet: float) -> np.ndarray:
+    """Where the X's jet was lost: whether it is the lighter jet, i.e. the one further (in
+    log mass) from the Y's expected jet mass ``y_jet`` (GeV)."""
+    return np.abs(np.log(np.maximum(light, 1e-9) / y_jet)) > np.abs(
+        np.log(np.maximum(heavy, 1e-9) / y_jet)
+    )
+
+
 def _clean(key: tuple[float, ...]) -> bool:
     """Points whose two jets cannot be confused: the lighter particle at most half the
     heavier's mass."""
@@ -115,7 +123,6 @@ class JetResponse:
     loss_coef: tuple[float, float] | None = None
     lost_mass: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     lost_tau21: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
-    threshold: float = LOSS_THRESHOLD
 
     @classmethod
     def measure(cls, tables: Mapping[tuple[float, ...], Table]) -> JetResponse:
@@ -191,21 +198,17 @@ class JetResponse:
             np.asarray(table[c], dtype=np.float64) if c in table else None
             for c in ("tau21_j1", "tau21_j2")
         ]
-        x_kept = heavy >= self.threshold * sx
+        x_kept = heavy >= LOSS_THRESHOLD * sx
         # The X's jet: the heavier when contained, else the one further from the Y's
         # expected jet mass (as in the pool of lost jets).
-        y_jet = np.sqrt(sy * sy + self.radiation2)
-        x_is_heavy = x_kept | (
-            np.abs(np.log(np.maximum(heavy, 1e-9) / y_jet))
-            >= np.abs(np.log(np.maximum(light, 1e-9) / y_jet))
-        )
+        x_is_heavy = x_kept | ~_light_is_x(light, heavy, np.sqrt(sy * sy + self.radiation2))
         mass_x = np.where(x_is_heavy, heavy, light)
         mass_y = np.where(x_is_heavy, light, heavy)
         tau_x = tau_y = None
         if taus[0] is not None and taus[1] is not None:
             tau_x = np.where(x_is_heavy, taus[1], taus[0])
             tau_y = np.where(x_is_heavy, taus[0], taus[1])
-        y_kept = mass_y >= self.threshold * sy
+        y_kept = mass_y >= LOSS_THRESHOLD * sy
         rng = np.random.default_rng(zlib.crc32(repr((source, target)).encode()))
         new_x, new_y = mass_x.copy(), mass_y.copy()
         new_x[x_kept] = quadrature_morph(mass_x[x_kept], sx, tx, self.radiation2)
@@ -252,10 +255,7 @@ def _lost_pool(
             continue
         light, heavy = _jets(table)
         lost_x = heavy < LOSS_THRESHOLD * mx
-        y_jet = np.sqrt(my * my + radiation2)
-        light_is_x = np.abs(np.log(np.maximum(light, 1e-9) / y_jet)) > np.abs(
-            np.log(np.maximum(heavy, 1e-9) / y_jet)
-        )
+        light_is_x = _light_is_x(light, heavy, np.sqrt(my * my + radiation2))
         pool_m.append(np.where(light_is_x, light, heavy)[lost_x])
         if "tau21_j1" in table and "tau21_j2" in table:
             tau = np.where(light_is_x, np.asarray(table["tau21_j1"]), np.asarray(table["tau21_j2"]))

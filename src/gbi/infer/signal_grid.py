@@ -160,6 +160,7 @@ class SignalGrid:
         tables: Mapping[Any, Table],
         m_w: float | None = None,
         outside: Mapping[Any, Table] | None = None,
+        jets_m_w: float | None = None,
     ) -> None:
         if not tables:
             raise GbiInputError("signal grid: expected at least one mass point, found none")
@@ -190,10 +191,10 @@ class SignalGrid:
         self.m_ws: tuple[float, ...] = tuple(m_ws) if m_ws else (float(m_w or 0.0),)
         #: Points made by morphing another (:meth:`extended`): key -> the simulated source.
         self.morphed: dict[MassKey, MassKey] = {}
-        #: The W' mass (GeV) the jets were simulated at, where :meth:`moved_to` moved the
-        #: grid to another (``m_w``): :meth:`extended` then models the losses of a jet at
+        #: The W' mass (GeV) the jets were simulated at (``m_w`` unless :meth:`moved_to`
+        #: moved the grid to another): :meth:`extended` then models the losses of a jet at
         #: the new resonance mass.
-        self.jets_m_w: float | None = self.m_w
+        self.jets_m_w: float | None = self.m_w if jets_m_w is None else float(jets_m_w)
 
     @property
     def masses(self) -> np.ndarray:
@@ -241,13 +242,12 @@ class SignalGrid:
         factor = float(m_w) / self.m_w
         tables = {k: {**t, "mjj": np.asarray(t["mjj"]) * factor} for k, t in self.tables.items()}
         outside = {k: {**t, "mjj": np.asarray(t["mjj"]) * factor} for k, t in self.outside.items()}
-        moved = SignalGrid(tables, float(m_w), outside).for_region(regions)
+        moved = SignalGrid(tables, float(m_w), outside, self.jets_m_w).for_region(regions)
         if moved is None:
             raise GbiInputError(
                 f"signal grid: moved to mW = {m_w:g} GeV it has no events in the signal region "
                 f"{regions.signal_region} GeV"
             )
-        moved.jets_m_w = self.jets_m_w
         return moved
 
     def without(self, point: tuple[float, ...]) -> SignalGrid:
@@ -263,6 +263,7 @@ class SignalGrid:
             {k: v for k, v in self.tables.items() if k != key},
             self.m_w,
             {k: v for k, v in self.outside.items() if k != key},
+            self.jets_m_w,
         )
 
     def extended(self, steps: int) -> SignalGrid:
@@ -340,9 +341,8 @@ class SignalGrid:
                     if source in self.outside:
                         outside[key] = response.morph(self.outside[source], pair, target, boost)
                     morphed[key] = source
-        grid = SignalGrid(tables, self.m_w, outside)
+        grid = SignalGrid(tables, self.m_w, outside, self.jets_m_w)
         grid.morphed = {**self.morphed, **morphed}
-        grid.jets_m_w = self.jets_m_w
         return grid
 
     def counts(self) -> dict[str, int]:
@@ -371,11 +371,7 @@ class SignalGrid:
             if mask.sum() >= max(1, min_events):
                 tables[key] = {c: v[mask] for c, v in table.items()}
                 outside[key] = {c: v[~mask] for c, v in table.items()}
-        if not tables:
-            return None
-        split = SignalGrid(tables, self.m_w, outside)
-        split.jets_m_w = self.jets_m_w
-        return split
+        return SignalGrid(tables, self.m_w, outside, self.jets_m_w) if tables else None
 
 
 def _ordered_key(key: tuple[float, ...]) -> MassKey:
