@@ -120,6 +120,8 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     # 300 W' events in about 3000: the scan is significant, so the EM steps ran
     assert isinstance(unb["em_converged"], bool)
     assert unb["significance"] < unb["significance_local"]
+    # ... and its fraction says that it comes from a learned density (stop 43)
+    assert "not calibrated" in unb["message"], unb["message"]
     par = doc["methods"]["parametrized"]
     # Two bootstrap flows: the generator spread is measured and inside the total interval.
     assert len(par["mu_hat_flow_members"]) == 2

@@ -70,6 +70,9 @@ in background shape fits as well at a larger ``w``). Since then the steps run on
 scan alone has a local significance of at least ``em_min_z`` (3), and the reported ``q0``
 stays the scan's, so the steps can move ``w`` but not make a signal: the same two N = 0
 runs then gave Z = 0 and 0.77 (the scan's local Z was below 3, so no steps ran).
+How the fitted ``w`` then follows the signal (not in proportion: the scan finds 0.73-0.82 of
+it, the steps' rise falls as it grows; issue 19, stop 43):
+:func:`gbi.infer.unbinned.learned_density_note`, which every such result carries.
 ``gbi infer`` also asks the scan's toy-calibrated significance to reach the evidence
 threshold (``fit_unbinned(..., em_gate=...)``): a signal-free run whose scan had a local
 Z of 3.4 (calibrated 1.5) saw the steps raise ``w`` at all 8 of them, 0.0037 -> 0.0165.

@@ -45,6 +45,7 @@ from gbi.infer.unbinned import (
     fit_unbinned,
     free_fit,
     free_fit_q0,
+    learned_density_note,
     member_refits,
     signal_summary,
     training_refits,
@@ -590,7 +591,7 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             config.unbinned.flow.em_steps,
             ", ".join(f"{w:.5f}" for w in em_w),
         )
-    return InferMethodResult.ok(
+    result = InferMethodResult.ok(
         {
             **em_path_interval(
                 total_result(
@@ -626,6 +627,8 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             "signal_model": signal_summary(fit, columns),
         }
     )
+    result.message = learned_density_note(em_w, evidence)
+    return result
 
 
 def _sideband_windows(run: InferRun) -> tuple[Any, Any]:
