@@ -56,7 +56,7 @@ import numpy as np
 from gbi.infer import INFER_METHODS, InferConfig, load_signal_grid, run_inference
 from gbi.infer.binned import SIDEBAND_CLOSURE_MODES, BinnedConfig
 from gbi.infer.config import SIDEBAND_SIGNAL_MODES, UNBINNED_CALIBRATIONS
-from gbi.infer.parametrized import ParametrizedConfig
+from gbi.infer.parametrized import EXTEND_MORPHS, ParametrizedConfig
 from gbi.infer.plots import plot_scan
 from gbi.infer.signal_flow import SignalFlowConfig
 from gbi.infer.signal_grid import ordered_masses
@@ -156,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="STEPS",
         help="parametrized: masses up to STEPS grid steps beyond the grid, by morphing "
         "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--extend-morph",
+        choices=EXTEND_MORPHS,
+        default=ParametrizedConfig.extend_morph,
+        help="parametrized: how the points beyond the grid are morphed (gbi infer "
+        "--extend-morph; default: %(default)s)",
     )
     p.add_argument(
         "--unbinned-em-steps",
@@ -296,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             features=tuple(args.parametrized_features or base.parametrized.features),
             reference_per_sr_event=args.reference_per_sr_event,
             extend_steps=args.extend_grid,
+            extend_morph=args.extend_morph,
         ),
     )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))

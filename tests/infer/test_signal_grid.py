@@ -200,3 +200,68 @@ def test_grid_extension_per_w_prime_mass() -> None:
     ]
     assert all(key[2] == 3500.0 for key in extended.morphed)
     assert grid.extended(0) is grid
+
+
+def test_extension_morphs_by_scaling_or_by_the_measured_response() -> None:
+    """``extended(steps, "scaling")`` makes the points beyond the grid as the plain mass
+    ratio does (:func:`gbi.infer.efficiency.morph`, the stop 40-41 extension); the default
+    ``"measured"`` models the jets' response; anything else is refused with the choices.
+    ``"auto"`` (the parametrized default) starts from scaling and switches to the measured
+    response for a run once a fit lands beyond the simulated masses."""
+    from types import SimpleNamespace
+
+    from gbi.errors import GbiInputError
+    from gbi.infer.efficiency import morph
+    from gbi.infer.parametrized import EXTEND_MORPHS, ParametrizedConfig, training_grid
+    from gbi.infer.steps import _morph_with
+
+    rng = np.random.default_rng(4)
+
+    def jets(mx: float, my: float, n: int = 300) -> dict[str, np.ndarray]:
+        heavy = np.where(rng.random(n) < 0.1, rng.uniform(20, 0.7 * mx, n), rng.normal(mx, 10, n))
+        light = rng.normal(my, 10, n)
+        return {"mj1": light, "delta_mj": heavy - light, "mjj": rng.normal(3500, 100, n)}
+
+    grid = SignalGrid({(x, y): jets(x, y) for x in (100.0, 200.0) for y in (100.0,)}, m_w=3500)
+    scaled = grid.extended(1, "scaling")
+    for key, source in scaled.morphed.items():
+        expected = morph(grid.tables[source], source, key[:2])
+        for column in ("mj1", "delta_mj", "mjj"):
+            np.testing.assert_allclose(scaled.tables[key][column], expected[column])
+    measured = grid.extended(1)
+    assert set(measured.morphed) == set(scaled.morphed)
+    assert not np.allclose(
+        measured.tables[(300.0, 100.0)]["delta_mj"], scaled.tables[(300.0, 100.0)]["delta_mj"]
+    )
+    with pytest.raises(GbiInputError, match="'measured' or 'scaling'"):
+        grid.extended(1, "linear")
+    with pytest.raises(GbiInputError, match="extend_morph"):
+        ParametrizedConfig(extend_morph="linear")
+    config = ParametrizedConfig(features=("mj1", "delta_mj"), extend_steps=1)
+    assert training_grid(grid, config).tables[(300.0, 100.0)]["delta_mj"].tolist() == (
+        scaled.tables[(300.0, 100.0)]["delta_mj"].tolist()
+    )
+
+    def run(how: str, info: dict | None) -> SimpleNamespace:
+        parametrized = ParametrizedConfig(extend_morph=how)
+        return SimpleNamespace(
+            config=SimpleNamespace(parametrized=parametrized),
+            result=SimpleNamespace(signal_grid=info),
+        )
+
+    assert _morph_with(run("auto", None)) == "scaling"
+    assert _morph_with(run("auto", {"morph": "scaling"})) == "scaling"
+    assert _morph_with(run("auto", {"morph": "measured"})) == "measured"
+    assert _morph_with(run("scaling", {"morph": "measured"})) == "scaling"
+    assert _morph_with(run("measured", None)) == "measured"
+    # the CLI offers the same choices (it does not import the module, to start fast)
+    from gbi.cli import build_parser
+
+    args = build_parser(["infer"]).parse_args(
+        ["infer", "data.parquet", "--json", "r.json", "--extend-morph", "measured"]
+    )
+    assert args.extend_morph == "measured"
+    for how in EXTEND_MORPHS:
+        assert build_parser(["infer"]).parse_args(
+            ["infer", "x", "--json", "r.json", "--extend-morph", how]
+        )

@@ -195,6 +195,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "grid's own range, where a resonance beyond it is not seen (default: %(default)s)",
     )
     p.add_argument(
+        "--extend-morph",
+        choices=("auto", "scaling", "measured"),  # gbi.infer.parametrized.EXTEND_MORPHS
+        default="auto",
+        help="parametrized: how the points beyond the grid are made: 'scaling' (jet masses "
+        "scaled by the mass ratio: the grid's own signals fit as measured, a signal beyond it "
+        "comes out low), 'measured' (the jet-mass response measured on the grid, losses of "
+        "decay products included: beyond the grid right, the grid's own signals about 3.5%% "
+        "lower), 'auto' (scaling, and measured once a fit lands beyond the simulated masses; "
+        "default: %(default)s)",
+    )
+    p.add_argument(
         "--reference-per-sr-event",
         type=float,
         default=2.0,
@@ -301,6 +312,7 @@ def _config(args: argparse.Namespace):
             mw_step=args.mw_step,
             reference_per_sr_event=args.reference_per_sr_event,
             extend_steps=args.extend_grid,
+            extend_morph=args.extend_morph,
             features=tuple(args.parametrized_features or defaults.parametrized.features),
         ),
     )

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from gbi.errors import GbiInputError
-from gbi.infer.efficiency import JET_MASS_FEATURES, morph_distance
+from gbi.infer.efficiency import JET_MASS_FEATURES, morph, morph_distance
 from gbi.infer.jet_response import JetResponse
 from gbi.regions import Regions
 from gbi.tables import Table
@@ -266,7 +266,7 @@ class SignalGrid:
             self.jets_m_w,
         )
 
-    def extended(self, steps: int) -> SignalGrid:
+    def extended(self, steps: int, morph_with: str = "measured") -> SignalGrid:
         """The grid with points up to ``steps`` grid steps beyond its highest (and, where
         they stay positive, below its lowest) ``mX`` and ``mY`` (GeV), made by morphing the
         nearest simulated point's jets with the jet-mass response measured on the grid
@@ -277,10 +277,11 @@ class SignalGrid:
         A parametrised classifier scans only the masses it was trained on: a W' beyond the
         grid is otherwise invisible to it (measured, issue 19: a W'(3500; 800, 250) with
         1000 events injected gave the 100..600 GeV grid's fit Z = 0 at (550, 250) GeV,
-        where the unbinned fit found Z = 15.7). Until stop 42 the jet masses were only
-        scaled (:func:`gbi.infer.efficiency.morph`), which keeps the source's losses: the
-        fraction fitted on such points came out low (W'(3500; 800, 250): median 0.75 of
-        the truth, 4 runs).
+        where the unbinned fit found Z = 15.7). ``morph_with="scaling"``: the jet masses
+        only scaled by the mass ratio (:func:`gbi.infer.efficiency.morph`), which keeps the
+        source's losses: the fraction fitted on such points came out low (W'(3500; 800,
+        250): median 0.75 of the truth, 4 runs), but a classifier trained on them fits the
+        grid's own signal as before (:data:`gbi.infer.parametrized.EXTEND_MORPHS`).
 
         >>> t = {"mj1": np.array([100.0]), "delta_mj": np.array([100.0]), "mjj": np.array([3500.0])}
         >>> g = SignalGrid({(200.0, 100.0): t, (200.0, 200.0): t}, m_w=3500).extended(1)
@@ -293,6 +294,11 @@ class SignalGrid:
             raise GbiInputError(
                 f"signal grid extension (--extend-grid): expected a number of grid steps >= 0, "
                 f"found {steps}"
+            )
+        if morph_with not in ("measured", "scaling"):
+            raise GbiInputError(
+                f"signal grid extension: expected morph_with 'measured' or 'scaling', found "
+                f"{morph_with!r}"
             )
         if steps == 0:
             return self
@@ -310,7 +316,9 @@ class SignalGrid:
         simulated = {k: t for k, t in self.tables.items() if k not in self.morphed}
         for rest in sorted({k[2:] for k in simulated}):
             keys = [k for k in simulated if k[2:] == rest]
-            response = JetResponse.measure({k: simulated[k] for k in keys})
+            response: JetResponse | None = None
+            if morph_with == "measured":
+                response = JetResponse.measure({k: simulated[k] for k in keys})
             boost = 1.0
             if self.m_w and self.jets_m_w:  # a grid moved to another resonance mass
                 boost = self.m_w / self.jets_m_w
@@ -337,9 +345,15 @@ class SignalGrid:
                     source = min(keys, key=lambda k: (morph_distance((k[0], k[1]), target), k))
                     pair = (source[0], source[1])
                     key = (*target, *rest)
-                    tables[key] = response.morph(self.tables[source], pair, target, boost)
-                    if source in self.outside:
-                        outside[key] = response.morph(self.outside[source], pair, target, boost)
+                    if morph_with == "scaling":
+                        tables[key] = morph(self.tables[source], pair, target)
+                        if source in self.outside:
+                            outside[key] = morph(self.outside[source], pair, target)
+                    else:
+                        assert response is not None
+                        tables[key] = response.morph(self.tables[source], pair, target, boost)
+                        if source in self.outside:
+                            outside[key] = response.morph(self.outside[source], pair, target, boost)
                     morphed[key] = source
         grid = SignalGrid(tables, self.m_w, outside, self.jets_m_w)
         grid.morphed = {**self.morphed, **morphed}

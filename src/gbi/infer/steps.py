@@ -145,15 +145,18 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     config, seed, grid = run.config, run.seed, run.signal_grid
     if grid is None:
         return InferMethodResult.skipped("needs a signal grid (--signal-grid DIR)")
+    pcfg = dataclasses.replace(config.parametrized, seed=config.parametrized.seed + seed)
+    morph_with = _morph_with(run)
+    trained_here = model is None
     if model is None:
         with run.stages("parametrized_training"):
-            pcfg = dataclasses.replace(config.parametrized, seed=config.parametrized.seed + seed)
-            trained_on = training_grid(grid, pcfg)
+            trained_on = training_grid(grid, pcfg, morph_with)
             if trained_on.morphed:
                 log.info(
-                    "parametrized: %d grid points made by morphing, %d grid step(s) beyond the "
-                    "simulated masses (--extend-grid)",
+                    "parametrized: %d grid points made by morphing (%s), %d grid step(s) beyond "
+                    "the simulated masses (--extend-grid)",
                     len(trained_on.morphed),
+                    morph_with,
                     pcfg.extend_steps,
                 )
             model = ParametrizedModel.train(trained_on, member_samples(run, pcfg.ensemble), pcfg)
@@ -161,6 +164,8 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     morphed = len(model.grid_masses) - len(grid.tables)  # the points training_grid added
     if morphed > 0 and run.result.signal_grid is not None:
         run.result.signal_grid["morphed_points"] = morphed
+        if trained_here:
+            run.result.signal_grid["morph"] = morph_with
     with run.stages("parametrized_fit"):
         # Held-out generated samples: one normalises the ratios, one feeds the toys.
         n_reference = max(1, round(config.parametrized.reference_per_sr_event * run.n_sr))
@@ -230,8 +235,30 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
         }
     )
     if calibrated["significance"] >= config.evidence_threshold:
-        result.message = beyond_grid_note(masses, grid.masses)
+        result.message = beyond_grid_note(masses, grid.masses, morph_with)
+        auto = trained_here and pcfg.extend_morph == "auto" and morph_with == "scaling"
+        if result.message and morphed > 0 and auto and run.result.signal_grid is not None:
+            # Beyond the simulated masses: the points there made with the measured jet-mass
+            # response instead, from here on (the fit after the sideband subtraction too);
+            # EXTEND_MORPHS says why not everywhere.
+            log.info(
+                "parametrized: fitted masses beyond the simulated grid; trained again on "
+                "points morphed with the measured jet-mass response (--extend-morph auto)"
+            )
+            run.result.signal_grid["morph"] = "measured"
+            return run_parametrized(run)
     return result
+
+
+def _morph_with(run: InferRun) -> str:
+    """How the grid's points beyond its masses are morphed for this run's classifier:
+    ``config.parametrized.extend_morph``, where ``"auto"`` means ``"scaling"`` until a fit
+    landed beyond the grid (``result.signal_grid["morph"]``, set by :func:`run_parametrized`)."""
+    how = run.config.parametrized.extend_morph
+    if how != "auto":
+        return how
+    info = run.result.signal_grid or {}
+    return "measured" if info.get("morph") == "measured" else "scaling"
 
 
 def support_mask(
