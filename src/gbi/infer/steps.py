@@ -141,7 +141,12 @@ def run_parametrized(run: InferRun, model: ParametrizedModel | None = None) -> I
     flows describe exactly; with ``parametrized_calibration`` ``"held-out"`` (the default
     with a bootstrap ensemble) the same fit on each member's unseen sideband events
     (:func:`parametrized_held_out_q0`) measures how much larger ``q0`` grows on real events,
-    and the data's ``q0`` is divided by that (:func:`held_out_scale`, at least 1)."""
+    and the data's ``q0`` is divided by that (:func:`held_out_scale`, at least 1).
+
+    With ``extend_morph="auto"`` (the default) the classifier trained here sees the points
+    beyond the grid scaled; a fit with evidence beyond the simulated masses trains it again
+    on points with the measured jet-mass response and is made again, and so is every later
+    fit of the run (:data:`~gbi.infer.parametrized.EXTEND_MORPHS` says why)."""
     config, seed, grid = run.config, run.seed, run.signal_grid
     if grid is None:
         return InferMethodResult.skipped("needs a signal grid (--signal-grid DIR)")
