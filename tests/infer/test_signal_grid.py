@@ -257,11 +257,9 @@ def test_extension_morphs_by_scaling_or_by_the_measured_response() -> None:
     # the CLI offers the same choices (it does not import the module, to start fast)
     from gbi.cli import build_parser
 
-    args = build_parser(["infer"]).parse_args(
-        ["infer", "data.parquet", "--json", "r.json", "--extend-morph", "measured"]
-    )
-    assert args.extend_morph == "measured"
+    parser = build_parser(["infer"])
     for how in EXTEND_MORPHS:
-        assert build_parser(["infer"]).parse_args(
-            ["infer", "x", "--json", "r.json", "--extend-morph", how]
-        )
+        args = parser.parse_args(["infer", "x", "--json", "r.json", "--extend-morph", how])
+        assert args.extend_morph == how
+    default = parser.parse_args(["infer", "x", "--json", "r.json"]).extend_morph
+    assert default == ParametrizedConfig().extend_morph == "auto"
