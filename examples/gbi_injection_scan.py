@@ -233,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
         "trained again; 'off': the first fit only (see gbi infer --help)",
     )
     p.add_argument(
+        "--sideband-passes",
+        type=int,
+        default=InferConfig.sideband_passes,
+        metavar="N",
+        help="how many times the subtraction is made (see gbi infer --help)",
+    )
+    p.add_argument(
         "--parametrized-features",
         nargs="+",
         default=None,
@@ -283,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         parametrized_calibration=args.parametrized_calibration,
         regions=regions,
         sideband_signal=args.sideband_signal,
+        sideband_passes=args.sideband_passes,
     )
     base = dataclasses.replace(
         base,

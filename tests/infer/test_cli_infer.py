@@ -287,12 +287,15 @@ def test_sideband_signal_subtraction_removes_the_injected_signal_from_the_sideba
     """``--sideband-signal subtract``: the signal expected in the sidebands (the sum of the
     sideband events' signal probabilities, from the first fit and the grid's mjj shape)
     closes on the injected signal events that really lie there (truth labels), and the
-    parametrized fit is repeated with flows trained without them."""
+    parametrized fit is repeated with flows trained without them; a second pass
+    (``sideband_passes=2``) starts from the first pass's fit and keeps the very first fit."""
     from gbi.infer import InferConfig, load_signal_grid, run_inference
     from gbi.regions import Regions
 
     table = {k: np.asarray(v) for k, v in pq.read_table(inputs["data"]).to_pydict().items()}
-    config = InferConfig(methods=("parametrized",), toys=30, sideband_signal="subtract")
+    config = InferConfig(
+        methods=("parametrized",), toys=30, sideband_signal="subtract", sideband_passes=2
+    )
     config = dataclasses.replace(
         config, flow_train=dataclasses.replace(config.flow_train, epochs=5), flow_ensemble=2
     )
@@ -309,6 +312,11 @@ def test_sideband_signal_subtraction_removes_the_injected_signal_from_the_sideba
     assert 0.5 * true_sb < info["signal_in_sidebands"] < 1.5 * true_sb, (info, true_sb)
     assert info["first_fit"]["mu_hat"] > 0
     assert "flow_training_sideband_signal" in doc["stages"]
+    # Two passes (both with evidence: the injected signal is strong), or one and the reason.
+    passes = info["passes"]
+    assert passes[0] == info["first_fit"]["mu_hat"]
+    assert passes[-1] == par["mu_hat"]
+    assert len(passes) == 3 or (len(passes) == 2 and "no evidence" in info["passes_stopped"])
 
 
 def test_too_few_toys_are_refused(

@@ -176,6 +176,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "that leaks into the sidebands and mu comes out low)",
     )
     p.add_argument(
+        "--sideband-passes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="parametrized: how many times the subtraction is made, each from the previous "
+        "pass's fit; a strong signal's first fit is low, so one pass may leave some of it in "
+        "the sidebands (default: %(default)s)",
+    )
+    p.add_argument(
         "--mW-step",
         dest="mw_step",
         type=float,
@@ -288,6 +297,7 @@ def _config(args: argparse.Namespace):
         flow_ensemble=args.flow_ensemble,
         evidence_threshold=args.evidence_threshold,
         sideband_signal=args.sideband_signal,
+        sideband_passes=args.sideband_passes,
         unbinned_toys=args.unbinned_toys,
         unbinned_calibration=args.unbinned_calibration,
         parametrized_calibration=args.parametrized_calibration,
@@ -393,6 +403,8 @@ def _line(name: str, res) -> str:
             f"({sideband['signal_in_sidebands']:.0f} events expected there) and the flows "
             f"trained again; the first fit gave mu_hat = {sideband['first_fit']['mu_hat']:.5f}"
         )
+        if len(sideband.get("passes", [])) > 2:
+            line += f" (mu_hat per pass: {', '.join(f'{m:.5f}' for m in sideband['passes'])})"
     return line
 
 

@@ -66,11 +66,24 @@ def _without_sideband_signal(run: InferRun) -> InferRun:
     flows trained again with the sideband events weighted by their probability to be
     background (:mod:`gbi.infer.sidebands`), and the parametrized fit repeated on them; the
     returned run (its background) feeds the other methods. Without evidence, the run as it
-    was, and the reason in the result."""
+    was, and the reason in the result.
+
+    A later pass (``--sideband-passes``) starts from the previous pass's fit: the flows are
+    trained again from the sidebands as they are, weighted with that fit's signal (weights
+    replace, they do not accumulate); ``first_fit`` stays the very first fit and ``passes``
+    lists ``mu_hat`` of the first fit and of each pass. A pass whose starting fit lost its
+    evidence is not made (the previous pass's result stands)."""
     first = run.result.methods["parametrized"]
     if first.status != "ok":
         return run
     z = float(first.values["significance"])
+    previous = first.values.get("sideband_signal") or {}
+    if previous.get("applied") and z < run.config.evidence_threshold:
+        previous["passes_stopped"] = (
+            f"no evidence after pass {len(previous['passes']) - 1} "
+            f"(Z = {z:.2f} < {run.config.evidence_threshold})"
+        )
+        return run
     if z < run.config.evidence_threshold:
         first.values["sideband_signal"] = {
             "applied": False,
@@ -114,9 +127,11 @@ def _without_sideband_signal(run: InferRun) -> InferRun:
     second = run_parametrized(again)
     keep = ("mu_hat", "mu_lo", "mu_hi", "mu_upper_limit_95", "significance", "masses")
     if second.status == "ok":
+        passes = [*previous.get("passes", [first.values.get("mu_hat")]), second.values["mu_hat"]]
         second.values["sideband_signal"] = {
             "applied": True,
-            "first_fit": {k: first.values.get(k) for k in keep},
+            "first_fit": previous.get("first_fit") or {k: first.values.get(k) for k in keep},
+            "passes": passes,
             "signal_in_sidebands": float(np.sum(1.0 - weights)),
             "signal_mjj": signal_mjj,
             "sideband_events": len(weights),
@@ -229,7 +244,11 @@ def run_inference(
     if "parametrized" in config.methods:
         result.methods["parametrized"] = run_parametrized(run, parametrized_model)
         if config.sideband_signal == "subtract":
-            run = _without_sideband_signal(run)
+            for _ in range(config.sideband_passes):
+                made = _without_sideband_signal(run)
+                if made is run:  # no evidence (or no fit): nothing taken out
+                    break
+                run = made
     if "unbinned" in config.methods:
         result.methods["unbinned"] = run_unbinned(run)
     if "binned" in config.methods:

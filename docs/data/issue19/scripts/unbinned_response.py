@@ -9,7 +9,9 @@ injected events), the median ``mu_hat / mu_true`` of the ``w`` scan alone (the f
 draws fitted with 600 and with 1000 injected W'(3500, 500, 100) events on the same
 background (same seed) give ``d mu_hat / d mu_true`` (ratio of the summed differences, its
 error from 4000 bootstrap resamples of the pairs) and the offset ``c`` of the line
-``mu_hat = b mu_true + c`` through the two means, in SR events. ``--extra`` adds scan files
+``mu_hat = b mu_true + c`` through the two means, in SR events, for the scan, the final
+fit and the ensemble's ``w`` after each of the first five EM steps (stop 44: every step adds
+to the offset, none to the slope). ``--extra`` adds scan files
 (e.g. new runs at another N) as settings of their own and, for seeds that also have N = 600
 and 1000 rows, compares each with the line's prediction.
 """
@@ -108,9 +110,14 @@ def main() -> None:
     dt = np.array([n1000[s]["mu_true"] - n600[s]["mu_true"] for s in seeds])
     rng = np.random.default_rng(0)
     lines = {}
+
+    def after(k: int):  # the ensemble's w after k EM steps (its last where it stopped earlier)
+        return lambda r: r["em_w_ensemble_steps"][min(k, len(r["em_w_ensemble_steps"]) - 1)]
+
     for label, value in (
         ("scan", lambda r: r["em_w_ensemble_steps"][0]),
         ("EM", lambda r: r["mu_hat"]),
+        *((f"step {k}", after(k)) for k in range(1, 6)),
     ):
         dh = np.array([value(n1000[s]) - value(n600[s]) for s in seeds])
         b = dh.sum() / dt.sum()
@@ -121,14 +128,15 @@ def main() -> None:
         c = np.mean([value(n1000[s]) for s in seeds]) - b * t1000
         sr = np.mean([n1000[s]["n_signal"] / n1000[s]["mu_true"] for s in seeds])
         lines[label] = (b, c)
+        med = [np.median([value(d[s]) / d[s]["mu_true"] for s in seeds]) for d in (n600, n1000)]
         print(
-            f"  {label:4s}: d mu_hat / d mu_true = {b:.3f} +- {np.std(boot):.3f}; offset c = {c:.5f} "
-            f"({c * sr:.0f} of {sr:.0f} SR events); mu_hat / mu_true predicted at N = 2000: "
-            f"{b + c / (2 * t1000):.2f}"
+            f"  {label:6s}: d mu_hat / d mu_true = {b:.3f} +- {np.std(boot):.3f}; offset c = {c:.5f} "
+            f"({c * sr:.0f} of {sr:.0f} SR events); median mu_hat / mu_true {med[0]:.2f} (N = "
+            f"600), {med[1]:.2f} (1000); predicted at N = 2000: {b + c / (2 * t1000):.2f}"
         )
     for name, rr in extra.items():
         for r in rr:
-            if r["seed"] in n1000:
+            if r["seed"] in n1000 and r["n_signal"] not in (600, 1000):
                 pred = {k: (b * r["mu_true"] + c) / r["mu_true"] for k, (b, c) in lines.items()}
                 print(
                     f"  {name} seed {r['seed']} N = {r['n_signal']}: scan "
