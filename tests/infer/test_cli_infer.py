@@ -122,6 +122,10 @@ def test_infer_cli_all_methods(inputs: dict[str, Path], capsys: pytest.CaptureFi
     assert unb["significance"] < unb["significance_local"]
     # ... and its fraction says that it comes from a learned density (stop 43)
     assert "not calibrated" in unb["message"], unb["message"]
+    # ... and the scan's own fit before the steps is reported (stop 44)
+    scan = unb["scan_fit"]
+    assert scan["mu_hat"] == unb["signal_model"]["em_w_ensemble_steps"][0]
+    assert scan["mu_lo_stat"] <= scan["mu_hat"] <= scan["mu_hi_stat"]
     par = doc["methods"]["parametrized"]
     # Two bootstrap flows: the generator spread is measured and inside the total interval.
     assert len(par["mu_hat_flow_members"]) == 2

@@ -613,6 +613,12 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
     dof_u = combined_dof([(sigma_flows, max(len(mu_members) - 1, 1)), (sigma_signal, dof_signal)])
     run.result.fits["unbinned"] = fit
     em_array = fit.per_hypothesis.get("em_ensemble_steps")
+    scan_array = fit.per_hypothesis.get("scan_fit")
+    scan_fit_values = (
+        None
+        if scan_array is None
+        else dict(zip(("mu_hat", "mu_lo_stat", "mu_hi_stat"), map(float, scan_array), strict=True))
+    )
     em_w: list[float] = [] if em_array is None else em_array.tolist()
     converged = em_converged(em_w, config.unbinned.flow)
     if converged is False:
@@ -647,6 +653,7 @@ def run_unbinned(run: InferRun) -> InferMethodResult:
             "mu_sys_signal_density": sigma_signal,
             "signal_density_error": signal_error,
             "em_converged": converged,
+            "scan_fit": scan_fit_values,
             "significance": calibrated["significance"],
             "p_value": calibrated["p_value"],
             "significance_calibration": calibrated["method"],

@@ -342,6 +342,8 @@ def _fit_flow(
         # Only for a signal the scan established, and the detection stays the scan's: with
         # no signal the steps grew one (signal_flow module doc).
         scan_q0 = fit.q0
+        # The scan's own fit before the steps (its likelihood interval), kept for the report.
+        scan_fit_values = np.array([fit.mu_hat, *fit.interval])
         j = int(np.argmin(abs(np.log(w) - math.log(fit.mu_hat))))
         seeds = [config.seed + 97 * m for m in range(len(log_sig))]
         refined, em, em_ensemble, folds = refine_em_members(
@@ -352,6 +354,7 @@ def _fit_flow(
         fit = scan_fit(w, np.exp(np.clip(log_sig - log_bkg[:, None], -700, 700)))
         fit.q0, fit.significance = scan_q0, math.sqrt(scan_q0)
         fit.per_hypothesis["fold_mu_hat"] = fold_refits(refined, log_bkg, folds, fc)
+        fit.per_hypothesis["scan_fit"] = scan_fit_values
     else:
         # The scan's members share its split: one row, members' likelihoods averaged.
         fit.per_hypothesis["fold_mu_hat"] = fold_refits(
