@@ -118,5 +118,10 @@ def test_detect_and_infer_help_defaults_agree_with_the_library():
         "em_tol": UnbinnedConfig().flow.em_tol,
     } == cli_infer.UNBINNED_DEFAULTS
     assert InferConfig.sideband_signal == cli_infer.SIDEBAND_SIGNAL_DEFAULT
+    assert InferConfig.sideband_passes == cli_infer.SIDEBAND_PASSES_DEFAULT
+    from gbi.infer.parametrized import EXTEND_MORPHS, ParametrizedConfig
+
+    assert cli_infer.EXTEND_MORPHS == EXTEND_MORPHS
+    assert ParametrizedConfig.extend_morph == cli_infer.EXTEND_MORPH_DEFAULT
     for name, value in cli_infer.BINNED_DEFAULTS.items():
         assert getattr(BinnedConfig, name) == value, name

@@ -32,6 +32,9 @@ EVIDENCE_THRESHOLD = 2.0
 SIDEBAND_CLOSURE_MODES: tuple[str, ...] = ("control", "systematic", "off")
 SIDEBAND_SIGNAL_MODES: tuple[str, ...] = ("off", "subtract")
 SIDEBAND_SIGNAL_DEFAULT = "subtract"
+SIDEBAND_PASSES_DEFAULT = 1
+EXTEND_MORPHS: tuple[str, ...] = ("auto", "scaling", "measured")
+EXTEND_MORPH_DEFAULT = "auto"
 UNBINNED_MODELS: tuple[str, ...] = ("flow", "gmm")
 UNBINNED_CALIBRATIONS: tuple[str, ...] = ("auto", "generated", "held-out")
 UNBINNED_DEFAULTS = {"signal_model": "flow", "em_steps": 8, "em_tol": 0.01}
@@ -178,7 +181,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sideband-passes",
         type=int,
-        default=1,
+        default=SIDEBAND_PASSES_DEFAULT,
         metavar="N",
         help="parametrized: how many times the subtraction is made, each from the previous "
         "pass's fit; a strong signal's first fit is low, so one pass may leave some of it in "
@@ -205,8 +208,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--extend-morph",
-        choices=("auto", "scaling", "measured"),  # gbi.infer.parametrized.EXTEND_MORPHS
-        default="auto",
+        choices=EXTEND_MORPHS,
+        default=EXTEND_MORPH_DEFAULT,
         help="parametrized: how the points beyond the grid are made: 'scaling' (jet masses "
         "scaled by the mass ratio: the grid's own signals fit as measured, a signal beyond it "
         "comes out low), 'measured' (the jet-mass response measured on the grid, losses of "
